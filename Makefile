@@ -1,0 +1,59 @@
+# Tether: `make run` serves the demos on http://127.0.0.1:8000; `make test` checks everything.
+# Both install what is missing first: the Python venv, Debian packages, the browser app.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FRONTEND_SOURCES := $(shell [ -d frontend ] && find frontend/src frontend/index.html frontend/package.json frontend/vite.config.ts -type f 2>/dev/null)
+
+.PHONY: run test lint typecheck pytest bench system-deps frontend clean help
+
+help:
+	@echo "make run    - serve the demo tasks on http://127.0.0.1:8000 (TETHER_REDIS_URL for Redis)"
+	@echo "make test   - ruff, mypy --strict and every test (installs what is missing)"
+	@echo "make bench  - throughput, replay latency and memory per socket, beside the peers"
+
+$(STAMP): backend/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e "backend[dev]"
+	@touch $@
+
+system-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+# The browser app's production build, rebuilt when a source file is newer than it.
+frontend/dist/index.html: $(FRONTEND_SOURCES)
+	@if [ -f frontend/package.json ]; then \
+		cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build; \
+	fi
+
+frontend: $(if $(wildcard frontend/package.json),frontend/dist/index.html,)
+
+run: $(STAMP) frontend
+	$(BIN)/tether serve --host "$${TETHER_HOST:-127.0.0.1}" --port "$${TETHER_PORT:-8000}"
+
+lint: $(STAMP)
+	$(BIN)/ruff check backend tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) system-deps frontend
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist

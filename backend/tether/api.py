@@ -1,0 +1,226 @@
+"""The HTTP API of PROTOCOL.md section 3: translation only.
+
+Handlers parse and check what the client sent, call the
+:class:`~tether.sessions.SessionManager`, and render its answer. Every failure is a
+:class:`~tether.errors.TetherError` rendered as ``{"error": {"code", "message",
+"fields"?}}`` with its status; nothing a client sends can produce a bare 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tether.errors import InvalidJson, InvalidMessage, TetherError
+from tether.forms import field_errors
+from tether.messages import (
+    Answer,
+    Answered,
+    SessionPage,
+    SnapshotEvent,
+    StartSession,
+    TaskInfo,
+    TaskList,
+    now_iso,
+)
+from tether.sessions import SessionManager
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+STATUSES = ("pending", "running", "waiting", "completed", "failed", "cancelled")
+B = TypeVar("B", bound=BaseModel)
+
+
+class PayloadTooLarge(TetherError):
+    status = 413
+    code = "payload_too_large"
+
+
+class InvalidQuery(TetherError):
+    status = 422
+    code = "invalid_query"
+
+
+def json_response(body: BaseModel, status: int = 200) -> Response:
+    return Response(body.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def error_response(exc: TetherError) -> JSONResponse:
+    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+
+
+async def tether_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TetherError)
+    return error_response(exc)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    code = codes.get(exc.status_code, "http_error")
+    return JSONResponse(
+        {"error": {"code": code, "message": str(exc.detail)}},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    log.error("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        {"error": {"code": "internal_error", "message": "The hub failed to answer this."}},
+        status_code=500,
+    )
+
+
+async def read_body(request: Request, model: type[B]) -> B:
+    """Parse a JSON body into ``model``, with the protocol's errors for every failure."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body is over {MAX_BODY_BYTES} bytes.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"The body is over {MAX_BODY_BYTES} bytes.")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise InvalidJson(str(exc)) from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidMessage("The body does not fit.", fields=field_errors(exc)) from exc
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidQuery(
+            f"{name!r} must be a whole number from {low} to {high}.", fields={name: raw}
+        )
+    return int(raw)
+
+
+def _manager(request: Request) -> SessionManager:
+    manager: SessionManager = request.state.manager
+    return manager
+
+
+def _user(request: Request) -> str:
+    user: str = request.state.user
+    return user
+
+
+async def list_tasks(request: Request) -> Response:
+    tasks = [
+        TaskInfo(name=t.name, title=t.title, description=t.description,
+                 input_schema=t.input_schema())
+        for t in _manager(request).hub
+    ]
+    return json_response(TaskList(tasks=tasks))
+
+
+async def start_session(request: Request) -> Response:
+    body = await read_body(request, StartSession)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 0 < len(key) <= 200:
+        raise InvalidQuery("Idempotency-Key must be 1 to 200 characters.")
+    session, created = await _manager(request).start(
+        body.task, body.inputs, owner=_user(request), idempotency_key=key
+    )
+    return json_response(session, 201 if created else 200)
+
+
+async def list_sessions(request: Request) -> Response:
+    status = request.query_params.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise InvalidQuery(f"Unknown status {status!r}.", fields={"status": status})
+    limit = _int_param(request, "limit", 20, 1, 100)
+    before = request.query_params.get("before") or None
+    sessions, cursor = await _manager(request).store.list_sessions(
+        _user(request), status=status, limit=limit, before=before
+    )
+    return json_response(SessionPage(sessions=sessions, next=cursor))
+
+
+async def get_session(request: Request) -> Response:
+    record = await _manager(request).get(request.path_params["session_id"], user=_user(request))
+    return json_response(record.session)
+
+
+async def list_events(request: Request) -> Response:
+    manager = _manager(request)
+    session_id = request.path_params["session_id"]
+    user = _user(request)
+    after = _int_param(request, "after", 0, 0, 2**62)
+    limit = _int_param(request, "limit", 1000, 1, 10_000)
+    await manager.get(session_id, user=user)
+    events = await manager.store.read_events(session_id, after=after, limit=limit)
+    frames = events.frames
+    if events.trimmed:
+        # History after `after` is gone: start with the whole session, as on the socket.
+        session = (await manager.get(session_id, user=user)).session
+        snapshot = SnapshotEvent(seq=session.last_seq, ts=now_iso(), session=session)
+        rest = await manager.store.read_events(session_id, after=session.last_seq, limit=limit)
+        frames = [snapshot.model_dump_json(), *rest.frames]
+    # Frames are stored encoded: the page is spliced together, not re-serialised.
+    body = f'{{"events":[{",".join(frames)}],"last_seq":{events.last_seq}}}'
+    return Response(body, media_type="application/json")
+
+
+async def cancel_session(request: Request) -> Response:
+    session = await _manager(request).cancel(
+        request.path_params["session_id"], user=_user(request)
+    )
+    return json_response(session, 202)
+
+
+async def answer_request(request: Request) -> Response:
+    body = await read_body(request, Answer)
+    request_id = await _manager(request).answer(
+        request.path_params["session_id"],
+        user=_user(request),
+        value=body.value,
+        request_id=request.path_params["request_id"],
+    )
+    return json_response(Answered(request_id=request_id))
+
+
+async def api_not_found(request: Request) -> Response:
+    return JSONResponse(
+        {"error": {"code": "not_found", "message": f"No API route {request.url.path}."}},
+        status_code=404,
+    )
+
+
+def routes() -> list[Route]:
+    sessions = "/api/sessions/{session_id}"
+    return [
+        Route("/api/tasks", list_tasks, methods=["GET"]),
+        Route("/api/sessions", start_session, methods=["POST"]),
+        Route("/api/sessions", list_sessions, methods=["GET"]),
+        Route(sessions, get_session, methods=["GET"]),
+        Route(f"{sessions}/events", list_events, methods=["GET"]),
+        Route(f"{sessions}/cancel", cancel_session, methods=["POST"]),
+        Route(f"{sessions}/requests/{{request_id}}", answer_request, methods=["POST"]),
+        Route("/api/{path:path}", api_not_found, methods=["GET", "POST", "PUT", "DELETE"]),
+    ]
+
+
+def exception_handlers() -> dict[Any, Any]:
+    return {
+        TetherError: tether_error_handler,
+        HTTPException: http_error_handler,
+        Exception: unexpected_error_handler,
+    }

@@ -1,0 +1,101 @@
+"""``create_app(settings, hub)``: builds a hub process's whole ASGI application.
+
+Nothing lives in module globals: the lifespan opens the store and builds the session
+manager and the fan-out, Starlette hands them to every request and WebSocket as
+``state``, and on shutdown they close in uvicorn's order: runners stop (their sessions
+stay resumable in the store), then the store closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from tether import api
+from tether.auth import Identity, IdentityMiddleware
+from tether.config import Settings
+from tether.fanout import Fanout
+from tether.hub import Hub
+from tether.openapi import build_openapi
+from tether.sessions import SessionManager
+from tether.static import SpaFiles
+from tether.store import open_store
+from tether.ws import SocketLimits, session_socket
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings, hub: Hub) -> Starlette:
+    """The ASGI app of one hub process serving ``hub``'s tasks."""
+    hub_id = settings.hub_id or f"hub-{secrets.token_hex(4)}"
+    limits = SocketLimits(
+        send_queue=settings.send_queue,
+        max_frame_bytes=settings.max_frame_bytes,
+        rate_per_second=settings.rate_per_second,
+        rate_burst=settings.rate_burst,
+        allowed_origins=settings.allowed_origins,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        store = open_store(settings)
+        await store.start()
+        secret = settings.secret or await store.shared_secret(secrets.token_hex(32))
+        manager = SessionManager(store=store, hub=hub, hub_id=hub_id)
+        log.info("Tether hub %s serving %d tasks", hub_id, len(hub.tasks))
+        try:
+            yield {
+                "manager": manager,
+                "fanout": Fanout(store),
+                "identity": Identity(secret, trust_header=settings.trust_user_header),
+            }
+        finally:
+            await manager.close(timeout=settings.shutdown_timeout)
+            await store.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        manager: SessionManager = request.state.manager
+        ready = await manager.store.ping()
+        return JSONResponse(
+            {"status": "ready" if ready else "store_unavailable"},
+            status_code=200 if ready else 503,
+        )
+
+    openapi_doc = build_openapi(VERSION)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_doc)
+
+    async def socket(websocket: WebSocket) -> None:
+        state = websocket.state
+        await session_socket(websocket, manager=state.manager, fanout=state.fanout, limits=limits)
+
+    routes: list[BaseRoute] = [
+        *api.routes(),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        WebSocketRoute("/ws/sessions/{session_id}", socket),
+        Route("/{path:path}", SpaFiles(settings.static_dir), methods=["GET", "HEAD"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(IdentityMiddleware)],
+        exception_handlers=api.exception_handlers(),
+        lifespan=lifespan,
+    )

@@ -1,0 +1,133 @@
+"""``tether serve MODULE:ATTR ...``: run a hub process.
+
+Every failure a person can cause here gets one clear line and a non-zero exit: a module
+path that does not import, an attribute that is not a ``Hub``, a Redis that does not
+answer, a port that is taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import importlib
+import logging
+import socket
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from tether.app import create_app
+from tether.config import DEFAULT_TASKS, Settings
+from tether.errors import StoreUnavailable
+from tether.hub import Hub
+from tether.store import open_store
+
+
+class CliError(Exception):
+    """A problem to report in one line."""
+
+
+def load_hub(specs: Sequence[str]) -> Hub:
+    """Import ``module:attr`` for each spec and combine the hubs."""
+    hubs: list[Hub] = []
+    for spec in specs:
+        module_name, sep, attr = spec.partition(":")
+        if not sep or not module_name or not attr:
+            raise CliError(f"{spec!r} is not MODULE:ATTR (for example myapp.tasks:hub)")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise CliError(f"cannot import module {module_name!r}: {exc}") from exc
+        hub = getattr(module, attr, None)
+        if not isinstance(hub, Hub):
+            raise CliError(f"{spec!r} is not a tether.Hub (found {type(hub).__name__})")
+        hubs.append(hub)
+    try:
+        return Hub.combine(hubs)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket ourselves, so a taken port is one clear line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(f"port {port} on {host} is in use (pick another with --port)") from exc
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def check_store(settings: Settings) -> None:
+    if not settings.redis_url:
+        return
+    store = open_store(settings)
+    try:
+        if not await store.ping():
+            raise CliError(f"cannot reach Redis at {settings.redis_url}")
+    except StoreUnavailable as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        await store.close()
+
+
+def serve(settings: Settings) -> None:
+    hub = load_hub(settings.task_specs)
+    asyncio.run(check_store(settings))
+    sock = bind(settings.host, settings.port)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings, hub),
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,
+        ws_ping_interval=settings.ping_interval,
+        ws_ping_timeout=settings.ping_interval,
+        ws_per_message_deflate=False,  # compression costs ~64 KiB per idle socket
+        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        log_level="info",
+        access_log=False,
+        lifespan="on",
+    )
+    store = f"Redis at {settings.redis_url}" if settings.redis_url else "memory (nothing persists)"
+    url = f"http://{settings.host}:{port}"
+    print(f"Tether serving {len(hub.tasks)} tasks on {url} - store: {store}", flush=True)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tether", description="A hub for long-running tasks with people in the loop."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve tasks, the HTTP API, WebSockets and the browser app")
+    s.add_argument("tasks", nargs="*", metavar="MODULE:ATTR",
+                   help=f"hubs to serve (default: the demos, {DEFAULT_TASKS[0]})")
+    s.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=None, help="port (default 8000; 0 = any free)")
+    s.add_argument("--redis", default=None, metavar="URL",
+                   help="Redis URL; without it everything stays in this process's memory")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env(
+            host=args.host, port=args.port, redis_url=args.redis,
+            task_specs=tuple(args.tasks) or None,
+        )
+        serve(settings)
+    except (CliError, ValueError) as exc:
+        print(f"tether: {exc}", file=sys.stderr)
+        return 2
+    return 0

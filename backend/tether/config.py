@@ -1,0 +1,83 @@
+"""``Settings``: every knob of a hub in one frozen object.
+
+Only :meth:`Settings.from_env` reads the environment; everything else receives a
+``Settings``. The README's configuration table lists the same names.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TASKS = ("tether.demos:hub",)
+
+
+def _default_static_dir() -> Path | None:
+    """The browser app's production build, when this is a source checkout that has one."""
+    candidate = Path(__file__).resolve().parents[2] / "frontend" / "dist"
+    return candidate if (candidate / "index.html").is_file() else None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Configuration of one hub process. Defaults suit a laptop; see the README table."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    redis_url: str | None = None
+    task_specs: tuple[str, ...] = DEFAULT_TASKS
+    history_cap: int = 10_000
+    finished_ttl: int = 7 * 86400
+    send_queue: int = 4096
+    max_frame_bytes: int = 64 * 1024
+    rate_per_second: float = 50.0
+    rate_burst: int = 200
+    ping_interval: float = 20.0
+    allowed_origins: tuple[str, ...] = ()
+    trust_user_header: bool = False
+    secret: str | None = None
+    static_dir: Path | None = field(default_factory=_default_static_dir)
+    shutdown_timeout: float = 10.0
+    hub_id: str = ""
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``TETHER_*`` variables; keyword ``overrides`` (e.g. CLI flags) win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        readers: dict[str, tuple[str, Any]] = {
+            "TETHER_HOST": ("host", str),
+            "TETHER_PORT": ("port", int),
+            "TETHER_REDIS_URL": ("redis_url", str),
+            "TETHER_HISTORY_CAP": ("history_cap", int),
+            "TETHER_FINISHED_TTL": ("finished_ttl", int),
+            "TETHER_SEND_QUEUE": ("send_queue", int),
+            "TETHER_MAX_FRAME_BYTES": ("max_frame_bytes", int),
+            "TETHER_RATE_PER_SECOND": ("rate_per_second", float),
+            "TETHER_RATE_BURST": ("rate_burst", int),
+            "TETHER_PING_INTERVAL": ("ping_interval", float),
+            "TETHER_SECRET": ("secret", str),
+            "TETHER_SHUTDOWN_TIMEOUT": ("shutdown_timeout", float),
+        }
+        for name, (attr, parse) in readers.items():
+            raw = env.get(name)
+            if raw:
+                try:
+                    values[attr] = parse(raw)
+                except ValueError as exc:
+                    raise ValueError(f"{name}={raw!r} is not a valid {parse.__name__}") from exc
+        if env.get("TETHER_ALLOWED_ORIGINS"):
+            values["allowed_origins"] = tuple(
+                o.strip() for o in env["TETHER_ALLOWED_ORIGINS"].split(",") if o.strip()
+            )
+        if env.get("TETHER_TRUST_USER_HEADER"):
+            values["trust_user_header"] = env["TETHER_TRUST_USER_HEADER"] in ("1", "true", "yes")
+        if env.get("TETHER_STATIC_DIR"):
+            values["static_dir"] = Path(env["TETHER_STATIC_DIR"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)

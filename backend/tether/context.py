@@ -1,0 +1,287 @@
+"""``Context``: what a task uses to talk to people while it runs.
+
+Every method that shows something (``stream``, ``progress``, ``markdown``, ``set_state``)
+queues a numbered event and returns at once; ordering is kept by the session's writer.
+Methods that ask (``ask``, ``confirm``, a retry offer inside ``step``) open a request,
+record it, and wait for the first valid answer from any tab or hub.
+
+Each context has a *scope*: the root context has ``""``, the context an item of
+``ctx.map`` gets has ``"m1[3]/"``. Calls are keyed by scope and a per-scope counter, so
+the keys stay the same however concurrently the items run; the journal uses them to
+recognise a call when a session is resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
+
+from pydantic import BaseModel
+
+from tether.forms import FieldsLike, form_for
+from tether.messages import MarkdownEvent, ProgressEvent, StreamEvent, now_iso
+
+if TYPE_CHECKING:
+    from tether.runner import SessionRunner
+
+T = TypeVar("T")
+R = TypeVar("R")
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How ``ctx.step`` retries a failing function.
+
+    Args:
+        attempts: how many times the function may run in all (1 = no retry).
+        backoff: seconds before the second attempt, doubling each time after.
+        ask: ask the person whether to retry after each failure (a ``retry`` request,
+            shown as ``task_failed`` with ``can_retry``) instead of retrying on its own.
+    """
+
+    attempts: int = 3
+    backoff: float = 0.0
+    ask: bool = False
+
+    def delay(self, attempt: int) -> float:
+        return float(self.backoff * (2 ** (attempt - 1)))
+
+
+class CancelSession(BaseException):
+    """Raised by :meth:`Context.cancel`; a BaseException so ``except Exception`` lets it by."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Context:
+    """The handle a task gets as its first argument. See the module docstring."""
+
+    def __init__(self, runner: SessionRunner, scope: str = "") -> None:
+        self._runner = runner
+        self._scope = scope
+        self._counter = 0
+
+    # --- who and what ----------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        return self._runner.session_id
+
+    @property
+    def user(self) -> str:
+        """The id of the user who started the session."""
+        return self._runner.owner
+
+    @property
+    def state(self) -> Mapping[str, Any]:
+        """The task state set so far (read-only; change it with :meth:`set_state`)."""
+        return MappingProxyType(self._runner.state)
+
+    def _next_key(self, kind: str) -> str:
+        self._counter += 1
+        return f"{self._scope}{kind}{self._counter}"
+
+    # --- showing ---------------------------------------------------------------------
+
+    async def stream(self, content: str) -> None:
+        """Append a line to the session's log."""
+        await self._runner.emit(StreamEvent(seq=0, ts=now_iso(), content=str(content)), self._scope)
+
+    async def progress(self, done: float, total: float, *, label: str | None = None) -> None:
+        """Report ``done`` out of ``total`` (a progress bar in the browser)."""
+        event = ProgressEvent(seq=0, ts=now_iso(), done=done, total=total, label=label)
+        await self._runner.emit(event, self._scope)
+
+    async def markdown(self, content: str) -> None:
+        """Show a block of markdown."""
+        await self._runner.emit(MarkdownEvent(seq=0, ts=now_iso(), content=content), self._scope)
+
+    async def set_state(self, **values: Any) -> None:
+        """Merge ``values`` into the task state and send the whole state to every tab.
+
+        Raises:
+            TypeError: if a value is not JSON-serialisable.
+        """
+        await self._runner.set_state(values, self._scope)
+
+    # --- asking ----------------------------------------------------------------------
+
+    @overload
+    async def ask(
+        self, spec: type[M], *, prompt: str, timeout: float | None = None, default: Any = ...
+    ) -> M: ...
+
+    @overload
+    async def ask(
+        self, spec: FieldsLike, *, prompt: str, timeout: float | None = None, default: Any = ...
+    ) -> dict[str, Any]: ...
+
+    async def ask(
+        self,
+        spec: type[BaseModel] | FieldsLike,
+        *,
+        prompt: str,
+        timeout: float | None = None,
+        default: Any = MISSING,
+    ) -> Any:
+        """Ask a person to fill in a form and wait for a valid answer.
+
+        Args:
+            spec: a pydantic model class (the answer is an instance of it) or a list of
+                fields ``{"name", "description", "type", "required"?, "default"?,
+                "enum"?}`` (the answer is a dict).
+            prompt: shown above the form.
+            timeout: seconds to wait; then ``default`` is returned, or the task fails.
+            default: the answer to use when the request times out.
+
+        Raises:
+            RequestTimedOut: the request expired and no ``default`` was given.
+        """
+        form = form_for(spec)
+        value = await self._runner.ask_input(
+            key=self._next_key("ask"), scope=self._scope, prompt=prompt, form=form,
+            timeout=timeout, default=default,
+        )
+        if value is default and default is not MISSING:
+            return value
+        return form.model.model_validate(value) if form.returns_model else value
+
+    async def confirm(
+        self,
+        prompt: str,
+        *,
+        details: str | None = None,
+        timeout: float | None = None,
+        default: Any = MISSING,
+    ) -> bool:
+        """Ask a yes/no question and wait for the answer.
+
+        Raises:
+            RequestTimedOut: the request expired and no ``default`` was given.
+        """
+        value = await self._runner.ask_confirm(
+            key=self._next_key("confirm"), scope=self._scope, prompt=prompt, details=details,
+            timeout=timeout, default=default,
+        )
+        return bool(value)
+
+    # --- doing -----------------------------------------------------------------------
+
+    @overload
+    async def step(
+        self, name: str, fn: Callable[..., Awaitable[T]], *args: Any,
+        retry: Retry | None = None, **kwargs: Any,
+    ) -> T: ...
+
+    @overload
+    async def step(
+        self, name: str, fn: Callable[..., T], *args: Any,
+        retry: Retry | None = None, **kwargs: Any,
+    ) -> T: ...
+
+    async def step(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        retry: Retry | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run a named unit of work and record its result in the session's journal.
+
+        ``fn`` may be sync or async. Its result must be JSON-serialisable. With ``retry``
+        a failure is retried (after asking, if ``retry.ask``); the last failure propagates.
+        """
+        key = self._next_key("step")
+        policy = retry or Retry(attempts=1)
+        attempt = 1
+        while True:
+            try:
+                result = fn(*args, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+                break
+            except Exception as exc:
+                if attempt >= policy.attempts:
+                    self._runner.failed_attempt = attempt
+                    raise
+                if policy.ask:
+                    again = await self._runner.ask_retry(
+                        key=f"{key}.retry{attempt}", scope=self._scope, step=name,
+                        error=exc, attempt=attempt,
+                    )
+                    if not again:
+                        self._runner.failed_attempt = attempt
+                        raise
+                else:
+                    await asyncio.sleep(policy.delay(attempt))
+                attempt += 1
+        await self._runner.record(key, {"kind": "step", "name": name, "result": _jsonable(result)})
+        return result
+
+    async def map(
+        self,
+        fn: Callable[..., Awaitable[R]],
+        items: Iterable[T],
+        *,
+        concurrency: int = 8,
+    ) -> list[R]:
+        """Run ``fn`` over ``items`` in parallel, at most ``concurrency`` at a time.
+
+        ``fn`` is ``async def fn(ctx, item)`` (it gets a context of its own, so it can
+        stream, ask and step) or ``async def fn(item)``. Results come back in the order of
+        ``items``. If an item fails, the others are cancelled and the error propagates.
+        """
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        key = self._next_key("m")
+        wants_ctx = len(inspect.signature(fn).parameters) >= 2
+        gate = asyncio.Semaphore(concurrency)
+
+        async def run(index: int, item: T) -> R:
+            async with gate:
+                child = Context(self._runner, f"{key}[{index}]/")
+                result = await (fn(child, item) if wants_ctx else fn(item))
+                await self._runner.record(
+                    f"{key}[{index}]", {"kind": "map_item", "result": _jsonable(result)}
+                )
+                return result
+
+        tasks = [asyncio.ensure_future(run(i, item)) for i, item in enumerate(items)]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def cancel(self, reason: str = "cancelled") -> NoReturn:
+        """End the session as ``cancelled`` with ``reason`` (e.g. a declined confirmation)."""
+        raise CancelSession(reason)
+
+
+def _jsonable(value: Any) -> Any:
+    """Fail early and clearly when a result cannot be recorded."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"A recorded result must be JSON-serialisable: {exc}") from exc
+    return value

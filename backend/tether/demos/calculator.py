@@ -1,0 +1,42 @@
+"""``calculator``: a batch of independent jobs fanned out with ``ctx.map``."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tether.context import Context
+from tether.hub import Hub
+
+
+class CalculatorInputs(BaseModel):
+    tasks: int = Field(10, ge=1, le=500, description="How many jobs to run")
+    max_seconds: float = Field(1.0, ge=0, le=60, description="Longest a job may take")
+    concurrency: int = Field(8, ge=1, le=64, description="Jobs running at once")
+
+
+def register(hub: Hub) -> None:
+    @hub.task(
+        title="Calculator",
+        description="Runs a batch of jobs in parallel and reports each result as it lands.",
+    )
+    async def calculator(ctx: Context, inputs: CalculatorInputs) -> list[dict[str, Any]]:
+        done = 0
+        await ctx.progress(0, inputs.tasks, label="Jobs done")
+
+        async def job(item_ctx: Context, index: int) -> dict[str, Any]:
+            nonlocal done
+            seconds = round(random.uniform(0, inputs.max_seconds), 3)
+            await asyncio.sleep(seconds)
+            record = {"job": index, "seconds": seconds, "value": index * index}
+            done += 1
+            await item_ctx.markdown(f"have results `{record}`")
+            await ctx.progress(done, inputs.tasks, label="Jobs done")
+            return record
+
+        results = await ctx.map(job, range(inputs.tasks), concurrency=inputs.concurrency)
+        await ctx.markdown(f"**All {len(results)} jobs finished.**")
+        return results

@@ -1,0 +1,188 @@
+"""Every error Tether raises on purpose, and how each one reaches a client.
+
+The tree::
+
+    TetherError                      500 internal_error
+    ├── NotAuthenticated             401 not_authenticated      (WS close 4401)
+    ├── UnknownTask                  404 unknown_task
+    ├── UnknownSession               404 unknown_session        (WS close 4404)
+    ├── UnknownRequest               404 unknown_request        (WS error frame)
+    ├── InvalidInputs                422 invalid_inputs         (carries field errors)
+    ├── InvalidValue                 422 invalid_value          (field errors; WS error frame)
+    ├── InvalidMessage               422 invalid_message        (WS error frame)
+    ├── InvalidJson                  400 invalid_json           (WS error frame)
+    ├── IdempotencyKeyReused         422 idempotency_key_reused
+    ├── AlreadyAnswered              409 already_answered       (WS error frame)
+    ├── AlreadyFinished              409 already_finished
+    ├── SessionFinished              409 session_finished       (WS error frame)
+    ├── StoreUnavailable             503 store_unavailable
+    ├── LeaseLost                    raised inside a runner whose session another hub took over
+    ├── Nondeterminism               a resumed task no longer makes its recorded calls
+    └── RequestTimedOut              a request expired and the task gave no default
+
+Each subclass carries the data that names what went wrong (``UnknownSession(session_id)``)
+and class attributes for its HTTP status and error ``code``; ``api.py`` and ``ws.py`` only
+translate, they never invent codes of their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+FieldErrors = dict[str, str]
+
+
+class TetherError(Exception):
+    """Root of every error Tether raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, *, fields: FieldErrors | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+    def to_dict(self) -> dict[str, Any]:
+        """The body of an error answer: ``{"code", "message", "fields"?}``."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        return body
+
+
+class NotAuthenticated(TetherError):
+    status = 401
+    code = "not_authenticated"
+
+    def __init__(self) -> None:
+        super().__init__("This request carries no valid user identity.")
+
+
+class UnknownTask(TetherError):
+    status = 404
+    code = "unknown_task"
+
+    def __init__(self, task: str) -> None:
+        super().__init__(f"No task is named {task!r}.")
+        self.task = task
+
+
+class UnknownSession(TetherError):
+    status = 404
+    code = "unknown_session"
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"No session {session_id!r} exists for this user.")
+        self.session_id = session_id
+
+
+class UnknownRequest(TetherError):
+    status = 404
+    code = "unknown_request"
+
+    def __init__(self, request_id: str | None, detail: str | None = None) -> None:
+        super().__init__(detail or f"No open request {request_id!r} in this session.")
+        self.request_id = request_id
+
+
+class InvalidInputs(TetherError):
+    status = 422
+    code = "invalid_inputs"
+
+    def __init__(self, fields: FieldErrors) -> None:
+        super().__init__("The task's inputs are not valid.", fields=fields)
+
+
+class InvalidValue(TetherError):
+    status = 422
+    code = "invalid_value"
+
+    def __init__(self, fields: FieldErrors, message: str = "The answer is not valid.") -> None:
+        super().__init__(message, fields=fields)
+
+
+class InvalidMessage(TetherError):
+    status = 422
+    code = "invalid_message"
+
+
+class InvalidJson(TetherError):
+    status = 400
+    code = "invalid_json"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"The body is not valid JSON: {detail}")
+
+
+class IdempotencyKeyReused(TetherError):
+    status = 422
+    code = "idempotency_key_reused"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r} was already used for a different request.")
+        self.key = key
+
+
+class AlreadyAnswered(TetherError):
+    status = 409
+    code = "already_answered"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"Request {request_id!r} was already answered.")
+        self.request_id = request_id
+
+
+class AlreadyFinished(TetherError):
+    status = 409
+    code = "already_finished"
+
+    def __init__(self, session_id: str, status: str) -> None:
+        super().__init__(f"Session {session_id!r} already finished ({status}).")
+        self.session_id = session_id
+
+
+class SessionFinished(TetherError):
+    status = 409
+    code = "session_finished"
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"Session {session_id!r} has finished; it takes no more answers.")
+        self.session_id = session_id
+
+
+class StoreUnavailable(TetherError):
+    status = 503
+    code = "store_unavailable"
+
+
+class LeaseLost(TetherError):
+    """The session's record says another runner owns it; this runner must stop writing."""
+
+    code = "lease_lost"
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"This hub no longer owns session {session_id!r}.")
+        self.session_id = session_id
+
+
+class Nondeterminism(TetherError):
+    """A resumed task made a call that its journal did not record at that place."""
+
+    code = "nondeterminism"
+
+    def __init__(self, key: str, expected: str, got: str) -> None:
+        super().__init__(
+            f"The task no longer matches its journal at {key}: recorded {expected}, now {got}."
+        )
+        self.key = key
+
+
+class RequestTimedOut(TetherError):
+    """A request expired and the task gave no ``default``."""
+
+    code = "request_timed_out"
+
+    def __init__(self, request_id: str, prompt: str) -> None:
+        super().__init__(f"Nobody answered {prompt!r} in time (request {request_id}).")
+        self.request_id = request_id

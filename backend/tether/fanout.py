@@ -1,0 +1,224 @@
+"""Fan-out: from the process's one feed to every WebSocket watching a session.
+
+Each connection has an :class:`Outbox`: a bounded queue and one writer task. The feed
+only ever calls :meth:`Outbox.offer`, which never blocks: a connection whose queue is
+full is closed with 4008 and nobody else waits for it. Frames arrive already encoded,
+once, and the same string is queued for every tab.
+
+An outbox goes through three phases, and its ``last`` seq makes the joins exact:
+
+1. **replay**: frames ``after < seq <= L`` read from the log (``L`` = last seq when the
+   connection opened), framed by ``replay_start`` / ``replay_complete``. Live frames that
+   arrive meanwhile are not queued, only noted.
+2. **catch-up**: frames that were appended during the replay, read from the log.
+3. **live**: frames from the feed. A frame at or below ``last`` is a duplicate and is
+   dropped; a frame beyond ``last + 1`` means the feed lost something (a Redis reconnect)
+   and the gap is filled from the log first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
+
+from tether.messages import ReplayComplete, ReplayStart, Session, SnapshotEvent, now_iso, seq_of
+from tether.store.base import EventRange, Store
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 2000
+_RESYNC = ""  # a queue marker: re-read the log (never a real frame: frames are JSON)
+
+Phase = Literal["replay", "catchup", "live", "closed"]
+
+
+class Outbox:
+    """One connection's ordered, bounded send path. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        session_id: str,
+        after: int,
+        send: Callable[[str], Awaitable[None]],
+        snapshot: Callable[[], Awaitable[Session]],
+        on_overflow: Callable[[Outbox], None],
+        limit: int,
+    ) -> None:
+        self.session_id = session_id
+        self.after = after
+        self.last = after
+        self._store = store
+        self._send = send
+        self._snapshot = snapshot
+        self._on_overflow = on_overflow
+        self._limit = limit
+        self._queue: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._newest = 0
+        self.phase: Phase = "replay"
+
+    # --- called by the feed and the reader (never block) -----------------------------
+
+    def offer(self, frames: Sequence[str]) -> None:
+        """New frames from the feed for this session, in seq order."""
+        if self.phase == "closed" or not frames:
+            return
+        self._newest = max(self._newest, seq_of(frames[-1]))
+        if self.phase == "live":
+            self._enqueue(frames)
+
+    def control(self, frame: str) -> None:
+        """A control frame (ack, error, pong) to send in order with the events."""
+        if self.phase != "closed":
+            self._enqueue((frame,))
+
+    def resync(self) -> None:
+        """The feed may have lost frames: re-read the log past ``last``."""
+        if self.phase == "live":
+            self._enqueue((_RESYNC,))
+
+    def _enqueue(self, frames: Sequence[str]) -> None:
+        if len(self._queue) + len(frames) > self._limit:
+            self.phase = "closed"
+            self._queue.clear()
+            self._on_overflow(self)
+            return
+        self._queue.extend(frames)
+        self._wake.set()
+
+    # --- the writer task -------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Replay, catch up, then send live frames until cancelled or the socket fails."""
+        await self._replay()
+        await self._catch_up()
+        await self._live()
+
+    async def _replay(self) -> None:
+        first = await self._store.read_events(self.session_id, after=self.after, limit=READ_CHUNK)
+        target = first.last_seq
+        self.last = min(self.after, target)
+        await self._send(ReplayStart(after=self.after, last_seq=target).model_dump_json())
+        frames = first.frames
+        if first.trimmed:
+            await self._send_snapshot()
+            frames = (await self._read()).frames
+        while frames and self.last < target:
+            progressed = False
+            for frame in frames:
+                seq = seq_of(frame)
+                if seq > target:
+                    break
+                if seq > self.last:
+                    await self._send(frame)
+                    self.last = seq
+                    progressed = True
+            if not progressed or self.last >= target:
+                break
+            frames = (await self._read()).frames
+        await self._send(ReplayComplete(last_seq=max(target, self.last)).model_dump_json())
+
+    async def _catch_up(self) -> None:
+        self.phase = "catchup"
+        while self._newest > self.last:
+            await self._send_from_log(self._newest)
+        if self.phase == "catchup":  # no await since the check: nothing can slip between
+            self.phase = "live"
+
+    async def _live(self) -> None:
+        queue = self._queue
+        while self.phase == "live":
+            await self._wake.wait()
+            self._wake.clear()
+            while queue:
+                frame = queue.popleft()
+                if frame == _RESYNC:
+                    await self._send_from_log(None)
+                elif frame[2] != "s":  # a control frame: {"type":...
+                    await self._send(frame)
+                else:
+                    seq = seq_of(frame)
+                    if seq <= self.last:
+                        continue
+                    if seq > self.last + 1:
+                        await self._send_from_log(seq - 1)
+                    await self._send(frame)
+                    self.last = seq
+
+    async def _read(self) -> EventRange:
+        return await self._store.read_events(self.session_id, after=self.last, limit=READ_CHUNK)
+
+    async def _send_snapshot(self) -> None:
+        """History after ``last`` was trimmed: send the whole session instead."""
+        session = await self._snapshot()
+        frame = SnapshotEvent(seq=session.last_seq, ts=now_iso(), session=session)
+        await self._send(frame.model_dump_json())
+        self.last = session.last_seq
+
+    async def _send_from_log(self, upto: int | None) -> None:
+        """Send logged frames after ``last`` up to ``upto`` (None: all there are)."""
+        while upto is None or self.last < upto:
+            chunk = await self._read()
+            frames = chunk.frames
+            if chunk.trimmed:  # this client fell behind the history cap
+                await self._send_snapshot()
+                continue
+            if not frames:
+                return
+            for frame in frames:
+                seq = seq_of(frame)
+                if upto is not None and seq > upto:
+                    return
+                if seq > self.last:
+                    await self._send(frame)
+                    self.last = seq
+            if upto is None and self.last >= chunk.last_seq:
+                return
+
+
+class Fanout:
+    """The registry of outboxes per session; the store feed's listener for all of them."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._outboxes: dict[str, set[Outbox]] = {}
+
+    @property
+    def connections(self) -> int:
+        return sum(len(boxes) for boxes in self._outboxes.values())
+
+    async def attach(self, outbox: Outbox) -> None:
+        """Register ``outbox``; returns once no later event of its session can be missed."""
+        boxes = self._outboxes.setdefault(outbox.session_id, set())
+        boxes.add(outbox)
+        await self._store.subscribe(outbox.session_id, self)
+
+    async def detach(self, outbox: Outbox) -> None:
+        boxes = self._outboxes.get(outbox.session_id)
+        if boxes is None or outbox not in boxes:
+            return
+        boxes.discard(outbox)
+        if not boxes:
+            del self._outboxes[outbox.session_id]
+            await self._store.unsubscribe(outbox.session_id, self)
+
+    def all_outboxes(self) -> list[Outbox]:
+        return [box for boxes in self._outboxes.values() for box in boxes]
+
+    # --- SessionListener -------------------------------------------------------------
+
+    def on_frames(self, session_id: str, frames: Sequence[str]) -> None:
+        for outbox in list(self._outboxes.get(session_id, ())):
+            outbox.offer(frames)
+
+    def on_command(self, session_id: str, command: str) -> None:
+        return None
+
+    def on_resync(self) -> None:
+        for outbox in self.all_outboxes():
+            outbox.resync()

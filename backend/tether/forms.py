@@ -1,0 +1,180 @@
+"""Forms: pydantic models and field lists turned into what a browser renders, and back.
+
+A task asks for input with a pydantic model or with a list of fields. Either way the
+request on the wire carries ``fields`` (for simple form renderers) and a JSON ``schema``;
+the hub validates answers with pydantic, so an answer is refused with the same field
+errors whichever hub receives it. A hub that is not running the session rebuilds the
+validator from the request alone (:func:`resolve_model`): the model class by import path
+when it is importable, otherwise a model rebuilt from the fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, create_model
+
+from tether.errors import FieldErrors
+from tether.messages import FieldSpec, FieldType
+
+FieldsLike = Sequence[FieldSpec | Mapping[str, Any]]
+ModelOrFields = type[BaseModel] | FieldsLike
+
+_PY_TYPES: dict[str, Any] = {
+    "string": str,
+    "text": str,
+    "password": str,
+    "email": EmailStr,
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "date": dt.date,
+    "datetime": dt.datetime,
+    "time": dt.time,
+    "string_list": list[str],
+    "object": dict[str, Any],
+}
+
+_FORMATS: dict[str, FieldType] = {
+    "email": "email",
+    "date": "date",
+    "date-time": "datetime",
+    "time": "time",
+    "password": "password",
+    "textarea": "text",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """A model with the ``fields`` and ``schema`` that describe it to a browser."""
+
+    model: type[BaseModel]
+    fields: list[FieldSpec]
+    schema: dict[str, Any]
+    model_ref: str | None
+    returns_model: bool  # True: the task gets a model instance; False: a plain dict
+
+
+def form_for(spec: ModelOrFields) -> Form:
+    """Build the form for a pydantic model class or a list of field descriptions."""
+    if isinstance(spec, type) and issubclass(spec, BaseModel):
+        schema = spec.model_json_schema()
+        return Form(spec, fields_from_schema(schema), schema, model_ref(spec), True)
+    fields = [f if isinstance(f, FieldSpec) else FieldSpec.model_validate(f) for f in spec]
+    model = model_from_fields(fields)
+    return Form(model, fields, model.model_json_schema(), None, False)
+
+
+def model_ref(model: type[BaseModel]) -> str | None:
+    """``module:QualName`` when the class can be imported back by that name."""
+    if "<locals>" in model.__qualname__:
+        return None
+    return f"{model.__module__}:{model.__qualname__}"
+
+
+def resolve_model(ref: str | None, fields: Sequence[FieldSpec]) -> type[BaseModel]:
+    """The validator for a request: its class by ``ref`` if importable, else rebuilt."""
+    if ref:
+        module_name, _, qualname = ref.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError):
+            obj = None
+        if isinstance(obj, type) and issubclass(obj, BaseModel):
+            return obj
+    return model_from_fields(fields)
+
+
+def model_from_fields(fields: Sequence[FieldSpec]) -> type[BaseModel]:
+    """A pydantic model equivalent to a field list (used for field-list asks)."""
+    definitions: dict[str, Any] = {}
+    for f in fields:
+        py_type: Any = Literal[tuple(f.enum)] if f.enum else _PY_TYPES[f.type]
+        constraints: dict[str, Any] = {"description": f.description}
+        if f.minimum is not None:
+            constraints["ge"] = f.minimum
+        if f.maximum is not None:
+            constraints["le"] = f.maximum
+        if f.type == "email":
+            constraints["json_schema_extra"] = {"format": "email"}
+        if f.required:
+            definitions[f.name] = (py_type, Field(..., **constraints))
+        else:
+            definitions[f.name] = (py_type | None, Field(f.default, **constraints))
+    model = create_model(
+        "Answer", __config__=ConfigDict(extra="forbid"), **definitions
+    )
+    return cast(type[BaseModel], model)
+
+
+def fields_from_schema(schema: Mapping[str, Any]) -> list[FieldSpec]:
+    """Flatten a model's JSON Schema into the simple field list of the protocol."""
+    required = set(schema.get("required", []))
+    out: list[FieldSpec] = []
+    for name, prop in schema.get("properties", {}).items():
+        prop = _unwrap_optional(prop, schema)
+        extra: dict[str, Any] = {}
+        if "default" in prop:
+            extra["default"] = prop["default"]
+        if "enum" in prop:
+            extra["enum"] = list(prop["enum"])
+        for key in ("minimum", "maximum"):
+            if key in prop:
+                extra[key] = prop[key]
+        out.append(
+            FieldSpec(
+                name=name,
+                description=prop.get("description") or prop.get("title") or name,
+                type=_field_type(prop),
+                required=name in required,
+                **extra,
+            )
+        )
+    return out
+
+
+def _unwrap_optional(prop: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:
+    """``X | None`` appears as anyOf[X, null]; $refs point at enums: show the X."""
+    merged = dict(prop)
+    variants = [v for v in prop.get("anyOf", []) if v.get("type") != "null"]
+    if len(variants) == 1:
+        merged.pop("anyOf")
+        merged = {**variants[0], **merged}
+    ref = merged.pop("$ref", None)
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        merged = {**root.get("$defs", {}).get(ref.removeprefix("#/$defs/"), {}), **merged}
+    return merged
+
+
+def _field_type(prop: Mapping[str, Any]) -> FieldType:
+    kind = prop.get("type")
+    if kind == "string":
+        return _FORMATS.get(prop.get("format", ""), "string")
+    if kind in ("integer", "number", "boolean"):
+        return cast(FieldType, kind)
+    if kind == "array" and prop.get("items", {}).get("type") == "string":
+        return "string_list"
+    if "enum" in prop:
+        return "string"
+    return "object"
+
+
+def field_errors(exc: ValidationError) -> FieldErrors:
+    """pydantic's errors as ``{"field.path": "message"}``, one message per field."""
+    errors: FieldErrors = {}
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(part) for part in err["loc"]) or "__root__"
+        errors.setdefault(loc, err["msg"])
+    return errors
+
+
+def validate_values(model: type[BaseModel], values: Any) -> BaseModel:
+    """Validate an answer; raise ``ValidationError`` with the field errors."""
+    return model.model_validate(values)

@@ -1,0 +1,130 @@
+"""``Hub``: the catalogue of tasks a Tether process serves.
+
+A task is an ``async def task(ctx, inputs)`` whose second parameter is annotated with a
+pydantic model; that model validates the inputs of ``POST /api/sessions`` and its JSON
+Schema is the start form the browser renders.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from tether.context import Context
+
+TaskFn = Callable[["Context", Any], Awaitable[Any]]
+F = TypeVar("F", bound=TaskFn)
+
+
+class _NoInputs(BaseModel):
+    """Inputs of a task that takes none."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDef:
+    """A registered task."""
+
+    name: str
+    title: str
+    description: str
+    fn: TaskFn
+    input_model: type[BaseModel]
+    version: str
+    takes_inputs: bool
+
+    def input_schema(self) -> dict[str, Any]:
+        return self.input_model.model_json_schema()
+
+
+class Hub:
+    """A named collection of tasks: ``@hub.task(title=...)`` registers one.
+
+    Example::
+
+        hub = Hub()
+
+        @hub.task(title="Send an email")
+        async def send_email(ctx: Context, inputs: Email) -> dict: ...
+    """
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, TaskDef] = {}
+
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str = "",
+        version: str = "1",
+    ) -> Callable[[F], F]:
+        """Register an async task function.
+
+        Args:
+            name: the id used in the API; defaults to the function's name.
+            title: shown in the catalogue; defaults to the name, humanised.
+            description: markdown shown above the start form.
+            version: recorded per session, so a resumed session can tell that the code
+                it was started with has changed.
+
+        Raises:
+            TypeError: if the function is not ``async`` or its inputs are not a model.
+            ValueError: if the name is already taken in this hub.
+        """
+
+        def register(fn: F) -> F:
+            candidate: Any = fn
+            if not inspect.iscoroutinefunction(candidate):
+                raise TypeError(f"Task {fn.__name__!r} must be an async function.")
+            task_name = name or fn.__name__
+            if task_name in self._tasks:
+                raise ValueError(f"A task named {task_name!r} is already registered.")
+            self._tasks[task_name] = TaskDef(
+                name=task_name,
+                title=title or task_name.replace("_", " ").capitalize(),
+                description=inspect.cleandoc(description),
+                fn=fn,
+                input_model=_input_model(fn),
+                version=version,
+                takes_inputs=len(inspect.signature(fn).parameters) >= 2,
+            )
+            return fn
+
+        return register
+
+    @property
+    def tasks(self) -> Mapping[str, TaskDef]:
+        return self._tasks
+
+    def __iter__(self) -> Iterator[TaskDef]:
+        return iter(self._tasks.values())
+
+    @classmethod
+    def combine(cls, hubs: list[Hub]) -> Hub:
+        """One hub with every task of ``hubs``; a name used twice is an error."""
+        combined = cls()
+        for hub in hubs:
+            for task in hub:
+                if task.name in combined._tasks:
+                    raise ValueError(f"Two hubs both define a task named {task.name!r}.")
+                combined._tasks[task.name] = task
+        return combined
+
+
+def _input_model(fn: TaskFn) -> type[BaseModel]:
+    params = list(inspect.signature(fn).parameters.values())
+    if len(params) < 2:
+        return _NoInputs
+    hints = typing.get_type_hints(fn)
+    model = hints.get(params[1].name)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(
+            f"Task {fn.__name__!r}: annotate its inputs parameter with a pydantic model."
+        )
+    return model

@@ -1,0 +1,317 @@
+"""``SessionRunner``: runs one session's task function from start to a terminal status.
+
+The runner owns the session while it runs: it is the only writer of the task's events
+(through its :class:`~tether.writer.SessionWriter`), it keeps the futures the task waits
+on for answers, and it listens to the session's feed, where answers (recorded atomically
+by whichever hub received them) and cancel commands arrive. Whatever the task does,
+:meth:`SessionRunner.run` ends the session as ``completed``, ``failed`` or ``cancelled``,
+except when the hub itself is shutting down, in which case the session stays as it is for
+another runner to resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from tether.context import MISSING, CancelSession, Context
+from tether.errors import LeaseLost, RequestTimedOut
+from tether.forms import Form
+from tether.hub import TaskDef
+from tether.messages import (
+    EventBase,
+    Request,
+    RequestConfirmationEvent,
+    RequestExpiredEvent,
+    RequestUserInputEvent,
+    StateEvent,
+    TaskCancelledEvent,
+    TaskCompletedEvent,
+    TaskFailedEvent,
+    event_body,
+    now_iso,
+)
+from tether.requests import PendingRequest
+from tether.store.base import Entry, SessionRecord, Store
+from tether.writer import SessionWriter
+
+log = logging.getLogger(__name__)
+
+_ANSWERED = '"type":"request_answered"'
+
+
+class SessionRunner:
+    """Runs one session. See the module docstring."""
+
+    def __init__(
+        self, *, store: Store, task: TaskDef, record: SessionRecord, runner_id: str
+    ) -> None:
+        self._store = store
+        self._task_def = task
+        self._record = record
+        self.session_id = record.session.id
+        self.owner = record.session.owner
+        self.state: dict[str, Any] = dict(record.session.state)
+        self.failed_attempt = 1
+        self._writer = SessionWriter(store, self.session_id, runner=runner_id)
+        self._waiting: dict[str, asyncio.Future[Any]] = {}
+        self._models: dict[str, type[BaseModel]] = {}
+        self._task: asyncio.Task[Any] | None = None
+        self._cancel_reason: str | None = None
+
+    # --- the run ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run the task to a terminal status. Cancelling this coroutine = hub shutdown."""
+        await self._store.subscribe(self.session_id, self)
+        try:
+            await self._writer.write(Entry(set={"status": "running"}))
+            self._task = asyncio.create_task(self._call_task(), name=f"task-{self.session_id}")
+            if self._record.cancel_requested:
+                self.cancel("cancelled")
+            try:
+                await asyncio.wait([self._task])
+            except asyncio.CancelledError:
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+                raise
+            await self._finish(self._task)
+        except LeaseLost:
+            log.info("Session %s is now run by another hub", self.session_id)
+        finally:
+            await self._store.unsubscribe(self.session_id, self)
+            await self._writer.close()
+
+    async def _call_task(self) -> Any:
+        ctx = Context(self)
+        inputs = self._task_def.input_model.model_validate(self._record.session.inputs)
+        if self._task_def.takes_inputs:
+            return await self._task_def.fn(ctx, inputs)
+        return await self._task_def.fn(ctx, None)
+
+    async def _finish(self, task: asyncio.Task[Any]) -> None:
+        ts = now_iso()
+        if task.cancelled() or self._cancel_reason is not None:
+            entry = _cancelled(ts, self._cancel_reason or "cancelled")
+        elif isinstance(exc := task.exception(), CancelSession):
+            entry = _cancelled(ts, exc.reason)
+        elif isinstance(exc, LeaseLost):
+            raise exc
+        elif exc is not None:
+            entry = self._failed(ts, exc)
+        else:
+            entry = self._completed(ts, task.result())
+        await self._writer.write_durable(entry)
+
+    def _completed(self, ts: str, result: Any) -> Entry:
+        if isinstance(result, BaseModel):
+            result = result.model_dump(mode="json")
+        try:
+            result_json = json.dumps(result, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            return self._failed(ts, TypeError(f"The task's result is not JSON-serialisable: {exc}"))
+        event = TaskCompletedEvent(seq=0, ts=ts, result=result)
+        return Entry(body=event_body(event), set={"status": "completed", "result": result_json})
+
+    def _failed(self, ts: str, exc: BaseException) -> Entry:
+        message = str(exc) or type(exc).__name__
+        if not isinstance(exc, RequestTimedOut):
+            log.warning("Session %s failed", self.session_id, exc_info=exc)
+        event = TaskFailedEvent(
+            seq=0, ts=ts, error=message, can_retry=False, attempt=self.failed_attempt
+        )
+        error = json.dumps({"type": type(exc).__name__, "message": message}, ensure_ascii=False)
+        return Entry(body=event_body(event), set={"status": "failed", "error": error})
+
+    def cancel(self, reason: str) -> None:
+        """Cancel the task: it sees ``CancelledError`` at whatever it is awaiting."""
+        if self._task is not None and not self._task.done():
+            self._cancel_reason = reason
+            self._task.cancel()
+
+    # --- what the context calls ------------------------------------------------------
+
+    async def emit(self, event: EventBase, scope: str) -> None:
+        await self._writer.write(Entry(body=event_body(event), emit_scope=scope))
+
+    async def set_state(self, values: dict[str, Any], scope: str) -> None:
+        merged = {**self.state, **values}
+        try:
+            state_json = json.dumps(merged, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"Task state must be JSON-serialisable: {exc}") from exc
+        self.state = merged
+        event = StateEvent(seq=0, ts=now_iso(), state=merged)
+        await self._writer.write(
+            Entry(body=event_body(event), set={"state": state_json}, emit_scope=scope)
+        )
+
+    async def record(self, key: str, data: dict[str, Any]) -> None:
+        """Write a journal entry and wait until it is stored."""
+        await self._writer.write_durable(Entry(journal={key: json.dumps(data, ensure_ascii=False)}))
+
+    async def ask_input(
+        self, *, key: str, scope: str, prompt: str, form: Form, timeout: float | None,
+        default: Any,
+    ) -> Any:
+        rid, created, expires = _new_request_times(timeout)
+        request = Request(
+            request_id=rid, kind="input", prompt=prompt, fields=form.fields,
+            schema_=form.schema, created_at=created, expires_at=expires,
+        )
+        event = RequestUserInputEvent(
+            seq=0, ts=created, request_id=rid, prompt=prompt, fields=form.fields,
+            schema_=form.schema, expires_at=expires,
+        )
+        pending = PendingRequest(request=request, model_ref=form.model_ref, journal_key=key)
+        return await self._open(pending, event, scope, timeout, default, model=form.model)
+
+    async def ask_confirm(
+        self, *, key: str, scope: str, prompt: str, details: str | None,
+        timeout: float | None, default: Any,
+    ) -> Any:
+        rid, created, expires = _new_request_times(timeout)
+        request = Request(
+            request_id=rid, kind="confirm", prompt=prompt, details=details,
+            created_at=created, expires_at=expires,
+        )
+        event = RequestConfirmationEvent(
+            seq=0, ts=created, request_id=rid, prompt=prompt, details=details,
+            expires_at=expires,
+        )
+        pending = PendingRequest(request=request, journal_key=key)
+        return await self._open(pending, event, scope, timeout, default)
+
+    async def ask_retry(
+        self, *, key: str, scope: str, step: str, error: BaseException, attempt: int
+    ) -> bool:
+        rid, created, _ = _new_request_times(None)
+        message = str(error) or type(error).__name__
+        request = Request(
+            request_id=rid, kind="retry", prompt=f"{step!r} failed. Try again?",
+            error=message, attempt=attempt, created_at=created,
+        )
+        event = TaskFailedEvent(
+            seq=0, ts=created, error=message, can_retry=True, attempt=attempt, request_id=rid
+        )
+        pending = PendingRequest(request=request, journal_key=key)
+        return bool(await self._open(pending, event, scope, None, MISSING))
+
+    async def _open(
+        self,
+        pending: PendingRequest,
+        event: EventBase,
+        scope: str,
+        timeout: float | None,
+        default: Any,
+        *,
+        model: type[BaseModel] | None = None,
+    ) -> Any:
+        request = pending.request
+        rid = request.request_id
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = future
+        if model is not None:
+            self._models[rid] = model
+        journal = json.dumps({"kind": request.kind, "request_id": rid})
+        try:
+            await self._writer.write_durable(
+                Entry(
+                    body=event_body(event),
+                    pending_add={rid: pending.model_dump_json()},
+                    journal={pending.journal_key or rid: journal},
+                    emit_scope=scope,
+                )
+            )
+            if timeout is None:
+                return await future
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), timeout)
+            except TimeoutError:
+                return await self._expire(request, default)
+        finally:
+            self._waiting.pop(rid, None)
+            self._models.pop(rid, None)
+
+    async def _expire(self, request: Request, default: Any) -> Any:
+        rid = request.request_id
+        ts = now_iso()
+        outcome = await self._store.resolve_request(
+            self.session_id, rid,
+            answer_json=json.dumps({"expired": True, "at": ts}),
+            body=event_body(RequestExpiredEvent(seq=0, ts=ts, request_id=rid)),
+        )
+        if outcome == "ok":
+            if default is MISSING:
+                raise RequestTimedOut(rid, request.prompt)
+            return default
+        # An answer won the race; it is recorded, whether or not its event reached us yet.
+        recorded = json.loads((await self._store.answers(self.session_id))[rid])
+        return recorded["value"]
+
+    def live_model(self, request_id: str) -> type[BaseModel] | None:
+        """The exact model class an open input request validates with, if it is ours."""
+        return self._models.get(request_id)
+
+    # --- the feed (SessionListener) --------------------------------------------------
+
+    def on_frames(self, session_id: str, frames: Sequence[str]) -> None:
+        if not self._waiting:
+            return
+        for frame in frames:
+            if frame.find(_ANSWERED, 0, 80) == -1:
+                continue
+            event = json.loads(frame)
+            future = self._waiting.get(event["request_id"])
+            if future is not None and not future.done():
+                future.set_result(event["value"])
+
+    def on_command(self, session_id: str, command: str) -> None:
+        if command == "cancel":
+            self.cancel("cancelled")
+
+    def on_resync(self) -> None:
+        task = asyncio.create_task(self._refill())
+        task.add_done_callback(_log_failure)
+
+    async def _refill(self) -> None:
+        """After a feed outage: pick up answers and cancels that we may have missed."""
+        answers = await self._store.answers(self.session_id)
+        for rid, raw in answers.items():
+            future = self._waiting.get(rid)
+            recorded = json.loads(raw)
+            if future is not None and not future.done() and "value" in recorded:
+                future.set_result(recorded["value"])
+        record = await self._store.get_session(self.session_id)
+        if record is not None and record.cancel_requested:
+            self.cancel("cancelled")
+
+
+def _cancelled(ts: str, reason: str) -> Entry:
+    event = TaskCancelledEvent(seq=0, ts=ts, reason=reason)
+    return Entry(body=event_body(event), set={"status": "cancelled"})
+
+
+def _new_request_times(timeout: float | None) -> tuple[str, str, str | None]:
+    now = datetime.now(UTC)
+    created = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    expires = None
+    if timeout is not None:
+        deadline = now + timedelta(seconds=timeout)
+        expires = deadline.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return secrets.token_hex(8), created, expires
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Refilling a session failed", exc_info=task.exception())
+

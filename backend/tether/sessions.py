@@ -1,0 +1,257 @@
+"""``SessionManager``: starts sessions, supervises their runners, takes answers and cancels.
+
+This is the pure core the HTTP and WebSocket layers call into; it knows nothing of
+Starlette. Answers may arrive at any hub: the manager validates them with the request's
+own model (the live class when this hub runs the session) and records them with one
+atomic store call, so the first valid answer wins wherever it came from and the runner
+learns of it through the session's feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import secrets
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from tether.errors import (
+    AlreadyAnswered,
+    AlreadyFinished,
+    IdempotencyKeyReused,
+    InvalidInputs,
+    InvalidMessage,
+    SessionFinished,
+    StoreUnavailable,
+    UnknownRequest,
+    UnknownSession,
+    UnknownTask,
+)
+from tether.forms import field_errors
+from tether.hub import Hub
+from tether.messages import (
+    TERMINAL_STATUSES,
+    RequestAnsweredEvent,
+    RequestKind,
+    Session,
+    StatusEvent,
+    event_body,
+    now_iso,
+)
+from tether.requests import PendingRequest, validate_answer
+from tether.runner import SessionRunner
+from tether.store.base import NewSession, SessionRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+def new_session_id() -> str:
+    """Time-ordered ids (48-bit milliseconds, then 64 random bits): sorting = age."""
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
+
+
+class SessionManager:
+    """See the module docstring. Build one per process; ``close()`` on shutdown."""
+
+    def __init__(self, *, store: Store, hub: Hub, hub_id: str) -> None:
+        self._store = store
+        self._hub = hub
+        self._hub_id = hub_id
+        self._runners: dict[str, SessionRunner] = {}
+        self._supervised: set[asyncio.Task[None]] = set()
+
+    @property
+    def hub(self) -> Hub:
+        return self._hub
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def running(self) -> int:
+        return len(self._runners)
+
+    # --- starting --------------------------------------------------------------------
+
+    async def start(
+        self,
+        task_name: str,
+        inputs: dict[str, Any],
+        *,
+        owner: str,
+        idempotency_key: str | None = None,
+    ) -> tuple[Session, bool]:
+        """Validate and create a session, then run it. Returns ``(session, created)``.
+
+        Raises:
+            UnknownTask, InvalidInputs, IdempotencyKeyReused.
+        """
+        task = self._hub.tasks.get(task_name)
+        if task is None:
+            raise UnknownTask(task_name)
+        try:
+            validated = task.input_model.model_validate(inputs)
+        except ValidationError as exc:
+            raise InvalidInputs(field_errors(exc)) from exc
+        fingerprint = hashlib.sha256(
+            json.dumps([task_name, inputs], sort_keys=True, default=str).encode()
+        ).hexdigest()[:32]
+        created_at = now_iso()
+        new = NewSession(
+            id=new_session_id(),
+            task=task_name,
+            owner=owner,
+            created_at=created_at,
+            inputs_json=validated.model_dump_json(),
+            version=task.version,
+            runner=self._hub_id,
+            first_event=event_body(StatusEvent(seq=0, ts=created_at, status="pending")),
+        )
+        session_id, created, original = await self._store.create_session(
+            new, idempotency_key=idempotency_key, fingerprint=fingerprint
+        )
+        if not created and original != fingerprint:
+            raise IdempotencyKeyReused(idempotency_key or "")
+        record = await self._store.get_session(session_id)
+        if record is None:  # expired between the two calls: only for a very old key
+            raise UnknownSession(session_id)
+        if created:
+            self._launch(record)
+        return record.session, created
+
+    def _launch(self, record: SessionRecord) -> None:
+        task_def = self._hub.tasks[record.session.task]
+        runner = SessionRunner(
+            store=self._store, task=task_def, record=record, runner_id=self._hub_id
+        )
+        self._runners[record.session.id] = runner
+        task = asyncio.create_task(runner.run(), name=f"runner-{record.session.id}")
+        self._supervised.add(task)
+        task.add_done_callback(lambda t: self._runner_done(record.session.id, t))
+
+    def _runner_done(self, session_id: str, task: asyncio.Task[None]) -> None:
+        self._supervised.discard(task)
+        self._runners.pop(session_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Runner of session %s crashed", session_id, exc_info=task.exception())
+
+    # --- reading ---------------------------------------------------------------------
+
+    async def get(self, session_id: str, *, user: str) -> SessionRecord:
+        """The session if it exists and belongs to ``user``; else ``UnknownSession``."""
+        record = await self._store.get_session(session_id)
+        if record is None or record.session.owner != user:
+            raise UnknownSession(session_id)
+        return record
+
+    # --- answering and cancelling ----------------------------------------------------
+
+    async def answer(
+        self,
+        session_id: str,
+        *,
+        user: str,
+        value: Any,
+        request_id: str | None = None,
+        kind: RequestKind | None = None,
+    ) -> str:
+        """Record ``user``'s answer to an open request; return the request id.
+
+        ``request_id`` may be left out when exactly one open request has ``kind``.
+
+        Raises:
+            UnknownSession, UnknownRequest, InvalidMessage (wrong kind), InvalidValue,
+            AlreadyAnswered, SessionFinished.
+        """
+        record = await self.get(session_id, user=user)
+        if record.session.status in TERMINAL_STATUSES:
+            raise SessionFinished(session_id)
+        pending = self._find_request(record, request_id, kind)
+        if pending is None:
+            assert request_id is not None
+            raise await self._closed_request_error(session_id, request_id)
+        request = pending.request
+        if kind is not None and request.kind != kind:
+            raise InvalidMessage(
+                f"Request {request.request_id!r} is a {request.kind} request, not {kind}."
+            )
+        runner = self._runners.get(session_id)
+        model = runner.live_model(request.request_id) if runner else None
+        normalized = validate_answer(pending, value, model=model)
+        ts = now_iso()
+        answered = RequestAnsweredEvent(
+            seq=0, ts=ts, request_id=request.request_id, kind=request.kind, value=normalized,
+            by=user,
+        )
+        outcome = await self._store.resolve_request(
+            session_id,
+            request.request_id,
+            answer_json=json.dumps({"value": normalized, "by": user, "at": ts}, ensure_ascii=False),
+            body=event_body(answered),
+        )
+        if outcome == "already_answered":
+            raise AlreadyAnswered(request.request_id)
+        if outcome == "session_finished":
+            raise SessionFinished(session_id)
+        if outcome == "unknown_request":
+            raise UnknownRequest(request.request_id)
+        return request.request_id
+
+    def _find_request(
+        self, record: SessionRecord, request_id: str | None, kind: RequestKind | None
+    ) -> PendingRequest | None:
+        if request_id is not None:
+            raw = record.pending_raw.get(request_id)
+            return PendingRequest.model_validate_json(raw) if raw is not None else None
+        candidates = [
+            PendingRequest.model_validate_json(raw) for raw in record.pending_raw.values()
+        ]
+        candidates = [p for p in candidates if kind is None or p.request.kind == kind]
+        if len(candidates) != 1:
+            what = f"{kind} request" if kind else "request"
+            raise UnknownRequest(
+                None,
+                f"Name the request_id: {len(candidates)} open {what}s match."
+                if candidates else f"There is no open {what} in this session.",
+            )
+        return candidates[0]
+
+    async def _closed_request_error(self, session_id: str, request_id: str) -> Exception:
+        raw = (await self._store.answers(session_id)).get(request_id)
+        if raw is None:
+            return UnknownRequest(request_id)
+        if json.loads(raw).get("expired"):
+            return UnknownRequest(request_id, f"Request {request_id!r} expired unanswered.")
+        return AlreadyAnswered(request_id)
+
+    async def cancel(self, session_id: str, *, user: str) -> Session:
+        """Ask the session's runner to cancel it (idempotent while it runs).
+
+        Raises:
+            UnknownSession, AlreadyFinished.
+        """
+        record = await self.get(session_id, user=user)
+        outcome = await self._store.request_cancel(session_id)
+        if outcome == "already_finished":
+            raise AlreadyFinished(session_id, record.session.status)
+        if outcome == "unknown_session":
+            raise UnknownSession(session_id)
+        record = await self.get(session_id, user=user)
+        return record.session
+
+    # --- shutdown --------------------------------------------------------------------
+
+    async def close(self, *, timeout: float = 5.0) -> None:
+        """Stop every runner; their sessions stay resumable in the store."""
+        tasks = list(self._supervised)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            with contextlib.suppress(TimeoutError, StoreUnavailable):
+                await asyncio.wait(tasks, timeout=timeout)

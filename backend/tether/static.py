@@ -1,0 +1,36 @@
+"""Serves the browser app's production build: hashed assets cached for a year, and
+``index.html`` for every other path so that app routes like ``/sessions/{id}`` are real
+URLs that survive a refresh."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Tether</title>
+<body style="font-family:system-ui;max-width:40em;margin:4em auto">
+<h1>Tether is running</h1><p>The browser app is not built. Run <code>make run</code> from the
+repository, or use the HTTP API under <a href="/api/tasks">/api/tasks</a>
+(<a href="/openapi.json">OpenAPI</a>).</p></body>"""
+
+
+class SpaFiles:
+    """A catch-all GET handler over ``root`` (a Vite ``dist`` folder), or a notice."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root.resolve() if root is not None else None
+
+    async def __call__(self, request: Request) -> Response:
+        if self.root is None:
+            return HTMLResponse(NOT_BUILT)
+        path = request.path_params.get("path", "")
+        candidate = (self.root / path).resolve()
+        if path and candidate.is_file() and candidate.is_relative_to(self.root):
+            hashed = candidate.parent.name == "assets"
+            headers = {"cache-control": IMMUTABLE if hashed else "public, max-age=300"}
+            return FileResponse(candidate, headers=headers)
+        return FileResponse(self.root / "index.html", headers={"cache-control": "no-cache"})

@@ -1,0 +1,168 @@
+"""What a store must do: the one Protocol that the memory and Redis stores implement.
+
+A store holds, per session: the session record, its open requests, its answers, its
+journal and its numbered event log; and it carries live events and commands between
+processes. Every multi-key change is one atomic step (a Lua script in Redis, a plain
+synchronous block in memory), so readers never see a record and a log that disagree.
+
+Numbering happens here: :meth:`Store.append` assigns ``seq`` atomically, so a runner, an
+answer arriving through another hub and a cancel can all write to one log without a lock
+between processes. The same call recomputes the status: ``waiting`` while any request is
+open, ``running`` otherwise, and emits a ``status`` event whenever it changes.
+
+The behaviour is pinned down by ``tests/integration/test_store_contract.py``, which runs
+against both implementations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from tether.messages import Session
+
+ResolveOutcome = Literal["ok", "already_answered", "unknown_request", "session_finished"]
+CancelOutcome = Literal["ok", "already_finished", "unknown_session"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """What :meth:`Store.create_session` writes; JSON fields arrive already encoded."""
+
+    id: str
+    task: str
+    owner: str
+    created_at: str
+    inputs_json: str
+    version: str
+    runner: str
+    first_event: str  # the body of the initial ``status: pending`` event
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One atomic unit of an append: at most one event plus the record changes it implies.
+
+    Values in ``set`` are the stored strings of record fields (``status`` plain, ``state``,
+    ``result`` and ``error`` JSON). ``pending_add`` maps request ids to the JSON of a
+    :class:`tether.requests.PendingRequest`. ``journal`` maps journal keys to JSON.
+    ``emit_scope`` names the context scope that emitted the event, so a resumed task can
+    tell which of its emits are already in the log.
+    """
+
+    body: str | None = None
+    set: dict[str, str] = field(default_factory=dict)
+    pending_add: dict[str, str] = field(default_factory=dict)
+    pending_del: tuple[str, ...] = ()
+    journal: dict[str, str] = field(default_factory=dict)
+    emit_scope: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A session as stored, with the fields the wire does not show."""
+
+    session: Session
+    version: str
+    runner: str
+    cancel_requested: bool
+    # request id -> PendingRequest JSON, in the order they were opened
+    pending_raw: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRange:
+    """Frames with seq > after, oldest first. ``trimmed`` when some of them are gone."""
+
+    frames: list[str]
+    last_seq: int
+    trimmed: bool
+
+
+class SessionListener(Protocol):
+    """Receives what happens to the sessions it subscribed to, in seq order per session."""
+
+    def on_frames(self, session_id: str, frames: Sequence[str]) -> None: ...
+
+    def on_command(self, session_id: str, command: str) -> None: ...
+
+    def on_resync(self) -> None:
+        """The feed may have dropped messages (a reconnect): refill from the log."""
+        ...
+
+
+class Store(Protocol):
+    """Where sessions live. See the module docstring for the guarantees."""
+
+    async def create_session(
+        self, new: NewSession, *, idempotency_key: str | None = None, fingerprint: str = ""
+    ) -> tuple[str, bool, str]:
+        """Create ``new`` unless the owner already used ``idempotency_key``.
+
+        Returns ``(session_id, created, fingerprint_of_the_original)``.
+        """
+        ...
+
+    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+
+    async def list_sessions(
+        self, owner: str, *, status: str | None, limit: int, before: str | None
+    ) -> tuple[list[Session], str | None]:
+        """The owner's sessions, newest first, and a cursor for the next page."""
+        ...
+
+    async def append(
+        self, session_id: str, entries: Sequence[Entry], *, runner: str | None = None
+    ) -> int:
+        """Apply ``entries`` in order, numbering their events; return the last seq.
+
+        With ``runner``, refuse (``LeaseLost``) unless the record names that runner.
+        """
+        ...
+
+    async def read_events(self, session_id: str, *, after: int, limit: int) -> EventRange: ...
+
+    async def resolve_request(
+        self,
+        session_id: str,
+        request_id: str,
+        *,
+        answer_json: str,
+        body: str,
+    ) -> ResolveOutcome:
+        """Close an open request exactly once: record ``answer_json``, append ``body``.
+
+        Used both for answers and for expiry; the first caller wins.
+        """
+        ...
+
+    async def answers(self, session_id: str) -> dict[str, str]:
+        """Recorded answers: request id -> ``{"value", "by", "at"}`` JSON."""
+        ...
+
+    async def journal(self, session_id: str) -> dict[str, str]: ...
+
+    async def emit_counts(self, session_id: str) -> dict[str, int]: ...
+
+    async def request_cancel(self, session_id: str) -> CancelOutcome:
+        """Mark the session for cancellation and tell its runner."""
+        ...
+
+    async def subscribe(self, session_id: str, listener: SessionListener) -> None:
+        """Start feeding ``listener``; returns once no later event can be missed."""
+        ...
+
+    async def unsubscribe(self, session_id: str, listener: SessionListener) -> None: ...
+
+    async def shared_secret(self, candidate: str) -> str:
+        """The secret every hub on this store signs identities with (first one wins)."""
+        ...
+
+    async def ping(self) -> bool:
+        """True when the store answers."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,256 @@
+"""The embedded store: everything in this process's memory, nothing survives a restart.
+
+It keeps exactly the semantics of the Redis store (the contract suite runs against both);
+each method body is synchronous between awaits, which makes every change atomic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tether.errors import LeaseLost, UnknownSession
+from tether.messages import (
+    TERMINAL_STATUSES,
+    Session,
+    StatusEvent,
+    event_body,
+    frame_with_seq,
+    now_iso,
+)
+from tether.store.base import (
+    CancelOutcome,
+    Entry,
+    EventRange,
+    NewSession,
+    ResolveOutcome,
+    SessionListener,
+    SessionRecord,
+)
+from tether.store.codec import fields_for_new, record_from_fields
+
+IDEMPOTENCY_TTL = 24 * 3600.0
+
+
+@dataclass(slots=True)
+class _Stored:
+    fields: dict[str, str]
+    events: deque[str]
+    pending: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)
+    journal: dict[str, str] = field(default_factory=dict)
+    emits: dict[str, int] = field(default_factory=dict)
+    expires_at: float | None = None
+
+
+class MemoryStore:
+    """Sessions in a dict. See :class:`tether.store.base.Store`."""
+
+    def __init__(self, *, history_cap: int = 10_000, finished_ttl: float = 7 * 86400) -> None:
+        self._history_cap = history_cap
+        self._finished_ttl = finished_ttl
+        self._sessions: dict[str, _Stored] = {}
+        self._by_owner: dict[str, list[str]] = {}
+        self._idempotency: dict[tuple[str, str], tuple[str, str, float]] = {}
+        self._listeners: dict[str, set[SessionListener]] = {}
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._listeners.clear()
+
+    async def ping(self) -> bool:
+        return True
+
+    async def shared_secret(self, candidate: str) -> str:
+        return candidate
+
+    # --- sessions --------------------------------------------------------------------
+
+    def _get(self, session_id: str) -> _Stored | None:
+        stored = self._sessions.get(session_id)
+        if stored is not None and stored.expires_at is not None:
+            if stored.expires_at <= time.monotonic():
+                del self._sessions[session_id]
+                return None
+        return stored
+
+    async def create_session(
+        self, new: NewSession, *, idempotency_key: str | None = None, fingerprint: str = ""
+    ) -> tuple[str, bool, str]:
+        now = time.monotonic()
+        if idempotency_key is not None:
+            known = self._idempotency.get((new.owner, idempotency_key))
+            if known is not None and known[2] > now:
+                return known[0], False, known[1]
+            self._idempotency[(new.owner, idempotency_key)] = (
+                new.id, fingerprint, now + IDEMPOTENCY_TTL
+            )
+        first = frame_with_seq(1, new.first_event)
+        self._sessions[new.id] = _Stored(
+            fields=fields_for_new(new), events=deque([first], maxlen=self._history_cap)
+        )
+        self._by_owner.setdefault(new.owner, []).append(new.id)
+        self._publish(new.id, [first])
+        return new.id, True, fingerprint
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        stored = self._get(session_id)
+        if stored is None:
+            return None
+        return record_from_fields(stored.fields, stored.pending)
+
+    async def list_sessions(
+        self, owner: str, *, status: str | None, limit: int, before: str | None
+    ) -> tuple[list[Session], str | None]:
+        ids = self._by_owner.get(owner, [])
+        out: list[Session] = []
+        for session_id in reversed(ids):
+            if before is not None and session_id >= before:
+                continue
+            stored = self._get(session_id)
+            if stored is None or (status is not None and stored.fields["status"] != status):
+                continue
+            out.append(record_from_fields(stored.fields, stored.pending).session)
+            if len(out) == limit + 1:
+                break
+        has_more = len(out) > limit
+        out = out[:limit]
+        return out, (out[-1].id if has_more else None)
+
+    # --- the log ---------------------------------------------------------------------
+
+    async def append(
+        self, session_id: str, entries: Sequence[Entry], *, runner: str | None = None
+    ) -> int:
+        stored = self._get(session_id)
+        if stored is None:
+            raise UnknownSession(session_id)
+        if runner is not None and stored.fields["runner"] != runner:
+            raise LeaseLost(session_id)
+        ts = now_iso()
+        frames: list[str] = []
+        for entry in entries:
+            if stored.fields["status"] in TERMINAL_STATUSES:
+                break
+            self._apply(stored, entry, ts, frames)
+        self._finish_write(session_id, stored, ts, frames)
+        return int(stored.fields["last_seq"])
+
+    def _apply(self, stored: _Stored, entry: Entry, ts: str, frames: list[str]) -> None:
+        fields = stored.fields
+        explicit = entry.set.get("status")
+        fields.update({k: v for k, v in entry.set.items() if k != "status"})
+        stored.pending.update(entry.pending_add)
+        for request_id in entry.pending_del:
+            stored.pending.pop(request_id, None)
+        stored.journal.update(entry.journal)
+        if entry.body is not None:
+            self._push(stored, entry.body, frames)
+            if entry.emit_scope is not None:
+                stored.emits[entry.emit_scope] = stored.emits.get(entry.emit_scope, 0) + 1
+        self._settle_status(stored, explicit, ts, frames)
+
+    def _settle_status(
+        self, stored: _Stored, explicit: str | None, ts: str, frames: list[str]
+    ) -> None:
+        current = stored.fields["status"]
+        new = explicit
+        if new is None and current in ("running", "waiting"):
+            new = "waiting" if stored.pending else "running"
+        if new is not None and new != current:
+            stored.fields["status"] = new
+            self._push(stored, event_body(StatusEvent(seq=0, ts=ts, status=new)), frames)
+
+    def _push(self, stored: _Stored, body: str, frames: list[str]) -> None:
+        seq = int(stored.fields["last_seq"]) + 1
+        stored.fields["last_seq"] = str(seq)
+        frame = frame_with_seq(seq, body)
+        stored.events.append(frame)
+        frames.append(frame)
+
+    def _finish_write(self, session_id: str, stored: _Stored, ts: str, frames: list[str]) -> None:
+        if not frames:
+            return
+        stored.fields["updated_at"] = ts
+        if stored.fields["status"] in TERMINAL_STATUSES:
+            stored.pending.clear()
+            stored.expires_at = time.monotonic() + self._finished_ttl
+        self._publish(session_id, frames)
+
+    async def read_events(self, session_id: str, *, after: int, limit: int) -> EventRange:
+        stored = self._get(session_id)
+        if stored is None:
+            raise UnknownSession(session_id)
+        last_seq = int(stored.fields["last_seq"])
+        first_seq = last_seq - len(stored.events) + 1
+        start = max(after + 1, first_seq)
+        offset = start - first_seq
+        frames = [stored.events[i] for i in range(offset, min(offset + limit, len(stored.events)))]
+        return EventRange(frames=frames, last_seq=last_seq, trimmed=after + 1 < first_seq)
+
+    # --- requests and commands -------------------------------------------------------
+
+    async def resolve_request(
+        self, session_id: str, request_id: str, *, answer_json: str, body: str
+    ) -> ResolveOutcome:
+        stored = self._get(session_id)
+        if stored is None:
+            return "unknown_request"
+        if request_id in stored.answers:
+            return "already_answered"
+        if stored.fields["status"] in TERMINAL_STATUSES:
+            return "session_finished"
+        if request_id not in stored.pending:
+            return "unknown_request"
+        ts = now_iso()
+        stored.answers[request_id] = answer_json
+        frames: list[str] = []
+        self._apply(stored, Entry(body=body, pending_del=(request_id,)), ts, frames)
+        self._finish_write(session_id, stored, ts, frames)
+        return "ok"
+
+    async def answers(self, session_id: str) -> dict[str, str]:
+        stored = self._get(session_id)
+        return dict(stored.answers) if stored else {}
+
+    async def journal(self, session_id: str) -> dict[str, str]:
+        stored = self._get(session_id)
+        return dict(stored.journal) if stored else {}
+
+    async def emit_counts(self, session_id: str) -> dict[str, int]:
+        stored = self._get(session_id)
+        return dict(stored.emits) if stored else {}
+
+    async def request_cancel(self, session_id: str) -> CancelOutcome:
+        stored = self._get(session_id)
+        if stored is None:
+            return "unknown_session"
+        if stored.fields["status"] in TERMINAL_STATUSES:
+            return "already_finished"
+        stored.fields["cancel"] = "1"
+        for listener in list(self._listeners.get(session_id, ())):
+            listener.on_command(session_id, "cancel")
+        return "ok"
+
+    # --- live feed -------------------------------------------------------------------
+
+    async def subscribe(self, session_id: str, listener: SessionListener) -> None:
+        self._listeners.setdefault(session_id, set()).add(listener)
+
+    async def unsubscribe(self, session_id: str, listener: SessionListener) -> None:
+        listeners = self._listeners.get(session_id)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self._listeners[session_id]
+
+    def _publish(self, session_id: str, frames: list[str]) -> None:
+        for listener in list(self._listeners.get(session_id, ())):
+            listener.on_frames(session_id, frames)
+

@@ -1,0 +1,290 @@
+"""The Redis store: sessions that outlive hub processes and are shared between hubs.
+
+Layout, per session ``S`` (the ``{S}`` hash tag keeps a session's keys in one slot)::
+
+    tether:{S}:rec       hash    the session record (codec.fields_for_new)
+    tether:{S}:pending   hash    request id -> PendingRequest JSON
+    tether:{S}:answers   hash    request id -> {"value", "by", "at"} JSON
+    tether:{S}:journal   hash    journal key -> JSON
+    tether:{S}:emits     hash    context scope -> events emitted so far
+    tether:{S}:events    stream  entry "<seq>-0" with field f = the frame, capped
+    tether:owner:{U}     zset    the owner's session ids (all score 0, ordered by id)
+    tether:idem:{U}:{K}  string  "<session id>\\n<fingerprint>" for an Idempotency-Key
+    channel tether:ch:{S}        "E" + frames joined by newlines, or "C" + a command
+
+Every write is one Lua script (``lua/*.lua``), which numbers events, keeps the status in
+step with the open requests and publishes the new frames in the same atomic step.
+
+One :class:`~tether.store.feed.RedisFeed` per process reads every subscribed channel over a
+single connection: watching 10,000 sessions costs one Redis connection, not 10,000.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError, ResponseError
+
+from tether.errors import LeaseLost, StoreUnavailable, UnknownSession
+from tether.messages import Session, now_iso, seq_of
+from tether.store.base import (
+    CancelOutcome,
+    Entry,
+    EventRange,
+    NewSession,
+    ResolveOutcome,
+    SessionListener,
+    SessionRecord,
+)
+from tether.store.codec import fields_for_new, record_from_fields
+from tether.store.feed import RedisFeed
+
+IDEMPOTENCY_TTL = 24 * 3600
+
+
+def _load(name: str, *, common: bool = False) -> str:
+    text = resources.files("tether.store").joinpath(f"lua/{name}.lua").read_text()
+    if common:
+        text = resources.files("tether.store").joinpath("lua/common.lua").read_text() + text
+    return text
+
+
+def _keys(session_id: str) -> list[str]:
+    """rec, pending, events, answers, journal, emits: the order the scripts expect."""
+    base = f"tether:{{{session_id}}}"
+    return [f"{base}:rec", f"{base}:pending", f"{base}:events", f"{base}:answers",
+            f"{base}:journal", f"{base}:emits"]
+
+
+def channel(session_id: str) -> str:
+    return f"tether:ch:{session_id}"
+
+
+def _entry_json(entry: Entry) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if entry.body is not None:
+        out["b"] = entry.body
+        if entry.emit_scope is not None:
+            out["s"] = entry.emit_scope
+    if entry.set:
+        out["set"] = entry.set
+    if entry.pending_add:
+        out["padd"] = entry.pending_add
+    if entry.pending_del:
+        out["pdel"] = list(entry.pending_del)
+    if entry.journal:
+        out["j"] = entry.journal
+    return out
+
+
+class RedisStore:
+    """Sessions in Redis. See :class:`tether.store.base.Store` and the module docstring."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        history_cap: int = 10_000,
+        finished_ttl: int = 7 * 86400,
+        client_name: str = "tether",
+    ) -> None:
+        self._url = url
+        self._history_cap = history_cap
+        self._finished_ttl = finished_ttl
+        self._redis: aioredis.Redis = aioredis.Redis.from_url(
+            url, decode_responses=True, client_name=client_name, health_check_interval=15
+        )
+        self._append = self._redis.register_script(_load("append", common=True))
+        self._resolve = self._redis.register_script(_load("resolve", common=True))
+        self._create = self._redis.register_script(_load("create"))
+        self._cancel = self._redis.register_script(_load("cancel"))
+        self._feed = RedisFeed(self._redis, channel_prefix="tether:ch:")
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check that Redis answers, then start the process's one reader."""
+        try:
+            await self._redis.ping()
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis at {self._url} does not answer: {exc}") from exc
+        await self._feed.start()
+
+    async def close(self) -> None:
+        await self._feed.close()
+        await self._redis.aclose()
+
+    async def shared_secret(self, candidate: str) -> str:
+        await self._redis.set("tether:secret", candidate, nx=True)
+        return str(await self._redis.get("tether:secret"))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except RedisError:
+            return False
+
+    async def _run(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await script(keys=keys, args=args)
+        except ResponseError:
+            raise
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+
+    # --- sessions --------------------------------------------------------------------
+
+    async def create_session(
+        self, new: NewSession, *, idempotency_key: str | None = None, fingerprint: str = ""
+    ) -> tuple[str, bool, str]:
+        rec, _, events, *_ = _keys(new.id)
+        idem = f"tether:idem:{new.owner}:{idempotency_key}" if idempotency_key else ""
+        flat = [item for pair in fields_for_new(new).items() for item in pair]
+        found = await self._run(
+            self._create,
+            [rec, events, f"tether:owner:{new.owner}", idem],
+            [new.id, fingerprint, IDEMPOTENCY_TTL, new.first_event, *flat],
+        )
+        session_id, created, original = cast(list[Any], found)
+        return str(session_id), bool(int(created)), str(original)
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        rec, pending, *_ = _keys(session_id)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hgetall(rec)
+                pipe.hgetall(pending)
+                fields, pending_raw = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+        if not fields:
+            return None
+        return record_from_fields(fields, pending_raw)
+
+    async def list_sessions(
+        self, owner: str, *, status: str | None, limit: int, before: str | None
+    ) -> tuple[list[Session], str | None]:
+        index = f"tether:owner:{owner}"
+        out: list[Session] = []
+        cursor = f"({before}" if before else "+"
+        batch = max(limit + 1, 50)
+        try:
+            while len(out) <= limit:
+                ids = cast(
+                    list[str], await self._redis.zrevrangebylex(index, cursor, "-", 0, batch)
+                )
+                if not ids:
+                    break
+                records = await self._records(ids)
+                gone = [sid for sid, record in zip(ids, records, strict=True) if record is None]
+                if gone:
+                    await self._redis.zrem(index, *gone)  # finished sessions that expired
+                for record in records:
+                    if record is not None and status in (None, record.session.status):
+                        out.append(record.session)
+                cursor = f"({ids[-1]}"
+                if len(ids) < batch:
+                    break
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+        has_more = len(out) > limit
+        out = out[:limit]
+        return out, (out[-1].id if has_more else None)
+
+    async def _records(self, ids: Sequence[str]) -> list[SessionRecord | None]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for session_id in ids:
+                rec, pending, *_ = _keys(session_id)
+                pipe.hgetall(rec)
+                pipe.hgetall(pending)
+            raw = await pipe.execute()
+        return [
+            record_from_fields(raw[i], raw[i + 1]) if raw[i] else None
+            for i in range(0, len(raw), 2)
+        ]
+
+    # --- the log ---------------------------------------------------------------------
+
+    async def append(
+        self, session_id: str, entries: Sequence[Entry], *, runner: str | None = None
+    ) -> int:
+        payload = json.dumps([_entry_json(e) for e in entries], ensure_ascii=False)
+        try:
+            seq = await self._run(
+                self._append,
+                _keys(session_id),
+                [now_iso(), self._history_cap, self._finished_ttl, runner or "",
+                 channel(session_id), payload],
+            )
+        except ResponseError as exc:
+            if "lease_lost" in str(exc):
+                raise LeaseLost(session_id) from exc
+            if "unknown_session" in str(exc):
+                raise UnknownSession(session_id) from exc
+            raise
+        return int(seq)
+
+    async def read_events(self, session_id: str, *, after: int, limit: int) -> EventRange:
+        rec, _, events, *_ = _keys(session_id)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hget(rec, "last_seq")
+                pipe.xrange(events, f"{after + 1}-0", "+", count=limit)
+                last, entries = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+        if last is None:
+            raise UnknownSession(session_id)
+        frames = [fields["f"] for _, fields in entries]
+        last_seq = int(last)
+        trimmed = after < last_seq and (not frames or seq_of(frames[0]) > after + 1)
+        return EventRange(frames=frames, last_seq=last_seq, trimmed=trimmed)
+
+    # --- requests and commands -------------------------------------------------------
+
+    async def resolve_request(
+        self, session_id: str, request_id: str, *, answer_json: str, body: str
+    ) -> ResolveOutcome:
+        outcome = await self._run(
+            self._resolve,
+            _keys(session_id),
+            [now_iso(), self._history_cap, self._finished_ttl, channel(session_id),
+             request_id, answer_json, body],
+        )
+        return cast(ResolveOutcome, str(outcome))
+
+    async def _hash(self, key: str) -> dict[str, str]:
+        try:
+            return cast(dict[str, str], await self._redis.hgetall(key))
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+
+    async def answers(self, session_id: str) -> dict[str, str]:
+        return await self._hash(_keys(session_id)[3])
+
+    async def journal(self, session_id: str) -> dict[str, str]:
+        return await self._hash(_keys(session_id)[4])
+
+    async def emit_counts(self, session_id: str) -> dict[str, int]:
+        return {k: int(v) for k, v in (await self._hash(_keys(session_id)[5])).items()}
+
+    async def request_cancel(self, session_id: str) -> CancelOutcome:
+        outcome = await self._run(self._cancel, [_keys(session_id)[0]], [channel(session_id)])
+        return cast(CancelOutcome, str(outcome))
+
+    # --- live feed -------------------------------------------------------------------
+
+    async def subscribe(self, session_id: str, listener: SessionListener) -> None:
+        await self._feed.subscribe(session_id, listener)
+
+    async def unsubscribe(self, session_id: str, listener: SessionListener) -> None:
+        await self._feed.unsubscribe(session_id, listener)

@@ -1,0 +1,86 @@
+"""A real ``redis-server`` on a free port, which tests may kill and restart."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support.timing import MS
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisProcess:
+    """``redis-server`` in a temporary directory, AOF on so a restart keeps the data."""
+
+    def __init__(self, *, appendonly: bool = True) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (make test installs it)")
+        self.binary = binary
+        self.dir = Path(tempfile.mkdtemp(prefix="tether-redis-"))
+        self.appendonly = appendonly
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start on the same port as before, or on a free one the first time."""
+        for _ in range(20):
+            port = self.port or free_port()
+            proc = subprocess.Popen(
+                [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+                 "--save", "", "--appendonly", "yes" if self.appendonly else "no",
+                 "--appendfsync", "always", "--daemonize", "no", "--loglevel", "warning"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+            if self._wait_ready(port, proc):
+                self.port, self.proc = port, proc
+                return
+            proc.kill()
+            proc.wait()
+            if self.port:  # the port we must reuse is still taken: wait and retry
+                time.sleep(50 * MS)
+        raise RuntimeError("redis-server did not start")
+
+    @staticmethod
+    def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> bool:
+        deadline = time.monotonic() + 5000 * MS
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return True
+            except OSError:
+                pass
+            time.sleep(10 * MS)
+        return False
+
+    def kill(self) -> None:
+        """SIGKILL: what a crash looks like."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait()
+            self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,135 @@
+"""A real hub for tests: uvicorn on port 0 in the test's event loop, and clients for it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from tether.app import create_app
+from tether.config import Settings
+from tether.hub import Hub
+
+
+@dataclass
+class RunningHub:
+    base_url: str
+    settings: Settings
+    server: uvicorn.Server
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://", 1)
+
+
+def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """The same uvicorn settings as ``tether serve`` (cli.serve)."""
+    return uvicorn.Config(
+        app,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,
+        ws_ping_interval=settings.ping_interval,
+        ws_ping_timeout=settings.ping_interval,
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+
+
+@contextlib.asynccontextmanager
+async def run_hub(settings: Settings, hub: Hub) -> AsyncIterator[RunningHub]:
+    """Serve ``hub`` on a free port until the block exits."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn_config(create_app(settings, hub), settings))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.005)
+    try:
+        yield RunningHub(f"http://127.0.0.1:{port}", settings, server)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@dataclass
+class User:
+    """One browser's identity: an HTTP client with its cookie, and WebSockets with it."""
+
+    hub: RunningHub
+    http: httpx.AsyncClient
+    sockets: list[ClientConnection] = field(default_factory=list)
+
+    @property
+    def cookie_header(self) -> dict[str, str]:
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())}
+
+    async def start(self, task: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = {"task": task, "inputs": inputs or {}}
+        response = await self.http.post("/api/sessions", json=body)
+        assert response.status_code == 201, response.text
+        session: dict[str, Any] = response.json()
+        return session
+
+    async def connect(self, session_id: str, after: int = 0, **kwargs: Any) -> ClientConnection:
+        ws = await websockets.connect(
+            f"{self.hub.ws_url}/ws/sessions/{session_id}?after={after}",
+            additional_headers=self.cookie_header, **kwargs,
+        )
+        self.sockets.append(ws)
+        return ws
+
+    async def close(self) -> None:
+        for ws in self.sockets:
+            await ws.close()
+        await self.http.aclose()
+
+
+@contextlib.asynccontextmanager
+async def new_user(hub: RunningHub) -> AsyncIterator[User]:
+    """A user whose cookie the hub issued on a first request."""
+    http = httpx.AsyncClient(base_url=hub.base_url, timeout=10)
+    response = await http.get("/api/tasks")
+    assert response.status_code == 200
+    user = User(hub, http)
+    try:
+        yield user
+    finally:
+        await user.close()
+
+
+async def recv_json(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+    raw = await asyncio.wait_for(ws.recv(), timeout)
+    data: dict[str, Any] = json.loads(raw)
+    return data
+
+
+async def recv_until(
+    ws: ClientConnection, type_: str, *, timeout: float = 5.0, **match: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Read frames until one of ``type_`` (matching ``match``); return it and all read."""
+    seen: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        frame = await recv_json(ws, max(0.01, deadline - loop.time()))
+        seen.append(frame)
+        if frame.get("type") == type_ and all(frame.get(k) == v for k, v in match.items()):
+            return frame, seen
