@@ -36,7 +36,10 @@ class Identity:
 
     def verify(self, token: str) -> str | None:
         user_id, _, _mac = token.rpartition(".")
-        if not user_id or not hmac.compare_digest(self.sign(user_id), token):
+        # Bytes, not str: compare_digest refuses non-ASCII str, and a cookie may hold any.
+        expected = self.sign(user_id).encode("utf-8", "surrogateescape")
+        given = token.encode("utf-8", "surrogateescape")
+        if not user_id or not hmac.compare_digest(expected, given):
             return None
         return user_id
 

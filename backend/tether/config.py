@@ -73,7 +73,8 @@ class Settings:
                 o.strip() for o in env["TETHER_ALLOWED_ORIGINS"].split(",") if o.strip()
             )
         if env.get("TETHER_TRUST_USER_HEADER"):
-            values["trust_user_header"] = env["TETHER_TRUST_USER_HEADER"] in ("1", "true", "yes")
+            flag = env["TETHER_TRUST_USER_HEADER"].strip().lower()
+            values["trust_user_header"] = flag in ("1", "true", "yes", "on")
         if env.get("TETHER_STATIC_DIR"):
             values["static_dir"] = Path(env["TETHER_STATIC_DIR"])
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -102,8 +102,9 @@ def model_from_fields(fields: Sequence[FieldSpec]) -> type[BaseModel]:
             constraints["ge"] = f.minimum
         if f.maximum is not None:
             constraints["le"] = f.maximum
-        if f.type == "email":
-            constraints["json_schema_extra"] = {"format": "email"}
+        fmt = {"email": "email", "text": "textarea", "password": "password"}.get(f.type)
+        if fmt is not None:  # keeps the field's type through a schema round trip
+            constraints["json_schema_extra"] = {"format": fmt}
         if f.required:
             definitions[f.name] = (py_type, Field(..., **constraints))
         else:

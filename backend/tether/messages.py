@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
 
 def _omit_none(value: object) -> bool:
@@ -266,13 +266,13 @@ class UserInputFrame(ClientFrame):
 class ConfirmFrame(ClientFrame):
     type: Literal["confirm"]
     request_id: str | None = None
-    value: bool
+    value: StrictBool  # as over HTTP: "yes" or 1 is not an answer
 
 
 class RetryFrame(ClientFrame):
     type: Literal["retry"]
     request_id: str | None = None
-    value: bool
+    value: StrictBool
 
 
 class CancelFrame(ClientFrame):

@@ -113,6 +113,11 @@ class RedisFeed:
         pool = self._redis.connection_pool
         kwargs = dict(pool.connection_kwargs)
         kwargs["socket_timeout"] = None  # the heartbeat, not a read timeout, finds dead links
+        # RESP2 on purpose: redis-py >= 8 speaks RESP3 by default, where (p)subscribe
+        # confirmations, messages and PONGs arrive as push frames that read_response() hands
+        # to a push handler instead of returning them, so _dispatch would never see them and
+        # every subscribe() would time out. In RESP2 they are plain arrays.
+        kwargs["protocol"] = 2
         conn: AbstractConnection = pool.connection_class(**kwargs)
         await conn.connect()  # type: ignore[no-untyped-call]
         self._conn = conn

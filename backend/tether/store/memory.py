@@ -6,6 +6,7 @@ each method body is synchronous between awaits, which makes every change atomic.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from tether.store.base import (
 from tether.store.codec import fields_for_new, record_from_fields
 
 IDEMPOTENCY_TTL = 24 * 3600.0
+SWEEP_INTERVAL = 60.0
 
 
 @dataclass(slots=True)
@@ -52,9 +54,14 @@ class MemoryStore:
         self._history_cap = history_cap
         self._finished_ttl = finished_ttl
         self._sessions: dict[str, _Stored] = {}
+        # owner -> session ids sorted ascending: ids are time-ordered, and ordering by id
+        # (not by insertion) is what Redis's lex-sorted index does, so that the ``before``
+        # cursor (an id) pages through sessions created in the same millisecond exactly once.
         self._by_owner: dict[str, list[str]] = {}
         self._idempotency: dict[tuple[str, str], tuple[str, str, float]] = {}
         self._listeners: dict[str, set[SessionListener]] = {}
+        self._next_sweep = 0.0
+        self._secret: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -68,7 +75,10 @@ class MemoryStore:
         return True
 
     async def shared_secret(self, candidate: str) -> str:
-        return candidate
+        # First one wins, as in Redis: a second app on this store must not re-key identities.
+        if self._secret is None:
+            self._secret = candidate
+        return self._secret
 
     # --- sessions --------------------------------------------------------------------
 
@@ -84,6 +94,7 @@ class MemoryStore:
         self, new: NewSession, *, idempotency_key: str | None = None, fingerprint: str = ""
     ) -> tuple[str, bool, str]:
         now = time.monotonic()
+        self._sweep(now)
         if idempotency_key is not None:
             known = self._idempotency.get((new.owner, idempotency_key))
             if known is not None and known[2] > now:
@@ -95,9 +106,26 @@ class MemoryStore:
         self._sessions[new.id] = _Stored(
             fields=fields_for_new(new), events=deque([first], maxlen=self._history_cap)
         )
-        self._by_owner.setdefault(new.owner, []).append(new.id)
+        bisect.insort(self._by_owner.setdefault(new.owner, []), new.id)
         self._publish(new.id, [first])
         return new.id, True, fingerprint
+
+    def _sweep(self, now: float) -> None:
+        """Drop expired sessions and idempotency keys (at most once a minute)."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_INTERVAL
+        for session_id in [k for k, v in self._sessions.items()
+                           if v.expires_at is not None and v.expires_at <= now]:
+            del self._sessions[session_id]
+        for key in [k for k, v in self._idempotency.items() if v[2] <= now]:
+            del self._idempotency[key]
+        for owner, ids in list(self._by_owner.items()):
+            kept = [i for i in ids if i in self._sessions]
+            if kept:
+                self._by_owner[owner] = kept
+            else:
+                del self._by_owner[owner]
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         stored = self._get(session_id)
@@ -110,15 +138,20 @@ class MemoryStore:
     ) -> tuple[list[Session], str | None]:
         ids = self._by_owner.get(owner, [])
         out: list[Session] = []
-        for session_id in reversed(ids):
-            if before is not None and session_id >= before:
-                continue
+        gone: list[str] = []
+        end = len(ids) if before is None else bisect.bisect_left(ids, before)
+        for session_id in reversed(ids[:end]):
             stored = self._get(session_id)
-            if stored is None or (status is not None and stored.fields["status"] != status):
+            if stored is None:
+                gone.append(session_id)  # finished sessions that expired
+                continue
+            if status is not None and stored.fields["status"] != status:
                 continue
             out.append(record_from_fields(stored.fields, stored.pending).session)
             if len(out) == limit + 1:
                 break
+        for session_id in gone:
+            ids.remove(session_id)
         has_more = len(out) > limit
         out = out[:limit]
         return out, (out[-1].id if has_more else None)

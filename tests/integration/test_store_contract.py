@@ -1,0 +1,842 @@
+"""The store contract: every test runs against ``MemoryStore`` and ``RedisStore`` alike.
+
+``tether.store.base`` names the guarantees; this suite pins them down. The Redis store runs
+against a real ``redis-server`` (the ``redis_url`` fixture), never a fake. Bodies are built
+with the real message models, the way the session manager and runner build them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+import pytest
+
+from tests.support.timing import eventually
+from tether.errors import LeaseLost, UnknownSession
+from tether.messages import (
+    Request,
+    RequestAnsweredEvent,
+    RequestConfirmationEvent,
+    StateEvent,
+    StatusEvent,
+    StreamEvent,
+    TaskCancelledEvent,
+    TaskCompletedEvent,
+    event_body,
+    frame_with_seq,
+    now_iso,
+    seq_of,
+)
+from tether.requests import PendingRequest
+from tether.sessions import new_session_id
+from tether.store.base import Entry, NewSession, Store
+from tether.store.memory import MemoryStore
+from tether.store.redis import RedisStore
+
+MakeStore = Callable[..., Awaitable[Store]]
+
+# Big enough that no test but the trimming ones ever loses history.
+ROOMY_CAP = 5_000
+# Unicode that has broken codecs before: emoji with modifiers and ZWJ, CJK, RTL, combining
+# marks, newlines and other JSON escapes, the JS line separators, quotes and backslashes.
+UNICODE_TEXT = (
+    'héllo wörld 👋🏽 👩‍👩‍👧 日本語 עברית e\u0301 \n second line\r\n'
+    'tab\tnul\x00 bell\x07 \u2028 \u2029 "quoted" back\\slash {"not":"json"} \U0001f680'
+)
+
+
+# --- fixtures --------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """None for the memory store, a flushed real Redis for the Redis store."""
+    if request.param == "redis":
+        url: str = request.getfixturevalue("redis_url")
+        return url
+    return None
+
+
+async def _open(url: str | None, history_cap: int, finished_ttl: int) -> Store:
+    store: Store
+    if url is None:
+        store = MemoryStore(history_cap=history_cap, finished_ttl=finished_ttl)
+    else:
+        store = RedisStore(url, history_cap=history_cap, finished_ttl=finished_ttl)
+    await store.start()
+    return store
+
+
+@pytest.fixture
+async def make_store(store_url: str | None) -> AsyncIterator[MakeStore]:
+    """Open stores of the parametrised kind (sharing one Redis); close them after the test."""
+    opened: list[Store] = []
+
+    async def make(*, history_cap: int = ROOMY_CAP, finished_ttl: int = 3600) -> Store:
+        store = await _open(store_url, history_cap, finished_ttl)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(make_store: MakeStore) -> Store:
+    return await make_store()
+
+
+class Recorder:
+    """A SessionListener that keeps everything it is told."""
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+        self.commands: list[str] = []
+        self.resyncs = 0
+
+    def on_frames(self, session_id: str, frames: Sequence[str]) -> None:
+        self.frames.extend(frames)
+
+    def on_command(self, session_id: str, command: str) -> None:
+        self.commands.append(command)
+
+    def on_resync(self) -> None:
+        self.resyncs += 1
+
+
+# --- helpers: bodies and entries built as the runner builds them ----------------------
+
+
+def new_session(
+    *, owner: str = "alice", session_id: str | None = None, inputs: dict[str, Any] | None = None,
+    runner: str = "hub-1",
+) -> NewSession:
+    created_at = now_iso()
+    return NewSession(
+        id=session_id or new_session_id(),
+        task="demo",
+        owner=owner,
+        created_at=created_at,
+        inputs_json=json.dumps(inputs or {"n": 1}, ensure_ascii=False),
+        version="v1",
+        runner=runner,
+        first_event=event_body(StatusEvent(seq=0, ts=created_at, status="pending")),
+    )
+
+
+async def create(store: Store, **kwargs: Any) -> str:
+    session_id, created, _ = await store.create_session(new_session(**kwargs))
+    assert created
+    return session_id
+
+
+async def create_running(store: Store, **kwargs: Any) -> str:
+    """A session whose runner has started it (seq 2 is ``status: running``)."""
+    session_id = await create(store, **kwargs)
+    await store.append(session_id, [Entry(set={"status": "running"})])
+    return session_id
+
+
+def stream(content: str) -> str:
+    return event_body(StreamEvent(seq=0, ts=now_iso(), content=content))
+
+
+def open_confirm(request_id: str, prompt: str = "Go on?", scope: str = "main") -> Entry:
+    created = now_iso()
+    pending = PendingRequest(
+        request=Request(request_id=request_id, kind="confirm", prompt=prompt, created_at=created)
+    )
+    event = RequestConfirmationEvent(seq=0, ts=created, request_id=request_id, prompt=prompt)
+    return Entry(
+        body=event_body(event),
+        pending_add={request_id: pending.model_dump_json()},
+        journal={f"ask:{request_id}": json.dumps({"kind": "confirm"})},
+        emit_scope=scope,
+    )
+
+
+def answer(request_id: str, value: Any, by: str = "alice") -> tuple[str, str]:
+    """``(answer_json, body)`` for resolve_request, as SessionManager.answer makes them."""
+    ts = now_iso()
+    body = event_body(
+        RequestAnsweredEvent(seq=0, ts=ts, request_id=request_id, kind="confirm", value=value,
+                             by=by)
+    )
+    return json.dumps({"value": value, "by": by, "at": ts}), body
+
+
+def completed(result: Any) -> Entry:
+    event = TaskCompletedEvent(seq=0, ts=now_iso(), result=result)
+    return Entry(body=event_body(event), set={"status": "completed", "result": json.dumps(result)})
+
+
+async def all_frames(store: Store, session_id: str) -> list[str]:
+    return (await store.read_events(session_id, after=0, limit=100_000)).frames
+
+
+def parsed(frames: Sequence[str]) -> list[dict[str, Any]]:
+    return [json.loads(f) for f in frames]
+
+
+def statuses(frames: Sequence[str]) -> list[str]:
+    return [e["status"] for e in parsed(frames) if e["type"] == "status"]
+
+
+def sid(n: int, suffix: str = "0" * 16) -> str:
+    """A session id in the manager's format: 12 hex digits of time, then randomness."""
+    return f"{0x19000000000 + n:012x}{suffix}"
+
+
+# --- create_session and get_session ---------------------------------------------------
+
+
+async def test_create_session_writes_pending_record_and_first_event(store: Store) -> None:
+    new = new_session(inputs={"subject": "hi"})
+    session_id, created, fingerprint = await store.create_session(new, fingerprint="fp-1")
+    assert (session_id, created, fingerprint) == (new.id, True, "fp-1")
+    record = await store.get_session(session_id)
+    assert record is not None
+    s = record.session
+    assert (s.id, s.task, s.owner, s.status) == (new.id, "demo", "alice", "pending")
+    assert (s.created_at, s.updated_at) == (new.created_at, new.created_at)
+    assert (s.inputs, s.state, s.pending, s.result, s.error, s.last_seq) == (
+        {"subject": "hi"}, {}, [], None, None, 1
+    )
+    assert (record.version, record.runner, record.cancel_requested) == ("v1", "hub-1", False)
+    events = await store.read_events(session_id, after=0, limit=10)
+    assert events.frames == [frame_with_seq(1, new.first_event)]
+    assert (events.last_seq, events.trimmed) == (1, False)
+
+
+async def test_idempotency_key_returns_the_original_session_and_fingerprint(store: Store) -> None:
+    first = new_session()
+    assert await store.create_session(first, idempotency_key="k1", fingerprint="fp-a") == (
+        first.id, True, "fp-a"
+    )
+    again = new_session()
+    assert await store.create_session(again, idempotency_key="k1", fingerprint="fp-b") == (
+        first.id, False, "fp-a"
+    )
+    assert await store.get_session(again.id) is None
+    sessions, _ = await store.list_sessions("alice", status=None, limit=10, before=None)
+    assert [s.id for s in sessions] == [first.id]
+
+
+async def test_idempotency_keys_belong_to_one_owner(store: Store) -> None:
+    alice = new_session(owner="alice")
+    bob = new_session(owner="bob")
+    await store.create_session(alice, idempotency_key="same", fingerprint="fp")
+    assert await store.create_session(bob, idempotency_key="same", fingerprint="fp") == (
+        bob.id, True, "fp"
+    )
+
+
+async def test_get_session_of_an_unknown_id_is_none(store: Store) -> None:
+    assert await store.get_session("no-such-session") is None
+
+
+# --- list_sessions --------------------------------------------------------------------
+
+
+async def test_list_sessions_shows_only_the_owners_sessions(store: Store) -> None:
+    a1 = await create(store, owner="alice")
+    a2 = await create(store, owner="alice")
+    b1 = await create(store, owner="bob")
+    alice, _ = await store.list_sessions("alice", status=None, limit=10, before=None)
+    bob, _ = await store.list_sessions("bob", status=None, limit=10, before=None)
+    nobody, cursor = await store.list_sessions("carol", status=None, limit=10, before=None)
+    assert {s.id for s in alice} == {a1, a2}
+    assert [s.id for s in bob] == [b1]
+    assert (nobody, cursor) == ([], None)
+
+
+async def test_list_sessions_is_newest_first_by_id(store: Store) -> None:
+    ids = [sid(n) for n in range(5)]
+    for session_id in ids:
+        await create(store, session_id=session_id)
+    sessions, cursor = await store.list_sessions("alice", status=None, limit=10, before=None)
+    assert [s.id for s in sessions] == ids[::-1]
+    assert cursor is None
+
+
+async def test_list_sessions_limit_and_cursor(store: Store) -> None:
+    ids = [sid(n) for n in range(3)]
+    for session_id in ids:
+        await create(store, session_id=session_id)
+    page, cursor = await store.list_sessions("alice", status=None, limit=2, before=None)
+    assert [s.id for s in page] == [ids[2], ids[1]]
+    assert cursor == ids[1]
+    page, cursor = await store.list_sessions("alice", status=None, limit=3, before=None)
+    assert len(page) == 3 and cursor is None  # exactly `limit` left: no further page
+    page, cursor = await store.list_sessions("alice", status=None, limit=10, before=ids[1])
+    assert [s.id for s in page] == [ids[0]] and cursor is None
+
+
+async def test_list_sessions_status_filter(store: Store) -> None:
+    pending = await create(store)
+    running = await create_running(store)
+    done = await create_running(store)
+    await store.append(done, [completed(1)])
+    for status, expected in (("pending", pending), ("running", running), ("completed", done)):
+        page, _ = await store.list_sessions("alice", status=status, limit=10, before=None)
+        assert [s.id for s in page] == [expected], status
+    page, _ = await store.list_sessions("alice", status="failed", limit=10, before=None)
+    assert page == []
+
+
+async def test_paging_visits_every_session_once_even_within_one_millisecond(
+    store: Store,
+) -> None:
+    """Ids sharing a millisecond sort by their random part, whatever the creation order."""
+    suffixes = ["9" * 16, "1" * 16, "f" * 16, "0" * 16, "a" * 16, "5" * 16, "c" * 16]
+    ids = [sid(7, s) for s in suffixes] + [sid(3), sid(9)]
+    for session_id in ids:
+        await create(store, session_id=session_id)
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(len(ids) + 2):
+        page, cursor = await store.list_sessions("alice", status=None, limit=2, before=cursor)
+        assert len(page) <= 2
+        seen.extend(s.id for s in page)
+        if cursor is None:
+            break
+    assert seen == sorted(ids, reverse=True)
+
+
+async def test_paging_with_a_status_filter_visits_every_match_once(store: Store) -> None:
+    ids = [sid(n) for n in range(12)]
+    for n, session_id in enumerate(ids):
+        await create(store, session_id=session_id)
+        if n % 3 == 0:
+            await store.append(session_id, [Entry(set={"status": "running"})])
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(10):
+        page, cursor = await store.list_sessions(
+            "alice", status="running", limit=1, before=cursor
+        )
+        seen.extend(s.id for s in page)
+        if cursor is None:
+            break
+    assert seen == [ids[n] for n in (9, 6, 3, 0)]
+
+
+# --- append ---------------------------------------------------------------------------
+
+
+async def test_append_numbers_events_from_1_without_gaps(store: Store) -> None:
+    session_id = await create(store)
+    bodies = [stream(f"line {n}") for n in range(20)]
+    last = 1
+    for body in bodies:
+        last = await store.append(session_id, [Entry(body=body)])
+    frames = await all_frames(store, session_id)
+    assert [seq_of(f) for f in frames] == list(range(1, 22))
+    assert last == 21
+    # frames are exactly the body with the seq spliced in front, byte for byte
+    assert frames[1:] == [f'{{"seq":{n + 2},' + body[1:] for n, body in enumerate(bodies)]
+    record = await store.get_session(session_id)
+    assert record is not None and record.session.last_seq == 21
+
+
+async def test_append_a_batch_numbers_every_entry_in_order(store: Store) -> None:
+    session_id = await create_running(store)
+    listener = Recorder()
+    await store.subscribe(session_id, listener)
+    bodies = [stream(f"batch {n}") for n in range(5)]
+    last = await store.append(session_id, [Entry(body=b) for b in bodies])
+    assert last == 7
+    frames = (await store.read_events(session_id, after=2, limit=100)).frames
+    assert frames == [frame_with_seq(n + 3, b) for n, b in enumerate(bodies)]
+    await eventually(lambda: len(listener.frames) == 5, what="the batch on the feed")
+    assert listener.frames == frames
+
+
+async def test_append_without_a_body_changes_the_record_but_adds_no_event(store: Store) -> None:
+    session_id = await create_running(store)
+    last = await store.append(session_id, [Entry(set={"state": json.dumps({"k": [1, 2]})})])
+    assert last == 2
+    record = await store.get_session(session_id)
+    assert record is not None
+    assert record.session.state == {"k": [1, 2]} and record.session.last_seq == 2
+
+
+async def test_set_state_with_its_event(store: Store) -> None:
+    session_id = await create_running(store)
+    state = {"drafts": ["a", "b"]}
+    body = event_body(StateEvent(seq=0, ts=now_iso(), state=state))
+    await store.append(session_id, [Entry(body=body, set={"state": json.dumps(state)})])
+    record = await store.get_session(session_id)
+    assert record is not None and record.session.state == state
+    assert json.loads((await all_frames(store, session_id))[-1])["state"] == state
+
+
+async def test_explicit_status_in_set_emits_a_status_event_once(store: Store) -> None:
+    session_id = await create(store)
+    await store.append(session_id, [Entry(set={"status": "running"})])
+    await store.append(session_id, [Entry(set={"status": "running"})])  # no change: no event
+    frames = await all_frames(store, session_id)
+    assert statuses(frames) == ["pending", "running"]
+    assert len(frames) == 2
+    record = await store.get_session(session_id)
+    assert record is not None and record.session.status == "running"
+
+
+async def test_open_requests_switch_status_between_running_and_waiting(store: Store) -> None:
+    session_id = await create_running(store)
+    listener = Recorder()
+    await store.subscribe(session_id, listener)
+    await store.append(session_id, [open_confirm("r1")])
+    record = await store.get_session(session_id)
+    assert record is not None and record.session.status == "waiting"
+    assert [r.request_id for r in record.session.pending] == ["r1"]
+    await store.append(session_id, [open_confirm("r2")])  # still waiting: no status event
+    await store.append(session_id, [Entry(pending_del=("r1",))])
+    record = await store.get_session(session_id)
+    assert record is not None and record.session.status == "waiting"
+    await store.append(session_id, [Entry(pending_del=("r2",))])
+    record = await store.get_session(session_id)
+    assert record is not None and record.session.status == "running"
+    assert record.session.pending == [] and record.pending_raw == {}
+    frames = await all_frames(store, session_id)
+    kinds = [(e["type"], e.get("status")) for e in parsed(frames)]
+    assert kinds == [
+        ("status", "pending"), ("status", "running"),
+        ("request_confirmation", None), ("status", "waiting"),
+        ("request_confirmation", None), ("status", "running"),
+    ]
+    await eventually(lambda: len(listener.frames) == 4, what="feed to catch up")
+    assert listener.frames == frames[2:]
+
+
+async def test_status_events_are_what_event_body_makes(store: Store) -> None:
+    session_id = await create_running(store)
+    await store.append(session_id, [open_confirm("r1")])
+    frame = (await all_frames(store, session_id))[-1]
+    event = json.loads(frame)
+    expected = frame_with_seq(
+        event["seq"], event_body(StatusEvent(seq=0, ts=event["ts"], status="waiting"))
+    )
+    assert frame == expected
+
+
+async def test_a_terminal_status_stops_further_entries_and_clears_pending(store: Store) -> None:
+    session_id = await create_running(store)
+    await store.append(session_id, [open_confirm("r1")])
+    last = await store.append(session_id, [completed({"ok": True}), Entry(body=stream("lost"))])
+    frames = await all_frames(store, session_id)
+    assert [e["type"] for e in parsed(frames)[-2:]] == ["task_completed", "status"]
+    assert statuses(frames)[-1] == "completed"
+    assert last == seq_of(frames[-1])
+    # later writes are ignored, whatever they try
+    again = await store.append(
+        session_id, [Entry(body=stream("after the end"), set={"status": "running"})]
+    )
+    assert again == last
+    assert await all_frames(store, session_id) == frames
+    record = await store.get_session(session_id)
+    assert record is not None
+    s = record.session
+    assert (s.status, s.result, s.pending, s.last_seq) == ("completed", {"ok": True}, [], last)
+    assert record.pending_raw == {}
+
+
+async def test_cancelled_with_pending_requests_clears_them(store: Store) -> None:
+    session_id = await create_running(store)
+    await store.append(session_id, [open_confirm("r1"), open_confirm("r2")])
+    body = event_body(TaskCancelledEvent(seq=0, ts=now_iso(), reason="cancelled"))
+    await store.append(session_id, [Entry(body=body, set={"status": "cancelled"})])
+    record = await store.get_session(session_id)
+    assert record is not None
+    assert (record.session.status, record.session.pending) == ("cancelled", [])
+    assert statuses(await all_frames(store, session_id))[-1] == "cancelled"
+
+
+async def test_append_with_another_runner_raises_lease_lost_and_writes_nothing(
+    store: Store,
+) -> None:
+    session_id = await create(store, runner="hub-1")
+    with pytest.raises(LeaseLost):
+        await store.append(session_id, [Entry(body=stream("x"))], runner="hub-2")
+    assert len(await all_frames(store, session_id)) == 1
+    assert await store.append(session_id, [Entry(body=stream("x"))], runner="hub-1") == 2
+
+
+async def test_a_new_runner_takes_the_lease_by_setting_runner(store: Store) -> None:
+    session_id = await create(store, runner="hub-1")
+    await store.append(session_id, [Entry(set={"runner": "hub-2"})], runner="hub-1")
+    with pytest.raises(LeaseLost):
+        await store.append(session_id, [Entry(body=stream("x"))], runner="hub-1")
+    record = await store.get_session(session_id)
+    assert record is not None and record.runner == "hub-2"
+
+
+async def test_append_to_an_unknown_session_raises_unknown_session(store: Store) -> None:
+    with pytest.raises(UnknownSession):
+        await store.append("no-such-session", [Entry(body=stream("x"))])
+
+
+async def test_journal_and_emit_counts(store: Store) -> None:
+    session_id = await create_running(store)
+    await store.append(session_id, [
+        Entry(body=stream("a"), emit_scope="main"),
+        Entry(body=stream("b"), emit_scope="main"),
+        Entry(body=stream("c"), emit_scope="map:0"),
+        Entry(journal={"step:send:0": json.dumps({"result": "✓ sent"}, ensure_ascii=False)}),
+        Entry(set={"state": "{}"}, emit_scope="never-counted"),  # no body: nothing emitted
+    ])
+    await store.append(session_id, [Entry(body=stream("d"), emit_scope="main",
+                                          journal={"step:b:0": "1"})])
+    assert await store.emit_counts(session_id) == {"main": 3, "map:0": 1}
+    assert await store.journal(session_id) == {
+        "step:send:0": '{"result": "✓ sent"}', "step:b:0": "1"
+    }
+    assert await store.emit_counts("no-such-session") == {}
+    assert await store.journal("no-such-session") == {}
+
+
+async def test_finished_sessions_expire_after_finished_ttl(make_store: MakeStore) -> None:
+    store = await make_store(finished_ttl=1)
+    done = await create_running(store)
+    alive = await create_running(store)
+    await store.append(done, [open_confirm("r1")])
+    await store.append(done, [completed(1)])
+
+    async def expired() -> bool:
+        return await store.get_session(done) is None
+
+    await eventually(expired, timeout_ms=5000, what="the finished session to expire")
+    with pytest.raises(UnknownSession):
+        await store.read_events(done, after=0, limit=10)
+    assert await store.journal(done) == {} and await store.emit_counts(done) == {}
+    for _ in range(2):  # the second listing runs after the index dropped the expired id
+        page, cursor = await store.list_sessions("alice", status=None, limit=1, before=None)
+        assert ([s.id for s in page], cursor) == ([alive], None)
+    assert await store.get_session(alive) is not None
+
+
+# --- read_events ----------------------------------------------------------------------
+
+
+async def test_read_events_after_and_limit(store: Store) -> None:
+    session_id = await create(store)
+    await store.append(session_id, [Entry(body=stream(str(n))) for n in range(9)])  # seq 2..10
+    page = await store.read_events(session_id, after=3, limit=4)
+    assert [seq_of(f) for f in page.frames] == [4, 5, 6, 7]
+    assert (page.last_seq, page.trimmed) == (10, False)
+    page = await store.read_events(session_id, after=7, limit=100)
+    assert [seq_of(f) for f in page.frames] == [8, 9, 10]
+    page = await store.read_events(session_id, after=10, limit=100)
+    assert (page.frames, page.last_seq, page.trimmed) == ([], 10, False)
+    page = await store.read_events(session_id, after=50, limit=100)
+    assert (page.frames, page.trimmed) == ([], False)
+
+
+async def test_read_events_of_an_unknown_session_raises(store: Store) -> None:
+    with pytest.raises(UnknownSession):
+        await store.read_events("no-such-session", after=0, limit=10)
+
+
+async def test_read_events_says_trimmed_once_history_exceeds_the_cap(
+    make_store: MakeStore,
+) -> None:
+    """Redis trims with ``MAXLEN ~``, so only the trimmed flag is exact, not the count."""
+    store = await make_store(history_cap=5)
+    session_id = await create(store)
+    for n in range(30):
+        await store.append(session_id, [Entry(body=stream(f"{n:03} " + "x" * 40))] * 10)
+    last_seq = 301
+    page = await store.read_events(session_id, after=0, limit=1000)
+    assert page.trimmed and page.last_seq == last_seq
+    seqs = [seq_of(f) for f in page.frames]
+    assert seqs[0] > 1 and seqs == list(range(seqs[0], last_seq + 1))  # a suffix, no holes
+    recent = await store.read_events(session_id, after=last_seq - 3, limit=1000)
+    assert not recent.trimmed
+    assert [seq_of(f) for f in recent.frames] == [last_seq - 2, last_seq - 1, last_seq]
+    # asking from just before the oldest retained event is not trimmed; one earlier is
+    oldest = seqs[0]
+    assert not (await store.read_events(session_id, after=oldest - 1, limit=5)).trimmed
+    assert (await store.read_events(session_id, after=oldest - 2, limit=5)).trimmed
+
+
+async def test_a_roomy_history_is_never_trimmed(store: Store) -> None:
+    session_id = await create(store)
+    await store.append(session_id, [Entry(body=stream(str(n))) for n in range(300)])
+    page = await store.read_events(session_id, after=0, limit=1000)
+    assert not page.trimmed and len(page.frames) == 301
+
+
+# --- resolve_request ------------------------------------------------------------------
+
+
+async def test_resolve_request_first_answer_wins(store: Store) -> None:
+    session_id = await create_running(store)
+    await store.append(session_id, [open_confirm("r1")])
+    listener = Recorder()
+    await store.subscribe(session_id, listener)
+    answer_json, body = answer("r1", True, by="alice")
+    assert await store.resolve_request(session_id, "r1", answer_json=answer_json,
+                                       body=body) == "ok"
+    later_json, later_body = answer("r1", False, by="bob")
+    assert await store.resolve_request(session_id, "r1", answer_json=later_json,
+                                       body=later_body) == "already_answered"
+    assert await store.answers(session_id) == {"r1": answer_json}
+    frames = await all_frames(store, session_id)
+    assert frames[-2] == frame_with_seq(seq_of(frames[-2]), body)
+    assert parsed(frames[-1:])[0] | {"ts": ""} == {
+        "seq": seq_of(frames[-2]) + 1, "ts": "", "type": "status", "status": "running"
+    }
+    record = await store.get_session(session_id)
+    assert record is not None
+    assert (record.session.status, record.session.pending) == ("running", [])
+    assert record.session.last_seq == seq_of(frames[-1])
+    await eventually(lambda: len(listener.frames) == 2, what="answer on the feed")
+    assert listener.frames == frames[-2:]
+
+
+async def test_resolving_one_of_two_requests_keeps_the_session_waiting(store: Store) -> None:
+    session_id = await create_running(store)
+    await store.append(session_id, [open_confirm("r1"), open_confirm("r2")])
+    answer_json, body = answer("r2", False)
+    assert await store.resolve_request(session_id, "r2", answer_json=answer_json,
+                                       body=body) == "ok"
+    record = await store.get_session(session_id)
+    assert record is not None
+    assert record.session.status == "waiting"
+    assert [r.request_id for r in record.session.pending] == ["r1"]
+    assert json.loads((await all_frames(store, session_id))[-1])["type"] == "request_answered"
+
+
+async def test_resolve_request_unknown_request(store: Store) -> None:
+    session_id = await create_running(store)
+    answer_json, body = answer("nope", True)
+    assert await store.resolve_request(session_id, "nope", answer_json=answer_json,
+                                       body=body) == "unknown_request"
+    assert await store.resolve_request("no-such-session", "nope", answer_json=answer_json,
+                                       body=body) == "unknown_request"
+    assert len(await all_frames(store, session_id)) == 2
+    assert await store.answers(session_id) == {}
+
+
+async def test_resolve_request_after_the_session_finished(store: Store) -> None:
+    session_id = await create_running(store)
+    await store.append(session_id, [open_confirm("r1")])
+    await store.append(session_id, [completed(None)])
+    answer_json, body = answer("r1", True)
+    before = await all_frames(store, session_id)
+    assert await store.resolve_request(session_id, "r1", answer_json=answer_json,
+                                       body=body) == "session_finished"
+    assert await all_frames(store, session_id) == before
+
+
+# --- request_cancel -------------------------------------------------------------------
+
+
+async def test_request_cancel_marks_the_session_and_tells_its_runner(store: Store) -> None:
+    session_id = await create_running(store)
+    listener = Recorder()
+    await store.subscribe(session_id, listener)
+    assert await store.request_cancel(session_id) == "ok"
+    await eventually(lambda: listener.commands == ["cancel"], what="the cancel command")
+    record = await store.get_session(session_id)
+    assert record is not None and record.cancel_requested
+    assert record.session.status == "running"  # the runner decides when it has stopped
+    assert await store.request_cancel(session_id) == "ok"  # idempotent while it runs
+    await eventually(lambda: listener.commands == ["cancel", "cancel"], what="second cancel")
+
+
+async def test_request_cancel_of_a_finished_or_unknown_session(store: Store) -> None:
+    session_id = await create_running(store)
+    await store.append(session_id, [completed(1)])
+    assert await store.request_cancel(session_id) == "already_finished"
+    assert await store.request_cancel("no-such-session") == "unknown_session"
+    record = await store.get_session(session_id)
+    assert record is not None and not record.cancel_requested
+
+
+# --- subscribe and unsubscribe --------------------------------------------------------
+
+
+async def test_a_listener_receives_every_later_append_in_order(store: Store) -> None:
+    session_id = await create_running(store)
+    listener = Recorder()
+    await store.subscribe(session_id, listener)
+    for n in range(40):
+        if n % 10 == 0:
+            await store.append(session_id, [Entry(body=stream(f"{n}.{k}")) for k in range(3)])
+        else:
+            await store.append(session_id, [Entry(body=stream(str(n)))])
+    frames = (await store.read_events(session_id, after=2, limit=1000)).frames
+    await eventually(lambda: len(listener.frames) >= len(frames), what="every frame")
+    assert listener.frames == frames
+
+
+async def test_nothing_arrives_after_unsubscribe(store: Store) -> None:
+    session_id = await create_running(store)
+    gone, staying = Recorder(), Recorder()
+    await store.subscribe(session_id, gone)
+    await store.subscribe(session_id, staying)
+    await store.append(session_id, [Entry(body=stream("both"))])
+    await eventually(lambda: len(gone.frames) == 1 and len(staying.frames) == 1, what="both")
+    await store.unsubscribe(session_id, gone)
+    await store.append(session_id, [Entry(body=stream("only one"))])
+    await store.request_cancel(session_id)
+    # `staying` seeing both messages means the feed delivered them; `gone` must not have
+    await eventually(lambda: len(staying.frames) == 2 and staying.commands == ["cancel"],
+                     what="the remaining listener")
+    assert (len(gone.frames), gone.commands) == (1, [])
+
+
+async def test_the_last_unsubscribe_stops_delivery_and_resubscribe_resumes(
+    store: Store,
+) -> None:
+    session_id = await create_running(store)
+    other = await create_running(store)
+    listener, barrier = Recorder(), Recorder()
+    await store.subscribe(session_id, listener)
+    await store.unsubscribe(session_id, listener)
+    await store.subscribe(other, barrier)
+    await store.append(session_id, [Entry(body=stream("unheard"))])
+    await store.append(other, [Entry(body=stream("barrier"))])
+    await eventually(lambda: len(barrier.frames) == 1, what="the barrier frame")
+    assert listener.frames == []
+    await store.subscribe(session_id, listener)
+    await store.append(session_id, [Entry(body=stream("heard"))])
+    await eventually(lambda: len(listener.frames) == 1, what="after resubscribing")
+    assert json.loads(listener.frames[0])["content"] == "heard"
+
+
+async def test_listeners_only_hear_their_own_sessions(store: Store) -> None:
+    first, second = await create_running(store), await create_running(store)
+    hears_first, hears_second = Recorder(), Recorder()
+    await store.subscribe(first, hears_first)
+    await store.subscribe(second, hears_second)
+    await store.append(first, [Entry(body=stream("to first"))])
+    await store.append(second, [Entry(body=stream("to second"))])
+    await store.request_cancel(second)
+    await eventually(lambda: len(hears_first.frames) == 1 and hears_second.commands == ["cancel"],
+                     what="both feeds")
+    assert [json.loads(f)["content"] for f in hears_first.frames] == ["to first"]
+    assert [json.loads(f)["content"] for f in hears_second.frames] == ["to second"]
+    assert hears_first.commands == []
+
+
+async def test_a_listener_on_another_store_instance_hears_appends(
+    make_store: MakeStore, store_url: str | None
+) -> None:
+    """On Redis, a second hub's store sees the first one's writes (memory: same instance)."""
+    writer = await make_store()
+    reader = writer if store_url is None else await make_store()
+    session_id = await create_running(writer)
+    listener = Recorder()
+    await reader.subscribe(session_id, listener)
+    await writer.append(session_id, [Entry(body=stream("across hubs"))])
+    await eventually(lambda: len(listener.frames) == 1, what="the frame on the other store")
+    assert listener.frames == (await all_frames(reader, session_id))[-1:]
+
+
+# --- shared_secret and ping -----------------------------------------------------------
+
+
+async def test_shared_secret_first_candidate_wins(store: Store) -> None:
+    assert await store.shared_secret("first") == "first"
+    assert await store.shared_secret("second") == "first"
+
+
+async def test_shared_secret_is_shared_by_every_redis_store(redis_url: str) -> None:
+    one, two = RedisStore(redis_url), RedisStore(redis_url)
+    try:
+        assert await one.shared_secret("from-hub-1") == "from-hub-1"
+        assert await two.shared_secret("from-hub-2") == "from-hub-1"
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_ping_answers(store: Store) -> None:
+    assert await store.ping() is True
+
+
+# --- unicode --------------------------------------------------------------------------
+
+
+async def test_unicode_survives_byte_exact_through_log_feed_and_record(store: Store) -> None:
+    session_id = await create_running(store, inputs={"subject": UNICODE_TEXT})
+    listener = Recorder()
+    await store.subscribe(session_id, listener)
+    bodies = [stream(UNICODE_TEXT), stream("plain"), stream(UNICODE_TEXT[::-1])]
+    state = {"draft": UNICODE_TEXT, UNICODE_TEXT[:8]: "key"}
+    await store.append(session_id, [
+        *(Entry(body=b) for b in bodies),
+        Entry(set={"state": json.dumps(state, ensure_ascii=False)},
+              journal={"step:ü": json.dumps(UNICODE_TEXT, ensure_ascii=False)}),
+        open_confirm("r-ü", prompt=UNICODE_TEXT, scope="scope 👋"),
+    ])
+    frames = await all_frames(store, session_id)
+    assert frames[2:5] == [frame_with_seq(n + 3, b) for n, b in enumerate(bodies)]
+    assert json.loads(frames[2])["content"] == UNICODE_TEXT
+    assert all("\n" not in f and "\r" not in f for f in frames)  # the feed splits on "\n"
+    await eventually(lambda: len(listener.frames) == len(frames) - 2, what="the feed")
+    assert listener.frames == frames[2:]
+    record = await store.get_session(session_id)
+    assert record is not None
+    assert record.session.inputs == {"subject": UNICODE_TEXT}
+    assert record.session.state == state
+    assert [(r.request_id, r.prompt) for r in record.session.pending] == [("r-ü", UNICODE_TEXT)]
+    assert json.loads((await store.journal(session_id))["step:ü"]) == UNICODE_TEXT
+    assert await store.emit_counts(session_id) == {"scope 👋": 1}
+    answer_json, body = answer("r-ü", True, by=UNICODE_TEXT)
+    assert await store.resolve_request(session_id, "r-ü", answer_json=answer_json,
+                                       body=body) == "ok"
+    assert (await store.answers(session_id))["r-ü"] == answer_json
+    frames = await all_frames(store, session_id)
+    assert json.loads(frames[-2])["by"] == UNICODE_TEXT
+
+
+# --- both stores agree ----------------------------------------------------------------
+
+
+async def _script(store: Store, session: NewSession) -> None:
+    """One session's life, written the same way to any store."""
+    await store.create_session(session, idempotency_key="key", fingerprint="fp")
+    await store.append(session.id, [Entry(set={"status": "running"})], runner="hub-1")
+    await store.append(session.id, [Entry(body=stream(UNICODE_TEXT), emit_scope="main")])
+    await store.append(session.id, [open_confirm("r1"), open_confirm("r2")])
+    for request_id, value in (("r1", True), ("r1", False), ("r9", True), ("r2", False)):
+        answer_json, body = answer(request_id, value)
+        await store.resolve_request(session.id, request_id, answer_json=answer_json, body=body)
+    await store.append(session.id, [Entry(set={"status": "waiting"}), Entry(body=stream("x"))])
+    await store.request_cancel(session.id)
+    await store.append(session.id, [completed({"ü": [1, 2.5, None]}), Entry(body=stream("no"))])
+
+
+_TS = re.compile(r'"ts":"[^"]*"')
+
+
+async def test_memory_and_redis_write_identical_frames(redis_url: str) -> None:
+    memory = MemoryStore()
+    redis_store = RedisStore(redis_url)
+    await redis_store.start()
+    try:
+        session = new_session(inputs={"subject": UNICODE_TEXT})
+        results = []
+        for store in (memory, redis_store):
+            await _script(store, session)
+            record = await store.get_session(session.id)
+            assert record is not None
+            results.append((
+                [_TS.sub('"ts":""', f) for f in await all_frames(store, session.id)],
+                record.session.model_dump(exclude={"updated_at"}),
+                (record.version, record.runner, record.cancel_requested, record.pending_raw),
+                await store.journal(session.id),
+                await store.emit_counts(session.id),
+                sorted(await store.answers(session.id)),
+            ))
+        assert results[0] == results[1]
+        assert len(results[0][0]) > 8
+    finally:
+        await redis_store.close()
