@@ -40,6 +40,7 @@ class Settings:
     secret: str | None = None
     static_dir: Path | None = field(default_factory=_default_static_dir)
     shutdown_timeout: float = 10.0
+    lease_seconds: float = 10.0
     hub_id: str = ""
 
     @classmethod
@@ -60,6 +61,8 @@ class Settings:
             "TETHER_PING_INTERVAL": ("ping_interval", float),
             "TETHER_SECRET": ("secret", str),
             "TETHER_SHUTDOWN_TIMEOUT": ("shutdown_timeout", float),
+            "TETHER_LEASE_SECONDS": ("lease_seconds", float),
+            "TETHER_HUB_ID": ("hub_id", str),
         }
         for name, (attr, parse) in readers.items():
             raw = env.get(name)

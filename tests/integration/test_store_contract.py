@@ -32,7 +32,7 @@ from tether.messages import (
 )
 from tether.requests import PendingRequest
 from tether.sessions import new_session_id
-from tether.store.base import Entry, NewSession, Store
+from tether.store.base import Entry, NewSession, Seed, Store
 from tether.store.memory import MemoryStore
 from tether.store.redis import RedisStore
 
@@ -60,12 +60,18 @@ def store_url(request: pytest.FixtureRequest) -> str | None:
     return None
 
 
-async def _open(url: str | None, history_cap: int, finished_ttl: int) -> Store:
+async def _open(
+    url: str | None, history_cap: int, finished_ttl: int, lease_seconds: float
+) -> Store:
     store: Store
     if url is None:
-        store = MemoryStore(history_cap=history_cap, finished_ttl=finished_ttl)
+        store = MemoryStore(
+            history_cap=history_cap, finished_ttl=finished_ttl, lease_seconds=lease_seconds
+        )
     else:
-        store = RedisStore(url, history_cap=history_cap, finished_ttl=finished_ttl)
+        store = RedisStore(
+            url, history_cap=history_cap, finished_ttl=finished_ttl, lease_seconds=lease_seconds
+        )
     await store.start()
     return store
 
@@ -75,8 +81,10 @@ async def make_store(store_url: str | None) -> AsyncIterator[MakeStore]:
     """Open stores of the parametrised kind (sharing one Redis); close them after the test."""
     opened: list[Store] = []
 
-    async def make(*, history_cap: int = ROOMY_CAP, finished_ttl: int = 3600) -> Store:
-        store = await _open(store_url, history_cap, finished_ttl)
+    async def make(
+        *, history_cap: int = ROOMY_CAP, finished_ttl: int = 3600, lease_seconds: float = 10.0
+    ) -> Store:
+        store = await _open(store_url, history_cap, finished_ttl, lease_seconds)
         opened.append(store)
         return store
 
@@ -840,3 +848,90 @@ async def test_memory_and_redis_write_identical_frames(redis_url: str) -> None:
         assert len(results[0][0]) > 8
     finally:
         await redis_store.close()
+
+
+# --- leases ------------------------------------------------------------------------------
+
+
+async def test_a_new_session_is_leased_to_its_creator(make_store: MakeStore) -> None:
+    """The creating runner holds the lease: another runner cannot claim it, nor is it orphaned."""
+    store = await make_store(lease_seconds=30)
+    session_id = await create(store, runner="hub-1")
+    assert await store.claim(session_id, "hub-2") == "held"
+    assert session_id not in await store.orphans(100)
+    assert await store.renew("hub-1", [session_id]) == []
+    assert await store.renew("hub-2", [session_id]) == [session_id]
+
+
+async def test_an_expired_lease_is_an_orphan_that_exactly_one_runner_claims(
+    make_store: MakeStore,
+) -> None:
+    """After the lease runs out the session is listed as an orphan; the first claim wins,
+    moves the record's runner and fences the old runner's writes."""
+    store = await make_store(lease_seconds=0.05)
+    session_id = await create_running(store, runner="hub-1")
+    await eventually(lambda: _contains(store.orphans(100), session_id), what="orphan")
+    outcomes = [await store.claim(session_id, "hub-2"), await store.claim(session_id, "hub-3")]
+    assert outcomes == ["ok", "held"]
+    record = await store.get_session(session_id)
+    assert record is not None and record.runner == "hub-2"
+    with pytest.raises(LeaseLost):
+        await store.append(session_id, [Entry(body=stream("late"))], runner="hub-1")
+    await store.append(session_id, [Entry(body=stream("mine"))], runner="hub-2")
+    assert await store.renew("hub-1", [session_id]) == [session_id]
+
+
+async def test_release_lets_another_runner_claim_at_once(make_store: MakeStore) -> None:
+    """A released lease (graceful shutdown) is claimable without waiting for the expiry."""
+    store = await make_store(lease_seconds=30)
+    session_id = await create_running(store, runner="hub-1")
+    assert await store.release("hub-2", [session_id]) == 0  # not hub-2's to release
+    assert await store.claim(session_id, "hub-2") == "held"
+    assert await store.release("hub-1", [session_id]) == 1
+    assert session_id in await store.orphans(100)
+    assert await store.claim(session_id, "hub-2") == "ok"
+
+
+async def test_a_finished_session_has_no_lease(make_store: MakeStore) -> None:
+    """Reaching a terminal status drops the lease: nothing to adopt, nothing to claim."""
+    store = await make_store(lease_seconds=0.01)
+    session_id = await create_running(store, runner="hub-1")
+    await store.append(session_id, [Entry(set={"status": "completed"})])
+    assert session_id not in await store.orphans(100)
+    assert await store.claim(session_id, "hub-2") == "finished"
+    assert await store.claim("no-such-session", "hub-2") == "gone"
+
+
+async def _contains(orphans: Any, session_id: str) -> bool:
+    return session_id in await orphans
+
+
+# --- forks -------------------------------------------------------------------------------
+
+
+async def test_fork_seed_cuts_the_journal_and_answers_at_a_seq(store: Store) -> None:
+    """fork_seed keeps exactly the journal entries and answers written at or before at_seq."""
+    session_id = await create_running(store)
+    await store.append(session_id, [Entry(journal={"step1": json.dumps({"kind": "step"})})])
+    seq_after_step = (await store.read_events(session_id, after=0, limit=100)).last_seq
+    await store.append(session_id, [open_confirm("r1")])
+    request_seq = (await store.read_events(session_id, after=0, limit=100)).last_seq - 1
+    answered = event_body(RequestAnsweredEvent(
+        seq=0, ts=now_iso(), request_id="r1", kind="confirm", value=True, by="alice"))
+    assert await store.resolve_request(
+        session_id, "r1", answer_json=json.dumps({"value": True}), body=answered) == "ok"
+    at_step = await store.fork_seed(session_id, at_seq=seq_after_step)
+    assert set(at_step.journal) == {"step1"} and at_step.answers == {}
+    at_request = await store.fork_seed(session_id, at_seq=request_seq)
+    assert set(at_request.journal) == {"step1", "ask:r1"} and at_request.answers == {}
+    now = await store.fork_seed(session_id, at_seq=10**9)
+    assert set(now.answers) == {"r1"}
+
+
+async def test_a_seeded_session_starts_with_the_seed(store: Store) -> None:
+    """create_session(seed=) pre-fills the new session's journal and answers."""
+    seed = Seed(journal={"step1": '{"kind":"step"}'}, answers={"r1": '{"value":true}'})
+    session_id, created, _ = await store.create_session(new_session(), seed=seed)
+    assert created
+    assert await store.journal(session_id) == seed.journal
+    assert await store.answers(session_id) == seed.answers

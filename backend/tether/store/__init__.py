@@ -16,8 +16,13 @@ def open_store(settings: Settings) -> Store:
             settings.redis_url,
             history_cap=settings.history_cap,
             finished_ttl=settings.finished_ttl,
+            lease_seconds=settings.lease_seconds,
         )
-    return MemoryStore(history_cap=settings.history_cap, finished_ttl=settings.finished_ttl)
+    return MemoryStore(
+        history_cap=settings.history_cap,
+        finished_ttl=settings.finished_ttl,
+        lease_seconds=settings.lease_seconds,
+    )
 
 
 __all__ = ["MemoryStore", "Store", "open_store"]

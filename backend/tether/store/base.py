@@ -16,7 +16,7 @@ against both implementations.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -24,6 +24,7 @@ from tether.messages import Session
 
 ResolveOutcome = Literal["ok", "already_answered", "unknown_request", "session_finished"]
 CancelOutcome = Literal["ok", "already_finished", "unknown_session"]
+ClaimOutcome = Literal["ok", "held", "finished", "gone"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,14 @@ class NewSession:
     version: str
     runner: str
     first_event: str  # the body of the initial ``status: pending`` event
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    """A fork's past: the source's journal entries and answers up to the fork point."""
+
+    journal: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +105,17 @@ class Store(Protocol):
     """Where sessions live. See the module docstring for the guarantees."""
 
     async def create_session(
-        self, new: NewSession, *, idempotency_key: str | None = None, fingerprint: str = ""
+        self,
+        new: NewSession,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+        seed: Seed | None = None,
     ) -> tuple[str, bool, str]:
         """Create ``new`` unless the owner already used ``idempotency_key``.
 
-        Returns ``(session_id, created, fingerprint_of_the_original)``.
+        The new session's lease is held by ``new.runner``; ``seed`` pre-fills its journal
+        and answers (a fork). Returns ``(session_id, created, fingerprint_of_original)``.
         """
         ...
 
@@ -144,6 +159,29 @@ class Store(Protocol):
     async def journal(self, session_id: str) -> dict[str, str]: ...
 
     async def emit_counts(self, session_id: str) -> dict[str, int]: ...
+
+    async def fork_seed(self, session_id: str, *, at_seq: int) -> Seed:
+        """The journal entries and answers the session had recorded when ``at_seq`` was
+        its last event."""
+        ...
+
+    # --- leases: which runner owns an unfinished session, on the store's clock -----
+
+    async def claim(self, session_id: str, runner: str) -> ClaimOutcome:
+        """Take the session's lease unless another runner holds a live one."""
+        ...
+
+    async def renew(self, runner: str, session_ids: Collection[str]) -> list[str]:
+        """Extend ``runner``'s leases; return the ids it no longer holds."""
+        ...
+
+    async def release(self, runner: str, session_ids: Collection[str]) -> int:
+        """Let the leases run out now, so another hub may claim at once."""
+        ...
+
+    async def orphans(self, limit: int) -> list[str]:
+        """Unfinished sessions whose lease has run out."""
+        ...
 
     async def request_cancel(self, session_id: str) -> CancelOutcome:
         """Mark the session for cancellation and tell its runner."""

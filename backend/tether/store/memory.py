@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from tether.errors import LeaseLost, UnknownSession
@@ -23,10 +23,12 @@ from tether.messages import (
 )
 from tether.store.base import (
     CancelOutcome,
+    ClaimOutcome,
     Entry,
     EventRange,
     NewSession,
     ResolveOutcome,
+    Seed,
     SessionListener,
     SessionRecord,
 )
@@ -44,15 +46,24 @@ class _Stored:
     answers: dict[str, str] = field(default_factory=dict)
     journal: dict[str, str] = field(default_factory=dict)
     emits: dict[str, int] = field(default_factory=dict)
+    marks: dict[str, int] = field(default_factory=dict)  # "j:<key>" / "a:<rid>" -> seq
     expires_at: float | None = None
 
 
 class MemoryStore:
     """Sessions in a dict. See :class:`tether.store.base.Store`."""
 
-    def __init__(self, *, history_cap: int = 10_000, finished_ttl: float = 7 * 86400) -> None:
+    def __init__(
+        self,
+        *,
+        history_cap: int = 10_000,
+        finished_ttl: float = 7 * 86400,
+        lease_seconds: float = 10.0,
+    ) -> None:
         self._history_cap = history_cap
         self._finished_ttl = finished_ttl
+        self._lease_seconds = lease_seconds
+        self._leases: dict[str, float] = {}  # unfinished session id -> lease expiry
         self._sessions: dict[str, _Stored] = {}
         # owner -> session ids sorted ascending: ids are time-ordered, and ordering by id
         # (not by insertion) is what Redis's lex-sorted index does, so that the ``before``
@@ -91,7 +102,12 @@ class MemoryStore:
         return stored
 
     async def create_session(
-        self, new: NewSession, *, idempotency_key: str | None = None, fingerprint: str = ""
+        self,
+        new: NewSession,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+        seed: Seed | None = None,
     ) -> tuple[str, bool, str]:
         now = time.monotonic()
         self._sweep(now)
@@ -104,8 +120,12 @@ class MemoryStore:
             )
         first = frame_with_seq(1, new.first_event)
         self._sessions[new.id] = _Stored(
-            fields=fields_for_new(new), events=deque([first], maxlen=self._history_cap)
+            fields=fields_for_new(new),
+            events=deque([first], maxlen=self._history_cap),
+            journal=dict(seed.journal) if seed else {},
+            answers=dict(seed.answers) if seed else {},
         )
+        self._leases[new.id] = now + self._lease_seconds
         bisect.insort(self._by_owner.setdefault(new.owner, []), new.id)
         self._publish(new.id, [first])
         return new.id, True, fingerprint
@@ -182,11 +202,13 @@ class MemoryStore:
         stored.pending.update(entry.pending_add)
         for request_id in entry.pending_del:
             stored.pending.pop(request_id, None)
-        stored.journal.update(entry.journal)
         if entry.body is not None:
             self._push(stored, entry.body, frames)
             if entry.emit_scope is not None:
                 stored.emits[entry.emit_scope] = stored.emits.get(entry.emit_scope, 0) + 1
+        for key, value in entry.journal.items():
+            stored.journal[key] = value
+            stored.marks[f"j:{key}"] = int(fields["last_seq"])
         self._settle_status(stored, explicit, ts, frames)
 
     def _settle_status(
@@ -214,6 +236,7 @@ class MemoryStore:
         if stored.fields["status"] in TERMINAL_STATUSES:
             stored.pending.clear()
             stored.expires_at = time.monotonic() + self._finished_ttl
+            self._leases.pop(session_id, None)
         self._publish(session_id, frames)
 
     async def read_events(self, session_id: str, *, after: int, limit: int) -> EventRange:
@@ -245,6 +268,7 @@ class MemoryStore:
         stored.answers[request_id] = answer_json
         frames: list[str] = []
         self._apply(stored, Entry(body=body, pending_del=(request_id,)), ts, frames)
+        stored.marks[f"a:{request_id}"] = int(stored.fields["last_seq"]) - (len(frames) - 1)
         self._finish_write(session_id, stored, ts, frames)
         return "ok"
 
@@ -259,6 +283,60 @@ class MemoryStore:
     async def emit_counts(self, session_id: str) -> dict[str, int]:
         stored = self._get(session_id)
         return dict(stored.emits) if stored else {}
+
+    async def fork_seed(self, session_id: str, *, at_seq: int) -> Seed:
+        stored = self._get(session_id)
+        if stored is None:
+            raise UnknownSession(session_id)
+        marks = stored.marks
+        return Seed(
+            journal={k: v for k, v in stored.journal.items() if marks.get(f"j:{k}", 0) <= at_seq},
+            answers={k: v for k, v in stored.answers.items() if marks.get(f"a:{k}", 0) <= at_seq},
+        )
+
+    # --- leases (one process: they matter only for its own runners) ------------------
+
+    async def claim(self, session_id: str, runner: str) -> ClaimOutcome:
+        stored = self._get(session_id)
+        if stored is None:
+            self._leases.pop(session_id, None)
+            return "gone"
+        if stored.fields["status"] in TERMINAL_STATUSES:
+            self._leases.pop(session_id, None)
+            return "finished"
+        now = time.monotonic()
+        if self._leases.get(session_id, 0.0) > now and stored.fields["runner"] != runner:
+            return "held"
+        stored.fields["runner"] = runner
+        self._leases[session_id] = now + self._lease_seconds
+        return "ok"
+
+    async def renew(self, runner: str, session_ids: Collection[str]) -> list[str]:
+        now = time.monotonic()
+        lost: list[str] = []
+        for session_id in session_ids:
+            stored = self._get(session_id)
+            if (stored is None or stored.fields["runner"] != runner
+                    or stored.fields["status"] in TERMINAL_STATUSES):
+                lost.append(session_id)
+            else:
+                self._leases[session_id] = now + self._lease_seconds
+        return lost
+
+    async def release(self, runner: str, session_ids: Collection[str]) -> int:
+        released = 0
+        for session_id in session_ids:
+            stored = self._get(session_id)
+            if stored is not None and stored.fields["runner"] == runner:
+                if session_id in self._leases:
+                    self._leases[session_id] = 0.0
+                    released += 1
+        return released
+
+    async def orphans(self, limit: int) -> list[str]:
+        now = time.monotonic()
+        expired = sorted((t, sid) for sid, t in self._leases.items() if t <= now)
+        return [sid for _, sid in expired[:limit]]
 
     async def request_cancel(self, session_id: str) -> CancelOutcome:
         stored = self._get(session_id)

@@ -8,6 +8,8 @@ Layout, per session ``S`` (the ``{S}`` hash tag keeps a session's keys in one sl
     tether:{S}:journal   hash    journal key -> JSON
     tether:{S}:emits     hash    context scope -> events emitted so far
     tether:{S}:events    stream  entry "<seq>-0" with field f = the frame, capped
+    tether:{S}:marks     hash    "j:<key>" / "a:<request id>" -> seq when it was written
+    tether:active        zset    unfinished session id -> lease expiry (ms, Redis clock)
     tether:owner:{U}     zset    the owner's session ids (all score 0, ordered by id)
     tether:idem:{U}:{K}  string  "<session id>\\n<fingerprint>" for an Idempotency-Key
     channel tether:ch:{S}        "E" + frames joined by newlines, or "C" + a command
@@ -22,7 +24,7 @@ single connection: watching 10,000 sessions costs one Redis connection, not 10,0
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from importlib import resources
 from typing import Any, cast
 
@@ -34,10 +36,12 @@ from tether.errors import LeaseLost, StoreUnavailable, UnknownSession
 from tether.messages import Session, now_iso, seq_of
 from tether.store.base import (
     CancelOutcome,
+    ClaimOutcome,
     Entry,
     EventRange,
     NewSession,
     ResolveOutcome,
+    Seed,
     SessionListener,
     SessionRecord,
 )
@@ -54,11 +58,14 @@ def _load(name: str, *, common: bool = False) -> str:
     return text
 
 
+ACTIVE = "tether:active"  # unfinished session id -> lease expiry (ms, Redis clock)
+
+
 def _keys(session_id: str) -> list[str]:
-    """rec, pending, events, answers, journal, emits: the order the scripts expect."""
+    """rec, pending, events, answers, journal, emits, marks, active: as the scripts expect."""
     base = f"tether:{{{session_id}}}"
     return [f"{base}:rec", f"{base}:pending", f"{base}:events", f"{base}:answers",
-            f"{base}:journal", f"{base}:emits"]
+            f"{base}:journal", f"{base}:emits", f"{base}:marks", ACTIVE]
 
 
 def channel(session_id: str) -> str:
@@ -91,9 +98,11 @@ class RedisStore:
         *,
         history_cap: int = 10_000,
         finished_ttl: int = 7 * 86400,
+        lease_seconds: float = 10.0,
         client_name: str = "tether",
     ) -> None:
         self._url = url
+        self._lease_ms = int(lease_seconds * 1000)
         self._history_cap = history_cap
         self._finished_ttl = finished_ttl
         self._redis: aioredis.Redis = aioredis.Redis.from_url(
@@ -103,6 +112,10 @@ class RedisStore:
         self._resolve = self._redis.register_script(_load("resolve", common=True))
         self._create = self._redis.register_script(_load("create"))
         self._cancel = self._redis.register_script(_load("cancel"))
+        self._claim = self._redis.register_script(_load("claim"))
+        self._renew = self._redis.register_script(_load("renew"))
+        self._release = self._redis.register_script(_load("release"))
+        self._orphans = self._redis.register_script(_load("orphans"))
         self._feed = RedisFeed(self._redis, channel_prefix="tether:ch:")
 
     @property
@@ -144,15 +157,24 @@ class RedisStore:
     # --- sessions --------------------------------------------------------------------
 
     async def create_session(
-        self, new: NewSession, *, idempotency_key: str | None = None, fingerprint: str = ""
+        self,
+        new: NewSession,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+        seed: Seed | None = None,
     ) -> tuple[str, bool, str]:
-        rec, _, events, *_ = _keys(new.id)
+        rec, _, events, answers, journal, *_ = _keys(new.id)
         idem = f"tether:idem:{new.owner}:{idempotency_key}" if idempotency_key else ""
         flat = [item for pair in fields_for_new(new).items() for item in pair]
+        seed_json = json.dumps(
+            {"j": seed.journal, "a": seed.answers} if seed else {}, ensure_ascii=False
+        )
         found = await self._run(
             self._create,
-            [rec, events, f"tether:owner:{new.owner}", idem],
-            [new.id, fingerprint, IDEMPOTENCY_TTL, new.first_event, *flat],
+            [rec, events, f"tether:owner:{new.owner}", idem, ACTIVE, journal, answers],
+            [new.id, fingerprint, IDEMPOTENCY_TTL, new.first_event, self._lease_ms,
+             seed_json, *flat],
         )
         session_id, created, original = cast(list[Any], found)
         return str(session_id), bool(int(created)), str(original)
@@ -223,7 +245,7 @@ class RedisStore:
                 self._append,
                 _keys(session_id),
                 [now_iso(), self._history_cap, self._finished_ttl, runner or "",
-                 channel(session_id), payload],
+                 channel(session_id), payload, session_id],
             )
         except ResponseError as exc:
             if "lease_lost" in str(exc):
@@ -258,7 +280,7 @@ class RedisStore:
             self._resolve,
             _keys(session_id),
             [now_iso(), self._history_cap, self._finished_ttl, channel(session_id),
-             request_id, answer_json, body],
+             request_id, answer_json, body, session_id],
         )
         return cast(ResolveOutcome, str(outcome))
 
@@ -276,6 +298,45 @@ class RedisStore:
 
     async def emit_counts(self, session_id: str) -> dict[str, int]:
         return {k: int(v) for k, v in (await self._hash(_keys(session_id)[5])).items()}
+
+    async def fork_seed(self, session_id: str, *, at_seq: int) -> Seed:
+        _, _, _, answers_key, journal_key, _, marks_key, _ = _keys(session_id)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hgetall(journal_key)
+                pipe.hgetall(answers_key)
+                pipe.hgetall(marks_key)
+                journal, answers, marks = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+        return Seed(
+            journal={k: v for k, v in journal.items() if int(marks.get(f"j:{k}", 0)) <= at_seq},
+            answers={k: v for k, v in answers.items() if int(marks.get(f"a:{k}", 0)) <= at_seq},
+        )
+
+    # --- leases ----------------------------------------------------------------------
+
+    async def claim(self, session_id: str, runner: str) -> ClaimOutcome:
+        outcome = await self._run(
+            self._claim, [_keys(session_id)[0], ACTIVE], [session_id, runner, self._lease_ms]
+        )
+        return cast(ClaimOutcome, str(outcome))
+
+    async def renew(self, runner: str, session_ids: Collection[str]) -> list[str]:
+        lost: list[str] = []
+        ids = list(session_ids)
+        for start in range(0, len(ids), 500):  # bounded script runs, however many sessions
+            batch = ids[start : start + 500]
+            lost += await self._run(self._renew, [ACTIVE], [runner, self._lease_ms, *batch])
+        return lost
+
+    async def release(self, runner: str, session_ids: Collection[str]) -> int:
+        if not session_ids:
+            return 0
+        return int(await self._run(self._release, [ACTIVE], [runner, *session_ids]))
+
+    async def orphans(self, limit: int) -> list[str]:
+        return list(await self._run(self._orphans, [ACTIVE], [limit]))
 
     async def request_cancel(self, session_id: str) -> CancelOutcome:
         outcome = await self._run(self._cancel, [_keys(session_id)[0]], [channel(session_id)])

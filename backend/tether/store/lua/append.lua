@@ -1,5 +1,5 @@
--- KEYS: rec, pend, evs, answers, journal, emits
--- ARGV: ts, cap, ttl, runner ('' = any), channel, entries (JSON list)
+-- KEYS: see common.lua
+-- ARGV: ts, cap, ttl, runner ('' = any), channel, entries (JSON list), session id
 -- Entry: {b = body?, s = emit scope?, set = {field = value}, padd = {id = json},
 --         pdel = [id], j = {key = json}}
 local ts, cap, ttl, runner, chan = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
@@ -18,12 +18,17 @@ for _, e in ipairs(cjson.decode(ARGV[6])) do
   end
   if e.padd then for k, v in pairs(e.padd) do redis.call('HSET', pend, k, v) end end
   if e.pdel then for _, k in ipairs(e.pdel) do redis.call('HDEL', pend, k) end end
-  if e.j then for k, v in pairs(e.j) do redis.call('HSET', KEYS[5], k, v) end end
   if e.b then
     push(e.b, cap)
     if e.s then redis.call('HINCRBY', KEYS[6], e.s, 1) end
   end
+  if e.j then
+    for k, v in pairs(e.j) do
+      redis.call('HSET', KEYS[5], k, v)
+      redis.call('HSET', marks, 'j:' .. k, seq)
+    end
+  end
   status = settle(status, explicit, ts, cap)
 end
-finish(status, ts, ttl, chan, KEYS)
+finish(status, ts, ttl, chan, ARGV[7])
 return seq

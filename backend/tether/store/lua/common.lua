@@ -1,8 +1,10 @@
 -- Shared by append.lua and resolve.lua (prepended when the scripts are loaded).
--- Key layout: KEYS[1] record hash, KEYS[2] pending hash, KEYS[3] event stream,
--- the rest per script. The record's last_seq is the only counter; a stream entry's id is
--- "<seq>-0", so XRANGE by seq needs no lookup table.
-local rec, pend, evs = KEYS[1], KEYS[2], KEYS[3]
+-- KEYS (both scripts): 1 record hash, 2 pending hash, 3 event stream, 4 answers hash,
+-- 5 journal hash, 6 emit counts hash, 7 seq marks hash, 8 the active-leases sorted set.
+-- The record's last_seq is the only counter; a stream entry's id is "<seq>-0", so
+-- XRANGE by seq needs no lookup table. The marks hash remembers at which seq each journal
+-- entry ("j:<key>") and answer ("a:<request id>") was written, so a fork can cut there.
+local rec, pend, evs, marks, active = KEYS[1], KEYS[2], KEYS[3], KEYS[7], KEYS[8]
 local TERMINAL = {completed = true, failed = true, cancelled = true}
 local frames = {}
 local seq = 0
@@ -34,12 +36,13 @@ local function settle(status, explicit, ts, cap)
 end
 
 -- After a write: bookkeeping, retention for finished sessions, one publish for the batch.
-local function finish(status, ts, ttl, chan, extra_keys)
+local function finish(status, ts, ttl, chan, session_id)
   if #frames == 0 then return end
   redis.call('HSET', rec, 'last_seq', seq, 'updated_at', ts)
   if TERMINAL[status] then
     redis.call('DEL', pend)
-    for _, k in ipairs(extra_keys) do redis.call('EXPIRE', k, ttl) end
+    redis.call('ZREM', active, session_id)
+    for i = 1, 7 do redis.call('EXPIRE', KEYS[i], ttl) end
   end
   redis.call('PUBLISH', chan, 'E' .. table.concat(frames, '\n'))
 end

@@ -1,6 +1,6 @@
 -- Close an open request exactly once (an answer or an expiry).
--- KEYS: rec, pend, evs, answers, journal, emits
--- ARGV: ts, cap, ttl, channel, request_id, answer_json, event body
+-- KEYS: see common.lua
+-- ARGV: ts, cap, ttl, channel, request_id, answer_json, event body, session id
 local ts, cap, ttl, chan = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local rid = ARGV[5]
 local cur = redis.call('HMGET', rec, 'status', 'last_seq')
@@ -12,6 +12,7 @@ seq = tonumber(cur[2])
 redis.call('HSET', KEYS[4], rid, ARGV[6])
 redis.call('HDEL', pend, rid)
 push(ARGV[7], cap)
+redis.call('HSET', marks, 'a:' .. rid, seq)
 local status = settle(cur[1], nil, ts, cap)
-finish(status, ts, ttl, chan, KEYS)
+finish(status, ts, ttl, chan, ARGV[8])
 return 'ok'
