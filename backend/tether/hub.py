@@ -11,14 +11,12 @@ import inspect
 import typing
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-if TYPE_CHECKING:
-    from tether.context import Context
-
-TaskFn = Callable[["Context", Any], Awaitable[Any]]
+# ``async def task(ctx, inputs)`` or ``async def task(ctx)``
+TaskFn = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=TaskFn)
 
 

@@ -96,7 +96,8 @@ class SessionRunner:
         inputs = self._task_def.input_model.model_validate(self._record.session.inputs)
         if self._task_def.takes_inputs:
             return await self._task_def.fn(ctx, inputs)
-        return await self._task_def.fn(ctx, None)
+        # ``async def task(ctx)`` takes no inputs parameter at all.
+        return await self._task_def.fn(ctx)
 
     async def _finish(self, task: asyncio.Task[Any]) -> None:
         ts = now_iso()

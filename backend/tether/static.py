@@ -8,6 +8,7 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -19,12 +20,20 @@ repository, or use the HTTP API under <a href="/api/tasks">/api/tasks</a>
 
 
 class SpaFiles:
-    """A catch-all GET handler over ``root`` (a Vite ``dist`` folder), or a notice."""
+    """A catch-all GET handler over ``root`` (a Vite ``dist`` folder), or a notice.
+
+    An ASGI app: Starlette's ``Route`` calls an endpoint that is not a function as
+    ``app(scope, receive, send)``, not with a ``Request``.
+    """
 
     def __init__(self, root: Path | None) -> None:
         self.root = root.resolve() if root is not None else None
 
-    async def __call__(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = self.respond(Request(scope, receive))
+        await response(scope, receive, send)
+
+    def respond(self, request: Request) -> Response:
         if self.root is None:
             return HTMLResponse(NOT_BUILT)
         path = request.path_params.get("path", "")

@@ -222,7 +222,10 @@ class _Connection:
         try:
             frame = CLIENT_ADAPTER.validate_python(data)
         except ValidationError as exc:
-            errors = field_errors(exc)
+            # The discriminated union puts the frame type in front of every error path
+            # ("confirm.value"); the client named its fields without it ("value").
+            tag = f"{data['type']}."
+            errors = {k.removeprefix(tag): v for k, v in field_errors(exc).items()}
             self._error("invalid_message", "The frame does not fit its type.", ref, errors)
             return
         try:

@@ -1,0 +1,47 @@
+"""Tasks that the demos do not cover, for the browser tests: several questions open at
+once, one of them expiring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tether import Context, Hub
+from tether.demos import build_demo_hub
+
+COLOR_FIELDS = [
+    {
+        "name": "color",
+        "description": "Favourite colour",
+        "type": "string",
+        "required": True,
+        "enum": ["red", "green", "blue"],
+    },
+    {"name": "tags", "description": "Tags", "type": "string_list", "required": False},
+]
+
+
+class TwoQuestionsInputs(BaseModel):
+    expires_in: float = Field(600, gt=0, description="Seconds the first question stays open")
+
+
+def build_browser_hub() -> Hub:
+    """The demo tasks plus ``two_questions``."""
+    hub = build_demo_hub()
+
+    @hub.task(title="Two questions", description="Asks two things at once; one expires.")
+    async def two_questions(ctx: Context, inputs: TwoQuestionsInputs) -> list[Any]:
+        async def ask(item_ctx: Context, index: int) -> Any:
+            if index == 0:
+                return await item_ctx.confirm(
+                    "Keep going?",
+                    details="Nobody minds.",
+                    timeout=inputs.expires_in,
+                    default=False,
+                )
+            return await item_ctx.ask(COLOR_FIELDS, prompt="Pick a colour")
+
+        return await ctx.map(ask, [0, 1])
+
+    return hub

@@ -1,0 +1,99 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, against a real hub that
+serves the built app (frontend/dist) on a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from tests.e2e.browser_tasks import build_browser_hub
+from tests.support.server import RunningHub, run_hub
+from tests.support.timing import MS
+from tether.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "frontend" / "dist"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# Every auto-waiting assertion gets the same budget, scaled like the other tests' timing.
+SCALE = MS * 1000  # TETHER_TEST_TIMING
+expect.set_options(timeout=15_000 * SCALE)
+
+
+def chromium_path() -> str:
+    path = os.environ.get("TETHER_CHROMIUM") or shutil.which("chromium")
+    if path is None:
+        raise RuntimeError("Chromium is missing: `make system-deps` installs it.")
+    return path
+
+
+@pytest.fixture
+def dist() -> Path:
+    """The app's production build; `make test` builds it first."""
+    if not (DIST / "index.html").is_file():
+        raise RuntimeError("frontend/dist is not built: run `make frontend` (make test does).")
+    return DIST
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "hub_settings(**changes): Settings for this test's hub")
+
+
+@pytest.fixture
+def hub_settings(request: pytest.FixtureRequest, dist: Path, redis_url: str) -> Settings:
+    """The hub serves the built app from a real Redis; `@pytest.mark.hub_settings(...)`
+    changes more."""
+    marker = request.node.get_closest_marker("hub_settings")
+    changes = marker.kwargs if marker is not None else {}
+    return Settings(static_dir=dist, redis_url=redis_url, **changes)
+
+
+@pytest.fixture
+async def hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
+    """The demo tasks and a few more (tests/e2e/browser_tasks.py)."""
+    async with run_hub(hub_settings, build_browser_hub()) as running:
+        yield running
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def context(browser: Browser, hub: RunningHub) -> AsyncIterator[BrowserContext]:
+    """One person's browser: tabs of this context share the identity cookie."""
+    ctx = await browser.new_context(base_url=hub.base_url, viewport={"width": 1100, "height": 860})
+    yield ctx
+    await ctx.close()
+
+
+@pytest.fixture
+async def page(context: BrowserContext) -> AsyncIterator[Page]:
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

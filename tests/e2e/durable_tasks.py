@@ -1,0 +1,80 @@
+"""Tasks for the durability tests. Every step body counts its calls in Redis, so a test
+can prove that no finished step ran twice across hub crashes and takeovers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel
+
+from tether import Context, Hub, Retry
+
+hub = Hub()
+
+NAME_FIELDS = [{"name": "name", "description": "Your name", "type": "string", "required": True}]
+
+
+class DurableInputs(BaseModel):
+    counter_url: str
+    steps: int = 3
+    lines: int = 40
+    line_seconds: float = 0.02
+    items: int = 6
+    item_seconds: float = 0.2
+
+
+@hub.task(title="Durable", description="Steps, a stream, a question, a fan-out, a retry.")
+async def durable(ctx: Context, inputs: DurableInputs) -> dict[str, Any]:
+    counter = aioredis.Redis.from_url(inputs.counter_url)
+
+    async def count(name: str) -> int:
+        return int(await counter.incr(f"calls:{ctx.session_id}:{name}"))
+
+    for i in range(inputs.steps):
+        await ctx.step(f"prepare{i}", count, f"prepare{i}")
+    for i in range(inputs.lines):
+        await ctx.stream(f"line {i}")
+        await asyncio.sleep(inputs.line_seconds)
+    answer = await ctx.ask(NAME_FIELDS, prompt="Who are you?")
+
+    async def item(item_ctx: Context, index: int) -> int:
+        await item_ctx.step("calc", count, f"item{index}")
+        await item_ctx.markdown(f"item {index} done")
+        await asyncio.sleep(inputs.item_seconds)
+        return index * index
+
+    squares = await ctx.map(item, range(inputs.items), concurrency=2)
+
+    async def flaky() -> int:
+        calls = await count("flaky")
+        if calls == 1:
+            raise RuntimeError("first attempt fails")
+        return calls
+
+    attempts = await ctx.step("flaky", flaky, retry=Retry(attempts=3, ask=True))
+    await counter.aclose()
+    return {"name": answer["name"], "squares": squares, "flaky_calls": attempts}
+
+
+class StreamInputs(BaseModel):
+    lines: int = 200
+    line_seconds: float = 0.01
+
+
+@hub.task(title="Stream", description="Streams lines at a steady pace.")
+async def steady_stream(ctx: Context, inputs: StreamInputs) -> dict[str, int]:
+    for i in range(inputs.lines):
+        await ctx.stream(f"line {i}")
+        await asyncio.sleep(inputs.line_seconds)
+    return {"lines": inputs.lines}
+
+
+@hub.task(title="Changing", description="Its first step depends on TETHER_E2E_VARIANT.")
+async def changing(ctx: Context) -> str:
+    variant = os.environ.get("TETHER_E2E_VARIANT", "a")
+    await ctx.step("one" if variant == "a" else "two", lambda: variant)
+    await ctx.ask(NAME_FIELDS, prompt="Who are you?")
+    return variant

@@ -1,0 +1,463 @@
+"""The browser app in a real Chromium against a real hub (Redis store): every flow by
+clicking and typing, refreshes, several tabs, and a log of 50,000 lines.
+
+Not here yet: restarting the hub mid-task (needs session resume on the hub side).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import BrowserContext, Locator, Page, WebSocketRoute, expect
+
+from tests.support.server import RunningHub
+
+ROOT = Path(__file__).resolve().parents[2]
+VALID_EMAIL = "ana@example.com"
+
+
+async def start_from_catalog(page: Page, title: str, inputs: dict[str, str]) -> str:
+    """Open the catalogue, start `title` with `inputs` (by label); return the session id."""
+    await page.goto("/")
+    await page.get_by_role("link", name=f"Start {title}").click()
+    for label, value in inputs.items():
+        await page.get_by_label(label).fill(value)
+    await page.get_by_role("button", name="Start task").click()
+    await expect(page).to_have_url(re.compile(r"/sessions/[^/]+$"))
+    return page.url.rsplit("/", 1)[-1]
+
+
+async def start_by_api(page: Page, task: str, inputs: dict[str, Any]) -> str:
+    """Start a session as this browser (its cookie), without the form."""
+    await page.goto("/")
+    await expect(page.get_by_role("heading", name="Tasks")).to_be_visible()
+    response = await page.request.post("/api/sessions", data={"task": task, "inputs": inputs})
+    assert response.status == 201, await response.text()
+    session_id: str = (await response.json())["id"]
+    return session_id
+
+
+def dialog(page: Page) -> Locator:
+    return page.get_by_role("dialog")
+
+
+def log_rows(page: Page) -> Locator:
+    return page.locator(".log-row .log-text")
+
+
+async def fill_email(page: Page, to_address: str) -> None:
+    await dialog(page).get_by_label("Subject of the email").fill("Quarterly numbers")
+    await dialog(page).get_by_label("Body of the email").fill("Hi Ana,\nthe numbers are in.")
+    await dialog(page).get_by_label("Recipient email address").fill(to_address)
+    await dialog(page).get_by_role("button", name="Submit").click()
+
+
+async def test_email_demo_by_hand(page: Page, artifacts: Path) -> None:
+    """Start, a refused answer with its field error, five steps, retry, confirm, result."""
+    await page.goto("/")
+    await expect(page.get_by_role("heading", name="Email demo")).to_be_visible()
+    await page.screenshot(path=artifacts / "catalog.png", full_page=True)
+
+    await start_from_catalog(page, "Email demo", {"Seconds each processing step takes": "0.05"})
+    await expect(
+        dialog(page).get_by_role("heading", name="Compose the email to send")
+    ).to_be_visible()
+
+    await fill_email(page, "not-an-email")
+    error = dialog(page).get_by_text("An email address must have an @-sign.")
+    await expect(error).to_be_visible()
+    recipient = dialog(page).get_by_label("Recipient email address")
+    await expect(recipient).to_have_attribute("aria-invalid", "true")
+
+    await recipient.fill(VALID_EMAIL)
+    await dialog(page).get_by_role("button", name="Submit").click()
+
+    # The send fails once on purpose: the retry offer shows the error and the attempt.
+    await expect(dialog(page).get_by_text("Attempt 1 failed")).to_be_visible()
+    await expect(dialog(page).get_by_text("Simulated task failure")).to_be_visible()
+    steps = [t for t in await log_rows(page).all_inner_texts() if t.startswith("Processing")]
+    assert steps == [f"Processing email step {i}/5..." for i in range(1, 6)]
+    await expect(page.get_by_role("progressbar", name="Processing")).to_have_attribute(
+        "aria-valuenow", "5"
+    )
+    await dialog(page).get_by_role("button", name="Retry").click()
+
+    await expect(dialog(page).get_by_role("heading", name="Send this email?")).to_be_visible()
+    await expect(dialog(page).locator(".details")).to_contain_text(f"To: {VALID_EMAIL}")
+    await page.screenshot(path=artifacts / "session-confirm.png")
+
+    # Escape puts the question aside; the list of open requests brings it back, and the
+    # keyboard alone answers it.
+    await page.keyboard.press("Escape")
+    await expect(dialog(page)).to_have_count(0)
+    waiting = page.get_by_role("region", name=re.compile("Waiting for you"))
+    await expect(waiting).to_contain_text("Send this email?")
+    await page.screenshot(path=artifacts / "session-waiting.png")
+    if os.environ.get("TETHER_DOCS_SCREENSHOT"):
+        await page.screenshot(path=ROOT / "docs" / "screenshot.png")
+    await waiting.get_by_role("button", name="Answer").click()
+    await expect(dialog(page).get_by_role("button", name="Yes")).to_be_focused()
+    await page.keyboard.press("Enter")
+
+    result = page.get_by_role("region", name="Result")
+    await expect(result).to_contain_text(VALID_EMAIL)
+    await expect(result).to_contain_text("Quarterly numbers")
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "completed")
+    await expect(dialog(page)).to_have_count(0)
+    await expect(log_rows(page).last).to_have_text("Task completed.")
+    await page.screenshot(path=artifacts / "session.png", full_page=True)
+
+
+async def test_giving_up_on_the_retry_fails_the_session(page: Page) -> None:
+    """Declining the retry ends the session as failed, with the error shown."""
+    session_id = await start_by_api(page, "email_demo", {"step_seconds": 0})
+    await page.goto(f"/sessions/{session_id}")
+    await fill_email(page, VALID_EMAIL)
+    await dialog(page).get_by_role("button", name="Give up").click()
+    failure = page.get_by_role("region", name="The task failed")
+    await expect(failure).to_contain_text("Simulated task failure")
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "failed")
+
+
+async def test_refresh_restores_log_progress_and_dialog(page: Page) -> None:
+    """A reload mid-task replays the session: the same log, progress and open dialog."""
+    session_id = await start_by_api(page, "email_demo", {"step_seconds": 0})
+    await page.goto(f"/sessions/{session_id}")
+    await fill_email(page, VALID_EMAIL)
+    await expect(dialog(page).get_by_text("Attempt 1 failed")).to_be_visible()
+    before_log = await log_rows(page).all_inner_texts()
+    before_progress = await page.locator(".progress").inner_text()
+    before_dialog = await dialog(page).inner_text()
+
+    await page.reload()
+    await expect(dialog(page).get_by_text("Attempt 1 failed")).to_be_visible()
+    assert await dialog(page).inner_text() == before_dialog
+    assert await page.locator(".progress").inner_text() == before_progress
+    await expect(log_rows(page)).to_have_count(len(before_log))
+    assert await log_rows(page).all_inner_texts() == before_log
+
+    await dialog(page).get_by_role("button", name="Retry").click()
+    await expect(dialog(page).get_by_role("heading", name="Send this email?")).to_be_visible()
+
+
+async def test_two_tabs_see_one_answer(context: BrowserContext, page: Page) -> None:
+    """Answering in one tab closes the other tab's dialog, says who answered, and both
+    tabs keep following the log."""
+    session_id = await start_by_api(page, "email_demo", {"step_seconds": 0.05})
+    other = await context.new_page()
+    await page.goto(f"/sessions/{session_id}")
+    await other.goto(f"/sessions/{session_id}")
+    for tab in (page, other):
+        await expect(
+            dialog(tab).get_by_role("heading", name="Compose the email to send")
+        ).to_be_visible()
+
+    await fill_email(page, VALID_EMAIL)
+    await expect(dialog(other)).to_have_count(0)
+    await expect(other.get_by_role("status").filter(has_text="answered by you")).to_be_visible()
+
+    for tab in (page, other):
+        await expect(tab.get_by_text("Processing email step 5/5...")).to_be_visible()
+        await expect(dialog(tab).get_by_text("Attempt 1 failed")).to_be_visible()
+    await dialog(other).get_by_role("button", name="Retry").click()
+    await expect(page.get_by_role("status").filter(has_text="retried by you")).to_be_visible()
+    for tab in (page, other):
+        await expect(dialog(tab).get_by_role("heading", name="Send this email?")).to_be_visible()
+    assert await log_rows(page).all_inner_texts() == await log_rows(other).all_inner_texts()
+
+
+async def test_cancel_ends_every_tab(context: BrowserContext, page: Page) -> None:
+    """Cancelling from the session view ends the session as cancelled in every tab."""
+    session_id = await start_by_api(
+        page, "calculator", {"tasks": 200, "max_seconds": 5, "concurrency": 1}
+    )
+    other = await context.new_page()
+    await page.goto(f"/sessions/{session_id}")
+    await other.goto(f"/sessions/{session_id}")
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "running")
+
+    await page.get_by_role("button", name="Cancel task").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Cancel task").click()
+    for tab in (page, other):
+        await expect(tab.locator("[data-status]").first).to_have_attribute(
+            "data-status", "cancelled"
+        )
+        await expect(tab.get_by_role("region", name="Cancelled")).to_be_visible()
+        await expect(tab.get_by_role("button", name="Cancel task")).to_have_count(0)
+
+
+async def test_sessions_list_and_title_badge(page: Page) -> None:
+    """The list shows the user's sessions newest first; a waiting request badges the title."""
+    first = await start_by_api(page, "calculator", {"tasks": 1, "max_seconds": 0})
+    second = await start_by_api(page, "email_demo", {"step_seconds": 0})
+    await page.goto("/sessions")
+    rows = page.locator(".session-row")
+    await expect(rows).to_have_count(2)
+    assert await rows.nth(0).get_attribute("data-session") == second
+    assert await rows.nth(1).get_attribute("data-session") == first
+    await expect(rows.nth(0)).to_contain_text("Email demo")
+    await expect(rows.nth(0)).to_contain_text("1 waiting for you")
+    await expect(rows.nth(1)).to_contain_text("Completed")
+    await expect(page).to_have_title("(1) Tether")
+
+    await rows.nth(0).click()
+    await expect(page).to_have_url(re.compile(f"/sessions/{second}$"))
+    await fill_email(page, VALID_EMAIL)
+    await expect(dialog(page).get_by_text("Attempt 1 failed")).to_be_visible()
+    await expect(page).to_have_title("(1) Tether")
+    await dialog(page).get_by_role("button", name="Give up").click()
+    await expect(page).to_have_title("Tether")
+
+
+async def test_unknown_session_says_not_found(page: Page) -> None:
+    await page.goto("/")
+    await page.goto("/sessions/no-such-session")
+    await expect(page.get_by_role("heading", name="Session not found")).to_be_visible()
+
+
+async def test_email_assistant_renders_from_state(page: Page) -> None:
+    """Questions answered in place, drafts in order with their feedback, the final draft."""
+    await start_from_catalog(
+        page,
+        "Email assistant",
+        {
+            "The email you received": "Can we meet on Friday?\n\nBest, Ana",
+            "How you want to respond": "say yes",
+        },
+    )
+    assistant = page.get_by_role("region", name="Email assistant")
+    await expect(assistant.get_by_role("heading", name="Questions")).to_be_visible()
+    await assistant.get_by_label("What outcome do you want from this reply?").fill("Agree to meet")
+    await assistant.get_by_label("What tone should it have (formal, friendly, brief)?").fill(
+        "friendly"
+    )
+    await assistant.get_by_label("The email asks a question: what is your answer to it?").fill(
+        "Friday at 10 works"
+    )
+    await assistant.get_by_role("button", name="Answer and draft").click()
+
+    await expect(assistant.locator("[data-draft='1']")).to_contain_text("Hi Ana,")
+    await expect(assistant.locator("[data-draft='1']")).to_contain_text("Friday at 10 works.")
+    await expect(dialog(page)).to_have_count(0)  # answered in place, not in a dialog
+    waiting = page.get_by_role("region", name=re.compile("Waiting for you"))
+    await waiting.get_by_role("button", name="Answer").click()
+    feedback = assistant.get_by_label("What should change? Leave empty to accept the draft.")
+    await expect(feedback).to_be_focused()
+    await assistant.get_by_label("What should change? Leave empty to accept the draft.").fill(
+        "Mention the agenda"
+    )
+    await assistant.get_by_role("button", name="Revise").click()
+    await expect(assistant.locator("[data-draft='2']")).to_contain_text(
+        "(Revision 1: Mention the agenda)"
+    )
+    await expect(assistant.locator("[data-draft='1']")).to_contain_text(
+        "Your feedback: Mention the agenda"
+    )
+    await assistant.get_by_role("button", name="Accept this draft").click()
+
+    final = assistant.locator(".final")
+    await expect(final).to_contain_text("(Revision 1: Mention the agenda)")
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "completed")
+    await expect(dialog(page)).to_have_count(0)
+
+
+@pytest.mark.hub_settings(history_cap=100_000)  # the default keeps 10,000 events
+async def test_fifty_thousand_lines_stay_virtual(page: Page, hub: RunningHub) -> None:
+    """50,000 log lines: all counted, few in the DOM, the tail followed, the head reachable."""
+    session_id = await start_by_api(page, "ticker", {"count": 50_000, "size": 16})
+    await page.goto(f"/sessions/{session_id}")
+    await expect(page.locator("[data-status]").first).to_have_attribute(
+        "data-status", "completed", timeout=120_000
+    )
+    log = page.get_by_role("log")
+    lines = int(await log.get_attribute("data-lines") or 0)
+    assert lines >= 50_000
+    assert await page.locator(".log-row").count() < 200
+    await expect(log_rows(page).last).to_have_text("Task completed.")
+
+    await log.evaluate("el => { el.scrollTop = 0; }")
+    await expect(page.get_by_text("00000000xxxxxxxx", exact=True)).to_be_visible()
+    await expect(page.get_by_role("button", name=re.compile("Latest|new line"))).to_be_visible()
+    await page.get_by_role("button", name=re.compile("Latest|new line")).click()
+    await expect(page.get_by_text("00049999xxxxxxxx", exact=True)).to_be_visible()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_phone_width(
+    context: BrowserContext, page: Page, artifacts: Path, scheme: str
+) -> None:
+    """At 390 px nothing overflows sideways and the dialog fits the screen, in both schemes."""
+    await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+    await page.set_viewport_size({"width": 390, "height": 800})
+    session_id = await start_by_api(page, "email_demo", {"step_seconds": 0})
+    await page.screenshot(path=artifacts / f"phone-catalog-{scheme}.png", full_page=True)
+    await page.goto(f"/sessions/{session_id}")
+    await expect(dialog(page).get_by_label("Subject of the email")).to_be_focused()
+    box = await dialog(page).bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    await page.screenshot(path=artifacts / f"phone-session-{scheme}.png")
+    await page.keyboard.press("Escape")
+    await expect(dialog(page)).to_have_count(0)
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert (background == "rgb(17, 18, 20)") == (scheme == "dark")
+
+
+@pytest.mark.hub_settings(history_cap=100)
+async def test_trimmed_history_resumes_from_a_snapshot(page: Page) -> None:
+    """When the hub kept only the newest events, the view starts from its snapshot."""
+    session_id = await start_by_api(page, "ticker", {"count": 1000, "size": 16})
+    await page.goto(f"/sessions/{session_id}")
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "completed")
+    await page.reload()
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "completed")
+    await expect(page.get_by_role("region", name="Result")).to_contain_text("1000")
+    log = page.get_by_role("log")
+    await log.evaluate("el => { el.scrollTop = 0; }")
+    await expect(log_rows(page).first).to_contain_text("Earlier events are no longer kept")
+    # The snapshot covers the whole finished session: nothing is replayed after it.
+    assert await log.get_attribute("data-lines") == "1"
+
+
+async def test_reconnect_resumes_without_gaps_or_duplicates(page: Page) -> None:
+    """The hub restarting (1012) mid-stream: the app resumes with after= its last seq, and
+    the log has every line once, in order."""
+    routes: list[WebSocketRoute] = []
+
+    def through(ws: WebSocketRoute) -> None:
+        ws.connect_to_server()
+        routes.append(ws)
+
+    await page.route_web_socket(re.compile(r"/ws/sessions/"), through)
+    session_id = await start_by_api(page, "email_demo", {"step_seconds": 0.3})
+    await page.goto(f"/sessions/{session_id}")
+    await fill_email(page, VALID_EMAIL)
+    await expect(page.get_by_text("Processing email step 2/5...")).to_be_visible()
+    await routes[0].close(code=1012, reason="hub restarting")
+
+    await expect(dialog(page).get_by_text("Attempt 1 failed")).to_be_visible()
+    assert len(routes) == 2
+    after = int(routes[1].url.rsplit("after=", 1)[1])
+    assert after >= 7  # at least: status x2, stream, request, answer, status, step 1
+    seqs = [
+        int(s or 0)
+        for s in await page.locator(".log-row").evaluate_all("rows => rows.map(r => r.dataset.seq)")
+    ]
+    assert seqs == sorted(set(seqs))
+    steps = [t for t in await log_rows(page).all_inner_texts() if t.startswith("Processing")]
+    assert steps == [f"Processing email step {i}/5..." for i in range(1, 6)]
+    await expect(page.locator(".conn")).to_have_attribute("data-phase", "open")
+
+
+async def test_several_open_requests_each_answerable(page: Page) -> None:
+    """Two questions open at once are both listed and each answerable from the list; an
+    expiring one counts down; "Later" puts the dialog aside."""
+    session_id = await start_by_api(page, "two_questions", {"expires_in": 600})
+    await page.goto(f"/sessions/{session_id}")
+    waiting = page.get_by_role("region", name=re.compile("Waiting for you"))
+    await expect(waiting.locator(".request-item")).to_have_count(2)
+    await expect(waiting).to_contain_text("Keep going?")
+    await expect(waiting).to_contain_text("Pick a colour")
+    await expect(page).to_have_title("(2) Tether")
+    await expect(dialog(page)).to_have_count(1)
+    await page.keyboard.press("Escape")
+    await expect(dialog(page)).to_have_count(0)
+
+    await waiting.locator(".request-item", has_text="Keep going?").get_by_role("button").click()
+    timer = dialog(page).get_by_role("timer")
+    await expect(timer).to_have_text(re.compile(r"Expires in (9|10):\d\d"))
+    await expect(dialog(page).locator(".details")).to_have_text("Nobody minds.")
+    await dialog(page).get_by_role("button", name="Yes").click()
+    await expect(waiting.locator(".request-item")).to_have_count(1)
+    await expect(page).to_have_title("(1) Tether")
+    await expect(dialog(page)).to_have_count(0)
+
+    await waiting.locator(".request-item", has_text="Pick a colour").get_by_role("button").click()
+    await dialog(page).get_by_label("Favourite colour").select_option("green")
+    await dialog(page).get_by_role("textbox", name="Tags", exact=True).fill("calm")
+    await dialog(page).get_by_role("button", name="+ Add item").click()
+    await dialog(page).get_by_label("Tags, item 2").fill("fast")
+    await dialog(page).get_by_role("button", name="Submit").click()
+
+    result = page.get_by_role("region", name="Result")
+    await expect(result).to_contain_text("true")
+    await expect(result).to_contain_text("green")
+    await expect(result).to_contain_text("fast")
+    await expect(page).to_have_title("Tether")
+
+
+async def test_an_expired_request_leaves_the_list(page: Page) -> None:
+    """A request that expires closes its dialog and leaves the list; its default applies."""
+    session_id = await start_by_api(page, "two_questions", {"expires_in": 2})
+    await page.goto(f"/sessions/{session_id}")
+    waiting = page.get_by_role("region", name=re.compile("Waiting for you"))
+    await expect(waiting.get_by_role("timer")).to_have_text(re.compile(r"Expires in 0:0\d"))
+    await expect(waiting.locator(".request-item")).to_have_count(1)
+    await expect(waiting).not_to_contain_text("Keep going?")
+    await expect(dialog(page).get_by_role("heading", name="Pick a colour")).to_be_visible()
+    await expect(page.get_by_text("A request expired without an answer.")).to_be_visible()
+
+
+async def test_start_form_shows_the_hubs_field_errors(page: Page) -> None:
+    """A start refused with 422 invalid_inputs shows each message next to its field."""
+    await page.goto("/")
+    await page.get_by_role("link", name="Start Two questions").click()
+    field = page.get_by_label("Seconds the first question stays open")
+    await expect(field).to_have_value("600")  # the default, filled in
+    await field.fill("0")  # exclusiveMinimum: the browser lets it through, the hub does not
+    await page.get_by_role("button", name="Start task").click()
+    await expect(page.locator(".field-error")).to_have_text("Input should be greater than 0")
+    await expect(field).to_have_attribute("aria-invalid", "true")
+    await expect(page).to_have_url(re.compile(r"/tasks/two_questions$"))
+
+    await field.fill("30")
+    await page.get_by_role("button", name="Start task").click()
+    await expect(page).to_have_url(re.compile(r"/sessions/[^/]+$"))
+
+
+async def test_connection_badge_while_the_hub_is_away(page: Page) -> None:
+    """While the socket cannot connect the badge counts down to the next try; "Retry now"
+    tries at once, and the view fills in when the hub is back."""
+    hub_back = False
+
+    async def gate(ws: WebSocketRoute) -> None:
+        if hub_back:
+            ws.connect_to_server()
+        else:
+            await ws.close(code=1012, reason="hub restarting")
+
+    await page.route_web_socket(re.compile(r"/ws/sessions/"), gate)
+    session_id = await start_by_api(page, "email_demo", {"step_seconds": 0})
+    await page.goto(f"/sessions/{session_id}")
+    badge = page.locator(".conn")
+    await expect(badge).to_have_attribute("data-phase", "waiting")
+    # Backoff grows: wait for a wait of 2 s or more, so the button stays up to be clicked.
+    await expect(badge).to_contain_text(re.compile(r"Reconnecting in [2-9] s"))
+    await expect(dialog(page)).to_have_count(0)
+
+    hub_back = True
+    await page.get_by_role("button", name="Retry now").click()
+    await expect(badge).to_have_attribute("data-phase", "open")
+    await expect(badge).to_have_text("Connected")
+    await expect(
+        dialog(page).get_by_role("heading", name="Compose the email to send")
+    ).to_be_visible()
+
+
+async def test_the_hub_serves_the_build(page: Page) -> None:
+    """App routes get index.html (never cached); hashed assets are cached for good."""
+    response = await page.request.get("/sessions/anything")
+    assert response.status == 200
+    assert response.headers["cache-control"] == "no-cache"
+    html = await response.text()
+    assets = re.findall(r'(?:src|href)="(/assets/[^"]+)"', html)
+    assert assets, html
+    for path in assets:
+        asset = await page.request.get(path)
+        assert asset.status == 200
+        assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
