@@ -23,6 +23,7 @@ from tether.forms import field_errors
 from tether.messages import (
     Answer,
     Answered,
+    ForkSession,
     SessionPage,
     SnapshotEvent,
     StartSession,
@@ -81,8 +82,11 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> Response
     )
 
 
-async def read_body(request: Request, model: type[B]) -> B:
-    """Parse a JSON body into ``model``, with the protocol's errors for every failure."""
+async def read_body(request: Request, model: type[B], *, optional: bool = False) -> B:
+    """Parse a JSON body into ``model``, with the protocol's errors for every failure.
+
+    With ``optional``, an empty body means the model's defaults.
+    """
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The body is over {MAX_BODY_BYTES} bytes.")
@@ -91,6 +95,8 @@ async def read_body(request: Request, model: type[B]) -> B:
         body += chunk
         if len(body) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"The body is over {MAX_BODY_BYTES} bytes.")
+    if optional and not body.strip():
+        return model()
     try:
         data = json.loads(body)
     except ValueError as exc:
@@ -197,6 +203,14 @@ async def answer_request(request: Request) -> Response:
     return json_response(Answered(request_id=request_id))
 
 
+async def fork_session(request: Request) -> Response:
+    body = await read_body(request, ForkSession, optional=True)
+    session = await _manager(request).fork(
+        request.path_params["session_id"], user=_user(request), at_seq=body.at_seq
+    )
+    return json_response(session, 201)
+
+
 async def api_not_found(request: Request) -> Response:
     return JSONResponse(
         {"error": {"code": "not_found", "message": f"No API route {request.url.path}."}},
@@ -213,6 +227,7 @@ def routes() -> list[Route]:
         Route(sessions, get_session, methods=["GET"]),
         Route(f"{sessions}/events", list_events, methods=["GET"]),
         Route(f"{sessions}/cancel", cancel_session, methods=["POST"]),
+        Route(f"{sessions}/fork", fork_session, methods=["POST"]),
         Route(f"{sessions}/requests/{{request_id}}", answer_request, methods=["POST"]),
         Route("/api/{path:path}", api_not_found, methods=["GET", "POST", "PUT", "DELETE"]),
     ]

@@ -26,6 +26,7 @@ from tether.auth import Identity, IdentityMiddleware
 from tether.config import Settings
 from tether.fanout import Fanout
 from tether.hub import Hub
+from tether.leases import LeaseKeeper
 from tether.openapi import build_openapi
 from tether.sessions import SessionManager
 from tether.static import SpaFiles
@@ -54,6 +55,11 @@ def create_app(settings: Settings, hub: Hub) -> Starlette:
         await store.start()
         secret = settings.secret or await store.shared_secret(secrets.token_hex(32))
         manager = SessionManager(store=store, hub=hub, hub_id=hub_id)
+        keeper = LeaseKeeper(
+            store=store, runner_id=hub_id, lease_seconds=settings.lease_seconds,
+            running=manager.running_ids, lost=manager.lost, adopt=manager.resume,
+        )
+        keeper.start()  # its first round adopts sessions orphaned by a dead hub
         log.info("Tether hub %s serving %d tasks", hub_id, len(hub.tasks))
         try:
             yield {
@@ -62,7 +68,11 @@ def create_app(settings: Settings, hub: Hub) -> Starlette:
                 "identity": Identity(secret, trust_header=settings.trust_user_header),
             }
         finally:
+            # Stop the runners first (their sessions stay resumable), then let their
+            # leases go, so another hub resumes them now rather than after the expiry.
+            held = manager.running_ids()
             await manager.close(timeout=settings.shutdown_timeout)
+            await keeper.stop(release=held)
             await store.close()
 
     async def healthz(request: Request) -> Response:

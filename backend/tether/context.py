@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
 from pydantic import BaseModel
 
@@ -209,31 +210,68 @@ class Context:
         a failure is retried (after asking, if ``retry.ask``); the last failure propagates.
         """
         key = self._next_key("step")
+        done = self._runner.recorded(key, "step", name)
+        if done is not None:
+            return done["result"]
         policy = retry or Retry(attempts=1)
         attempt = 1
         while True:
-            try:
-                result = fn(*args, **kwargs)
-                if inspect.isawaitable(result):
-                    result = await result
+            failure = await self._attempt(key, name, attempt, fn, args, kwargs)
+            if not isinstance(failure, _Failure):
+                result = failure
                 break
-            except Exception as exc:
-                if attempt >= policy.attempts:
+            if attempt >= policy.attempts:
+                self._runner.failed_attempt = attempt
+                raise failure.exc
+            if policy.ask:
+                again = await self._runner.ask_retry(
+                    key=f"{key}.retry{attempt}", scope=self._scope, step=name,
+                    error=failure.message, attempt=attempt,
+                )
+                if not again:
                     self._runner.failed_attempt = attempt
-                    raise
-                if policy.ask:
-                    again = await self._runner.ask_retry(
-                        key=f"{key}.retry{attempt}", scope=self._scope, step=name,
-                        error=exc, attempt=attempt,
-                    )
-                    if not again:
-                        self._runner.failed_attempt = attempt
-                        raise
-                else:
-                    await asyncio.sleep(policy.delay(attempt))
-                attempt += 1
-        await self._runner.record(key, {"kind": "step", "name": name, "result": _jsonable(result)})
+                    raise failure.exc
+            else:
+                await self.sleep(policy.delay(attempt))
+            attempt += 1
+        await self._runner.record(
+            key, {"kind": "step", "name": name, "result": _jsonable(result)}
+        )
         return result
+
+    async def _attempt(
+        self, key: str, name: str, attempt: int, fn: Callable[..., Any],
+        args: tuple[Any, ...], kwargs: dict[str, Any],
+    ) -> Any:
+        """One attempt: its result, or a ``_Failure``. An attempt that failed in an
+        earlier run of this session is not run again: its recorded error stands."""
+        attempt_key = f"{key}.attempt{attempt}"
+        failed = self._runner.recorded(attempt_key, "attempt", name)
+        if failed is not None:
+            message = str(failed["error"])
+            return _Failure(StepFailed(name, message), message)
+        try:
+            result = fn(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        except Exception as exc:
+            message = str(exc) or type(exc).__name__
+            await self._runner.record(
+                attempt_key, {"kind": "attempt", "name": name, "error": message}
+            )
+            return _Failure(exc, message)
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``; a resumed session waits only for what is left of it."""
+        key = self._next_key("sleep")
+        recorded = self._runner.recorded(key, "sleep")
+        if recorded is not None:
+            until = float(recorded["until"])
+        else:
+            until = time.time() + seconds
+            await self._runner.record(key, {"kind": "sleep", "until": until})
+        await asyncio.sleep(max(0.0, until - time.time()))
 
     async def map(
         self,
@@ -251,19 +289,26 @@ class Context:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         key = self._next_key("m")
+        values = list(items)
+        if self._runner.recorded(key, "map") is None:
+            await self._runner.record(key, {"kind": "map", "count": len(values)})
         wants_ctx = len(inspect.signature(fn).parameters) >= 2
         gate = asyncio.Semaphore(concurrency)
 
         async def run(index: int, item: T) -> R:
+            item_key = f"{key}[{index}]"
+            done = self._runner.recorded(item_key, "map_item")
+            if done is not None:  # finished in an earlier run of this session
+                return cast(R, done["result"])
             async with gate:
-                child = Context(self._runner, f"{key}[{index}]/")
+                child = Context(self._runner, f"{item_key}/")
                 result = await (fn(child, item) if wants_ctx else fn(item))
                 await self._runner.record(
-                    f"{key}[{index}]", {"kind": "map_item", "result": _jsonable(result)}
+                    item_key, {"kind": "map_item", "result": _jsonable(result)}
                 )
                 return result
 
-        tasks = [asyncio.ensure_future(run(i, item)) for i, item in enumerate(items)]
+        tasks = [asyncio.ensure_future(run(i, item)) for i, item in enumerate(values)]
         try:
             return list(await asyncio.gather(*tasks))
         finally:
@@ -274,6 +319,20 @@ class Context:
     def cancel(self, reason: str = "cancelled") -> NoReturn:
         """End the session as ``cancelled`` with ``reason`` (e.g. a declined confirmation)."""
         raise CancelSession(reason)
+
+
+class StepFailed(Exception):
+    """A step attempt that failed in an earlier run of the session (its error recorded)."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    exc: Exception
+    message: str
 
 
 def _jsonable(value: Any) -> Any:

@@ -41,6 +41,7 @@ class RecordedAnswer:
 
     expired: bool
     value: Any = None
+    by: str = ""
 
 
 @dataclass(slots=True)
@@ -59,7 +60,9 @@ class Journal:
         for request_id, raw in (await store.answers(session_id)).items():
             recorded = json.loads(raw)
             answers[request_id] = RecordedAnswer(
-                expired=bool(recorded.get("expired")), value=recorded.get("value")
+                expired=bool(recorded.get("expired")),
+                value=recorded.get("value"),
+                by=str(recorded.get("by", "")),
             )
         return cls(entries, answers, await store.emit_counts(session_id), version)
 

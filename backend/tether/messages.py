@@ -311,6 +311,11 @@ class StartSession(Wire):
     inputs: dict[str, Any] = Field(default_factory=dict)
 
 
+class ForkSession(Wire):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    at_seq: int | None = Field(None, ge=1, description="Fork after this event (default: now)")
+
+
 class Answer(Wire):
     model_config = ConfigDict(extra="forbid", frozen=True)
     value: Any

@@ -23,12 +23,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from tether.context import MISSING, CancelSession, Context
-from tether.errors import LeaseLost, RequestTimedOut
+from tether.errors import LeaseLost, Nondeterminism, RequestTimedOut
 from tether.forms import Form
 from tether.hub import TaskDef
+from tether.journal import Journal, RecordedAnswer
 from tether.messages import (
     EventBase,
     Request,
+    RequestAnsweredEvent,
     RequestConfirmationEvent,
     RequestExpiredEvent,
     RequestUserInputEvent,
@@ -52,20 +54,32 @@ class SessionRunner:
     """Runs one session. See the module docstring."""
 
     def __init__(
-        self, *, store: Store, task: TaskDef, record: SessionRecord, runner_id: str
+        self,
+        *,
+        store: Store,
+        task: TaskDef,
+        record: SessionRecord,
+        runner_id: str,
+        resume: bool = False,
     ) -> None:
         self._store = store
         self._task_def = task
         self._record = record
+        self._resume = resume
         self.session_id = record.session.id
         self.owner = record.session.owner
-        self.state: dict[str, Any] = dict(record.session.state)
+        self.state: dict[str, Any] = {}
         self.failed_attempt = 1
+        self.journal = Journal()
         self._writer = SessionWriter(store, self.session_id, runner=runner_id)
         self._waiting: dict[str, asyncio.Future[Any]] = {}
+        self._answered: dict[str, Any] = {}  # answers seen on the feed, by request id
         self._models: dict[str, type[BaseModel]] = {}
+        self._emitted: dict[str, int] = {}  # scoped emits made by this run, per scope
         self._task: asyncio.Task[Any] | None = None
         self._cancel_reason: str | None = None
+        self._diverged: Nondeterminism | None = None
+        self._abandoned = False
 
     # --- the run ---------------------------------------------------------------------
 
@@ -73,7 +87,15 @@ class SessionRunner:
         """Run the task to a terminal status. Cancelling this coroutine = hub shutdown."""
         await self._store.subscribe(self.session_id, self)
         try:
-            await self._writer.write(Entry(set={"status": "running"}))
+            if self._resume:
+                # Subscribed first, loaded second: an answer recorded in between is in
+                # the journal or on the feed, never in neither.
+                self.journal = await Journal.load(
+                    self._store, self.session_id, version=self._record.version
+                )
+                self._record = await self._store.get_session(self.session_id) or self._record
+            if self._record.session.status == "pending":
+                await self._writer.write(Entry(set={"status": "running"}))
             self._task = asyncio.create_task(self._call_task(), name=f"task-{self.session_id}")
             if self._record.cancel_requested:
                 self.cancel("cancelled")
@@ -84,7 +106,8 @@ class SessionRunner:
                 with contextlib.suppress(BaseException):
                     await self._task
                 raise
-            await self._finish(self._task)
+            if not self._abandoned:
+                await self._finish(self._task)
         except LeaseLost:
             log.info("Session %s is now run by another hub", self.session_id)
         finally:
@@ -101,9 +124,12 @@ class SessionRunner:
 
     async def _finish(self, task: asyncio.Task[Any]) -> None:
         ts = now_iso()
-        if task.cancelled() or self._cancel_reason is not None:
+        exc = None if task.cancelled() else task.exception()
+        if self._diverged is not None:  # even if the task caught it: its journal is void
+            entry = self._failed(ts, self._diverged)
+        elif task.cancelled() or self._cancel_reason is not None:
             entry = _cancelled(ts, self._cancel_reason or "cancelled")
-        elif isinstance(exc := task.exception(), CancelSession):
+        elif isinstance(exc, CancelSession):
             entry = _cancelled(ts, exc.reason)
         elif isinstance(exc, LeaseLost):
             raise exc
@@ -125,7 +151,7 @@ class SessionRunner:
 
     def _failed(self, ts: str, exc: BaseException) -> Entry:
         message = str(exc) or type(exc).__name__
-        if not isinstance(exc, RequestTimedOut):
+        if not isinstance(exc, (RequestTimedOut, Nondeterminism)):
             log.warning("Session %s failed", self.session_id, exc_info=exc)
         event = TaskFailedEvent(
             seq=0, ts=ts, error=message, can_retry=False, attempt=self.failed_attempt
@@ -139,10 +165,37 @@ class SessionRunner:
             self._cancel_reason = reason
             self._task.cancel()
 
+    def abandon(self) -> None:
+        """Stop without a terminal status: another hub now owns the session."""
+        self._abandoned = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    # --- the journal -----------------------------------------------------------------
+
+    def recorded(self, key: str, kind: str, name: str | None = None) -> dict[str, Any] | None:
+        """The journal entry at ``key``, if this call was made before (see journal.py)."""
+        try:
+            return self.journal.lookup(key, kind, name)
+        except Nondeterminism as exc:
+            self._diverged = exc
+            raise
+
+    async def record(self, key: str, data: dict[str, Any]) -> None:
+        """Write a journal entry and wait until it is stored."""
+        await self._writer.write_durable(Entry(journal={key: json.dumps(data, ensure_ascii=False)}))
+
+    def _replayed_emit(self, scope: str) -> bool:
+        """Count one emit of ``scope``; True when the log already holds it."""
+        index = self._emitted.get(scope, 0) + 1
+        self._emitted[scope] = index
+        return index <= self.journal.emitted.get(scope, 0)
+
     # --- what the context calls ------------------------------------------------------
 
     async def emit(self, event: EventBase, scope: str) -> None:
-        await self._writer.write(Entry(body=event_body(event), emit_scope=scope))
+        if not self._replayed_emit(scope):
+            await self._writer.write(Entry(body=event_body(event), emit_scope=scope))
 
     async def set_state(self, values: dict[str, Any], scope: str) -> None:
         merged = {**self.state, **values}
@@ -151,20 +204,18 @@ class SessionRunner:
         except (TypeError, ValueError) as exc:
             raise TypeError(f"Task state must be JSON-serialisable: {exc}") from exc
         self.state = merged
+        if self._replayed_emit(scope):
+            return
         event = StateEvent(seq=0, ts=now_iso(), state=merged)
         await self._writer.write(
             Entry(body=event_body(event), set={"state": state_json}, emit_scope=scope)
         )
 
-    async def record(self, key: str, data: dict[str, Any]) -> None:
-        """Write a journal entry and wait until it is stored."""
-        await self._writer.write_durable(Entry(journal={key: json.dumps(data, ensure_ascii=False)}))
-
     async def ask_input(
         self, *, key: str, scope: str, prompt: str, form: Form, timeout: float | None,
         default: Any,
     ) -> Any:
-        rid, created, expires = _new_request_times(timeout)
+        rid, created, expires = self._request_identity(key, "input", timeout)
         request = Request(
             request_id=rid, kind="input", prompt=prompt, fields=form.fields,
             schema_=form.schema, created_at=created, expires_at=expires,
@@ -174,13 +225,13 @@ class SessionRunner:
             schema_=form.schema, expires_at=expires,
         )
         pending = PendingRequest(request=request, model_ref=form.model_ref, journal_key=key)
-        return await self._open(pending, event, scope, timeout, default, model=form.model)
+        return await self._open(pending, event, scope, default, model=form.model)
 
     async def ask_confirm(
         self, *, key: str, scope: str, prompt: str, details: str | None,
         timeout: float | None, default: Any,
     ) -> Any:
-        rid, created, expires = _new_request_times(timeout)
+        rid, created, expires = self._request_identity(key, "confirm", timeout)
         request = Request(
             request_id=rid, kind="confirm", prompt=prompt, details=details,
             created_at=created, expires_at=expires,
@@ -190,58 +241,107 @@ class SessionRunner:
             expires_at=expires,
         )
         pending = PendingRequest(request=request, journal_key=key)
-        return await self._open(pending, event, scope, timeout, default)
+        return await self._open(pending, event, scope, default)
 
     async def ask_retry(
-        self, *, key: str, scope: str, step: str, error: BaseException, attempt: int
+        self, *, key: str, scope: str, step: str, error: str, attempt: int
     ) -> bool:
-        rid, created, _ = _new_request_times(None)
-        message = str(error) or type(error).__name__
+        rid, created, _ = self._request_identity(key, "retry", None)
         request = Request(
             request_id=rid, kind="retry", prompt=f"{step!r} failed. Try again?",
-            error=message, attempt=attempt, created_at=created,
+            error=error, attempt=attempt, created_at=created,
         )
         event = TaskFailedEvent(
-            seq=0, ts=created, error=message, can_retry=True, attempt=attempt, request_id=rid
+            seq=0, ts=created, error=error, can_retry=True, attempt=attempt, request_id=rid
         )
         pending = PendingRequest(request=request, journal_key=key)
-        return bool(await self._open(pending, event, scope, None, MISSING))
+        return bool(await self._open(pending, event, scope, MISSING))
+
+    def _request_identity(
+        self, key: str, kind: str, timeout: float | None
+    ) -> tuple[str, str, str | None]:
+        """Id and times of the request made at ``key``: the recorded ones on a resumed
+        run (the same request id, the same deadline), new ones otherwise."""
+        recorded = self.recorded(key, kind)
+        if recorded is not None:
+            rid = str(recorded["request_id"])
+            raw = self._record.pending_raw.get(rid)
+            if raw is not None:
+                stored = PendingRequest.model_validate_json(raw).request
+                return rid, stored.created_at, stored.expires_at
+            _, created, expires = _new_request_times(timeout)
+            return rid, created, expires
+        return _new_request_times(timeout)
 
     async def _open(
         self,
         pending: PendingRequest,
         event: EventBase,
         scope: str,
-        timeout: float | None,
         default: Any,
         *,
         model: type[BaseModel] | None = None,
     ) -> Any:
+        """Open the request (or find it open, or answered, on a resumed run) and wait."""
         request = pending.request
         rid = request.request_id
+        logged = self._replayed_emit(scope)
+        answer = self.journal.answer(rid)
+        if answer is not None:
+            if not logged:  # a fork: its log starts empty, so show the exchange whole
+                await self._show_recorded(event, request, answer, scope)
+            if answer.expired:
+                return self._expired_value(request, default)
+            return answer.value
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting[rid] = future
         if model is not None:
             self._models[rid] = model
-        journal = json.dumps({"kind": request.kind, "request_id": rid})
         try:
-            await self._writer.write_durable(
-                Entry(
-                    body=event_body(event),
-                    pending_add={rid: pending.model_dump_json()},
-                    journal={pending.journal_key or rid: journal},
-                    emit_scope=scope,
+            if rid not in self._record.pending_raw:
+                journal = json.dumps({"kind": request.kind, "request_id": rid})
+                await self._writer.write_durable(
+                    Entry(
+                        body=None if logged else event_body(event),
+                        pending_add={rid: pending.model_dump_json()},
+                        journal={pending.journal_key or rid: journal},
+                        emit_scope=None if logged else scope,
+                    )
                 )
-            )
-            if timeout is None:
+            if rid in self._answered and not future.done():
+                future.set_result(self._answered[rid])
+            if request.expires_at is None:
                 return await future
+            remaining = _seconds_until(request.expires_at)
             try:
-                return await asyncio.wait_for(asyncio.shield(future), timeout)
+                return await asyncio.wait_for(asyncio.shield(future), max(0.0, remaining))
             except TimeoutError:
                 return await self._expire(request, default)
         finally:
             self._waiting.pop(rid, None)
             self._models.pop(rid, None)
+
+    async def _show_recorded(
+        self, event: EventBase, request: Request, answer: RecordedAnswer, scope: str
+    ) -> None:
+        await self._writer.write(Entry(body=event_body(event), emit_scope=scope))
+        ts = now_iso()
+        closing: EventBase
+        if answer.expired:
+            closing = RequestExpiredEvent(seq=0, ts=ts, request_id=request.request_id)
+        else:
+            closing = RequestAnsweredEvent(
+                seq=0, ts=ts, request_id=request.request_id, kind=request.kind,
+                value=answer.value, by=answer.by,
+            )
+        # Not scoped: a live answer's event is not the task's emit either.
+        await self._writer.write(Entry(body=event_body(closing)))
+
+    @staticmethod
+    def _expired_value(request: Request, default: Any) -> Any:
+        if default is MISSING:
+            raise RequestTimedOut(request.request_id, request.prompt)
+        return default
 
     async def _expire(self, request: Request, default: Any) -> Any:
         rid = request.request_id
@@ -252,11 +352,11 @@ class SessionRunner:
             body=event_body(RequestExpiredEvent(seq=0, ts=ts, request_id=rid)),
         )
         if outcome == "ok":
-            if default is MISSING:
-                raise RequestTimedOut(rid, request.prompt)
-            return default
-        # An answer won the race; it is recorded, whether or not its event reached us yet.
+            return self._expired_value(request, default)
+        # Closed already: an answer won the race, or an earlier run expired it.
         recorded = json.loads((await self._store.answers(self.session_id))[rid])
+        if recorded.get("expired"):
+            return self._expired_value(request, default)
         return recorded["value"]
 
     def live_model(self, request_id: str) -> type[BaseModel] | None:
@@ -266,12 +366,11 @@ class SessionRunner:
     # --- the feed (SessionListener) --------------------------------------------------
 
     def on_frames(self, session_id: str, frames: Sequence[str]) -> None:
-        if not self._waiting:
-            return
         for frame in frames:
             if frame.find(_ANSWERED, 0, 80) == -1:
                 continue
             event = json.loads(frame)
+            self._answered[event["request_id"]] = event["value"]
             future = self._waiting.get(event["request_id"])
             if future is not None and not future.done():
                 future.set_result(event["value"])
@@ -310,6 +409,11 @@ def _new_request_times(timeout: float | None) -> tuple[str, str, str | None]:
         deadline = now + timedelta(seconds=timeout)
         expires = deadline.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return secrets.token_hex(8), created, expires
+
+
+def _seconds_until(iso: str) -> float:
+    deadline = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return (deadline - datetime.now(UTC)).total_seconds()
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

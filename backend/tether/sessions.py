@@ -125,10 +125,15 @@ class SessionManager:
             self._launch(record)
         return record.session, created
 
-    def _launch(self, record: SessionRecord) -> None:
-        task_def = self._hub.tasks[record.session.task]
+    def _launch(self, record: SessionRecord, *, resume: bool = False) -> None:
+        task_def = self._hub.tasks.get(record.session.task)
+        if task_def is None:
+            log.error("Cannot run session %s: this hub has no task %r",
+                      record.session.id, record.session.task)
+            return
         runner = SessionRunner(
-            store=self._store, task=task_def, record=record, runner_id=self._hub_id
+            store=self._store, task=task_def, record=record, runner_id=self._hub_id,
+            resume=resume,
         )
         self._runners[record.session.id] = runner
         task = asyncio.create_task(runner.run(), name=f"runner-{record.session.id}")
@@ -140,6 +145,59 @@ class SessionManager:
         self._runners.pop(session_id, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("Runner of session %s crashed", session_id, exc_info=task.exception())
+
+    # --- resuming, forking and giving sessions up ------------------------------------
+
+    def running_ids(self) -> list[str]:
+        """The sessions this hub runs now (their leases need renewing)."""
+        return list(self._runners)
+
+    async def resume(self, session_id: str) -> None:
+        """Run a session again from its journal (this hub holds its lease now)."""
+        if session_id in self._runners:
+            return
+        record = await self._store.get_session(session_id)
+        if record is None or record.session.status in TERMINAL_STATUSES:
+            return
+        self._launch(record, resume=True)
+
+    def lost(self, session_id: str) -> None:
+        """Another hub took the session over: stop our runner, write nothing more."""
+        runner = self._runners.get(session_id)
+        if runner is not None:
+            runner.abandon()
+
+    async def fork(self, session_id: str, *, user: str, at_seq: int | None = None) -> Session:
+        """Start a new session whose past is the source's up to ``at_seq`` (default: now).
+
+        Its task runs from the start with the source's journal up to that point, so
+        finished steps return their recorded results, questions answered before
+        ``at_seq`` keep their answers, and the first question after it is asked again.
+
+        Raises:
+            UnknownSession, InvalidMessage (``at_seq`` out of range).
+        """
+        record = await self.get(session_id, user=user)
+        source = record.session
+        at = source.last_seq if at_seq is None else at_seq
+        if not 1 <= at <= source.last_seq:
+            raise InvalidMessage(
+                f"at_seq must be from 1 to {source.last_seq}.", fields={"at_seq": str(at_seq)}
+            )
+        seed = await self._store.fork_seed(session_id, at_seq=at)
+        created_at = now_iso()
+        new = NewSession(
+            id=new_session_id(), task=source.task, owner=user, created_at=created_at,
+            inputs_json=json.dumps(source.inputs, ensure_ascii=False), version=record.version,
+            runner=self._hub_id,
+            first_event=event_body(StatusEvent(seq=0, ts=created_at, status="pending")),
+        )
+        new_id, _, _ = await self._store.create_session(new, seed=seed)
+        forked = await self._store.get_session(new_id)
+        if forked is None:
+            raise UnknownSession(new_id)
+        self._launch(forked, resume=True)
+        return forked.session
 
     # --- reading ---------------------------------------------------------------------
 
