@@ -30,6 +30,8 @@ from tether.store.base import EventRange, Store
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 2000
+CLOSE_RESTARTING = 1012
+CLOSE_TOO_SLOW = 4008
 _RESYNC = ""  # a queue marker: re-read the log (never a real frame: frames are JSON)
 
 Phase = Literal["replay", "catchup", "live", "closed"]
@@ -46,7 +48,7 @@ class Outbox:
         after: int,
         send: Callable[[str], Awaitable[None]],
         snapshot: Callable[[], Awaitable[Session]],
-        on_overflow: Callable[[Outbox], None],
+        close: Callable[[int, str], None],
         limit: int,
     ) -> None:
         self.session_id = session_id
@@ -55,7 +57,7 @@ class Outbox:
         self._store = store
         self._send = send
         self._snapshot = snapshot
-        self._on_overflow = on_overflow
+        self._close = close
         self._limit = limit
         self._queue: deque[str] = deque()
         self._wake = asyncio.Event()
@@ -77,6 +79,13 @@ class Outbox:
         if self.phase != "closed":
             self._enqueue((frame,))
 
+    def shut(self, code: int, reason: str) -> None:
+        """Stop sending and close the connection with ``code``."""
+        if self.phase != "closed":
+            self.phase = "closed"
+            self._queue.clear()
+            self._close(code, reason)
+
     def resync(self) -> None:
         """The feed may have lost frames: re-read the log past ``last``."""
         if self.phase == "live":
@@ -84,9 +93,7 @@ class Outbox:
 
     def _enqueue(self, frames: Sequence[str]) -> None:
         if len(self._queue) + len(frames) > self._limit:
-            self.phase = "closed"
-            self._queue.clear()
-            self._on_overflow(self)
+            self.shut(CLOSE_TOO_SLOW, "Too slow: reconnect with after=.")
             return
         self._queue.extend(frames)
         self._wake.set()
@@ -222,3 +229,12 @@ class Fanout:
     def on_resync(self) -> None:
         for outbox in self.all_outboxes():
             outbox.resync()
+
+    def on_outage(self) -> None:
+        """The store's feed dropped: tell every client, who reconnects with ``after=``.
+
+        Keeping the sockets open would leave tabs silently stale while the store is away;
+        a close with 1012 makes each of them show "reconnecting" and resume exactly.
+        """
+        for outbox in self.all_outboxes():
+            outbox.shut(CLOSE_RESTARTING, "The hub lost its store; reconnect with after=.")

@@ -379,6 +379,9 @@ class SessionRunner:
         if command == "cancel":
             self.cancel("cancelled")
 
+    def on_outage(self) -> None:
+        return None  # the writer retries; answers are refilled by on_resync
+
     def on_resync(self) -> None:
         task = asyncio.create_task(self._refill())
         task.add_done_callback(_log_failure)

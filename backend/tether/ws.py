@@ -22,6 +22,7 @@ from tether.errors import (
     AlreadyFinished,
     InvalidMessage,
     SessionFinished,
+    StoreUnavailable,
     TetherError,
     UnknownSession,
 )
@@ -51,7 +52,7 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_NO_SESSION = 4404
-CLOSE_TOO_SLOW = 4008
+CLOSE_TRY_AGAIN = 1013
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,9 @@ async def session_socket(
     except UnknownSession:
         await websocket.close(CLOSE_NO_SESSION, "No such session.")
         return
+    except StoreUnavailable:
+        await websocket.close(CLOSE_TRY_AGAIN, "The store is unavailable; try again.")
+        return
     await _Connection(websocket, manager, fanout, limits, session_id, user).serve(int(raw_after))
 
 
@@ -134,6 +138,7 @@ class _Connection:
         self._user = user
         self._bucket = TokenBucket(limits.rate_per_second, limits.rate_burst)
         self._closing: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     async def serve(self, after: int) -> None:
         outbox = Outbox(
@@ -142,11 +147,16 @@ class _Connection:
             after=after,
             send=self._ws.send_text,
             snapshot=self._snapshot,
-            on_overflow=self._overflowed,
+            close=self._close_soon,
             limit=self._limits.send_queue,
         )
         self._outbox = outbox
-        await self._fanout.attach(outbox)
+        try:
+            await self._fanout.attach(outbox)
+        except StoreUnavailable:
+            await self._fanout.detach(outbox)
+            await self._close(CLOSE_TRY_AGAIN, "The store is unavailable; try again.")
+            return
         writer = asyncio.create_task(outbox.run(), name=f"ws-writer-{self._session_id}")
         writer.add_done_callback(self._writer_done)
         self._writer = writer
@@ -166,21 +176,22 @@ class _Connection:
     async def _snapshot(self) -> Session:
         return (await self._manager.get(self._session_id, user=self._user)).session
 
-    def _overflowed(self, outbox: Outbox) -> None:
-        """The client reads too slowly: close it with 4008; nobody else waits for it."""
-        self._writer.cancel()
-        self._close_soon(CLOSE_TOO_SLOW, "Too slow: reconnect with after=.")
-
     def _writer_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is not None and not isinstance(exc, (WebSocketDisconnect, OSError, RuntimeError)):
+        if isinstance(exc, StoreUnavailable):
+            self._close_soon(CLOSE_TRY_AGAIN, "The store is unavailable; reconnect with after=.")
+        elif exc is not None and not isinstance(exc, (WebSocketDisconnect, OSError, RuntimeError)):
             log.error("WebSocket writer of %s failed", self._session_id, exc_info=exc)
             self._close_soon(1011, "Internal error.")
 
     def _close_soon(self, code: int, reason: str) -> None:
+        """Close from outside the reader (overflow: 4008, store outage: 1012). The writer
+        stops at once: nobody waits for a client that will not read."""
         if self._closing is None:
+            if self._writer is not None:
+                self._writer.cancel()
             self._closing = asyncio.create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:

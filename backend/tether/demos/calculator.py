@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from typing import Any
 
@@ -29,8 +28,10 @@ def register(hub: Hub) -> None:
 
         async def job(item_ctx: Context, index: int) -> dict[str, Any]:
             nonlocal done
-            seconds = round(random.uniform(0, inputs.max_seconds), 3)
-            await asyncio.sleep(seconds)
+            # Drawn in a step and slept with ctx.sleep: a resumed session replays the same
+            # draw and waits only for what is left.
+            seconds = round(await item_ctx.step("draw", random.uniform, 0, inputs.max_seconds), 3)
+            await item_ctx.sleep(seconds)
             record = {"job": index, "seconds": seconds, "value": index * index}
             done += 1
             await item_ctx.markdown(f"have results `{record}`")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field
@@ -43,7 +42,7 @@ def register(hub: Hub) -> None:
         for step in range(1, 6):
             await ctx.stream(f"Processing email step {step}/5...")
             await ctx.progress(step, 5, label="Processing")
-            await asyncio.sleep(inputs.step_seconds)
+            await ctx.sleep(inputs.step_seconds)  # journaled: a resumed session waits less
 
         attempts = 0
 

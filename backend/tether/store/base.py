@@ -100,6 +100,10 @@ class SessionListener(Protocol):
         """The feed may have dropped messages (a reconnect): refill from the log."""
         ...
 
+    def on_outage(self) -> None:
+        """The feed lost its connection; ``on_resync`` follows once it is back."""
+        ...
+
 
 class Store(Protocol):
     """Where sessions live. See the module docstring for the guarantees."""

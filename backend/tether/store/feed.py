@@ -163,6 +163,9 @@ class RedisFeed:
             log.warning("Redis feed lost its connection: %s", exc)
             conn, self._conn = self._conn, None
             self._connected.clear()
+            for listeners in list(self._listeners.values()):
+                for listener in list(listeners):
+                    listener.on_outage()
             task = asyncio.create_task(conn.disconnect(nowait=True))
             self._tasks.append(task)
             task.add_done_callback(self._tasks.remove)
