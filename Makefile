@@ -7,9 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-FRONTEND_SOURCES := $(shell [ -d frontend ] && find frontend/src frontend/index.html frontend/package.json frontend/vite.config.ts -type f 2>/dev/null)
+FRONTEND_SOURCES := $(shell [ -d frontend ] && find frontend/src frontend/index.html frontend/package.json frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json -type f 2>/dev/null)
+NODE_MODULES := frontend/node_modules/.installed
 
-.PHONY: run test lint typecheck pytest bench system-deps frontend clean help
+.PHONY: run test lint typecheck pytest frontend-test bench system-deps frontend clean help
 
 help:
 	@echo "make run    - serve the demo tasks on http://127.0.0.1:8000 (TETHER_REDIS_URL for Redis)"
@@ -25,18 +26,28 @@ $(STAMP): backend/pyproject.toml
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+# The browser app's packages, exactly as package-lock.json pins them.
+$(NODE_MODULES): frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # The browser app's production build, rebuilt when a source file is newer than it.
-frontend/dist/index.html: $(FRONTEND_SOURCES)
-	@if [ -f frontend/package.json ]; then \
-		cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build; \
-	fi
+frontend/dist/index.html: $(NODE_MODULES) $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+	@touch $@
 
 frontend: $(if $(wildcard frontend/package.json),frontend/dist/index.html,)
+
+# The app's unit tests (vitest), and the check that src/protocol/generated.ts matches
+# the hub's message models.
+frontend-test: $(STAMP) $(NODE_MODULES)
+	cd frontend && npm test --silent
 
 run: $(STAMP) frontend
 	$(BIN)/tether serve --host "$${TETHER_HOST:-127.0.0.1}" --port "$${TETHER_PORT:-8000}"
@@ -50,7 +61,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP) system-deps frontend
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+test: lint typecheck frontend-test pytest
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench

@@ -1,5 +1,5 @@
 """Tasks that the demos do not cover, for the browser tests: several questions open at
-once, one of them expiring."""
+once, one of them expiring, and a task state of its own."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ def build_browser_hub() -> Hub:
                 )
             return await item_ctx.ask(COLOR_FIELDS, prompt="Pick a colour")
 
-        return await ctx.map(ask, [0, 1])
+        await ctx.set_state(phase="asking", open_questions=["Keep going?", "Pick a colour"])
+        answers = await ctx.map(ask, [0, 1])
+        await ctx.set_state(phase="done", open_questions=[])
+        return answers
 
     return hub

@@ -1,17 +1,19 @@
 """Browser fixtures: Debian's Chromium driven by Playwright, against a real hub that
-serves the built app (frontend/dist) on a free port."""
+serves the built app (frontend/dist) on a free port; and hub processes to kill, stop and
+restart for the durability tests."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.e2e.browser_tasks import build_browser_hub
+from tests.support.hub_proc import HubProcess
 from tests.support.server import RunningHub, run_hub
 from tests.support.timing import MS
 from tether.config import Settings
@@ -97,3 +99,21 @@ async def page(context: BrowserContext) -> AsyncIterator[Page]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def hub_procs() -> Iterator[Callable[..., HubProcess]]:
+    """Start hub processes (``python -m tether serve``) for this test: every one still
+    running at the end is killed, and the logs of all are printed (pytest shows them
+    when the test fails)."""
+    started: list[HubProcess] = []
+
+    def start(*specs: str, redis_url: str, hub_id: str, **env: str) -> HubProcess:
+        proc = HubProcess(*specs, redis_url=redis_url, hub_id=hub_id, **env)
+        started.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in started:
+        proc.kill()
+        print(f"--- log of {proc.hub_id} ---", *proc.log[-60:], sep="\n")

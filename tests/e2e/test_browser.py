@@ -204,6 +204,12 @@ async def test_sessions_list_and_title_badge(page: Page) -> None:
     await expect(rows.nth(1)).to_contain_text("Completed")
     await expect(page).to_have_title("(1) Tether")
 
+    await page.get_by_label("Show sessions with status").select_option("completed")
+    await expect(rows).to_have_count(1)
+    assert await rows.nth(0).get_attribute("data-session") == first
+    await page.get_by_label("Show sessions with status").select_option("")
+    await expect(rows).to_have_count(2)
+
     await rows.nth(0).click()
     await expect(page).to_have_url(re.compile(f"/sessions/{second}$"))
     await fill_email(page, VALID_EMAIL)
@@ -364,6 +370,11 @@ async def test_several_open_requests_each_answerable(page: Page) -> None:
     await expect(waiting).to_contain_text("Keep going?")
     await expect(waiting).to_contain_text("Pick a colour")
     await expect(page).to_have_title("(2) Tether")
+    state = page.get_by_role("region", name="State")
+    await expect(state.locator(".value-row", has_text="Phase")).to_contain_text("asking")
+    await expect(state.locator(".value-row", has_text="Open questions")).to_contain_text(
+        "Pick a colour"
+    )
     await expect(dialog(page)).to_have_count(1)
     await page.keyboard.press("Escape")
     await expect(dialog(page)).to_have_count(0)
@@ -388,6 +399,7 @@ async def test_several_open_requests_each_answerable(page: Page) -> None:
     await expect(result).to_contain_text("true")
     await expect(result).to_contain_text("green")
     await expect(result).to_contain_text("fast")
+    await expect(state.locator(".value-row", has_text="Phase")).to_contain_text("done")
     await expect(page).to_have_title("Tether")
 
 

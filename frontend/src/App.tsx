@@ -1,0 +1,100 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import type { TaskInfo } from './protocol';
+import { ApiError, api } from './lib/api';
+import { usePoll } from './lib/hooks';
+import { Link, matchRoute, usePath } from './lib/router';
+import { SessionList } from './components/SessionList';
+import { SessionView } from './components/SessionView';
+import { StartForm } from './components/StartForm';
+import { TaskCatalog } from './components/TaskCatalog';
+
+export function App() {
+  const path = usePath();
+  const route = matchRoute(path);
+  const [tasks, setTasks] = useState<TaskInfo[] | null>(null);
+  const [tasksError, setTasksError] = useState<string | null>(null);
+
+  // The first request also gives this browser its identity cookie (needed by sockets).
+  useEffect(() => {
+    api.tasks().then(setTasks, (e: unknown) => setTasksError(e instanceof ApiError ? e.message : 'Could not load the tasks.'));
+  }, []);
+  const byName = useMemo(() => new Map((tasks ?? []).map((t) => [t.name, t])), [tasks]);
+
+  const waiting = useWaitingCount(tasks !== null || tasksError !== null);
+  useEffect(() => {
+    document.title = waiting.total > 0 ? `(${waiting.total}) Tether` : 'Tether';
+  }, [waiting.total]);
+
+  let page;
+  switch (route.page) {
+    case 'catalog':
+      page = <TaskCatalog tasks={tasks} error={tasksError} />;
+      break;
+    case 'start': {
+      const task = byName.get(route.task);
+      page = task ? <StartForm key={task.name} task={task} /> : tasks === null ? <p className="muted">Loading…</p> : <NotFound what="task" />;
+      break;
+    }
+    case 'sessions':
+      page = <SessionList tasks={byName} />;
+      break;
+    case 'session':
+      page = <SessionView key={route.id} sessionId={route.id} tasks={byName} onPending={waiting.report} />;
+      break;
+    case 'not_found':
+      page = <NotFound what="page" />;
+  }
+
+  return (
+    <>
+      <a href="#main" className="skip-link">Skip to content</a>
+      <header className="topbar">
+        <div className="topbar-inner">
+          <Link to="/" className="brand" aria-label="Tether home">
+            <svg viewBox="0 0 32 32" width="22" height="22" aria-hidden="true">
+              <circle cx="11" cy="16" r="6.5" fill="none" stroke="currentColor" strokeWidth="3" />
+              <circle cx="21" cy="16" r="6.5" fill="none" stroke="currentColor" strokeWidth="3" />
+            </svg>
+            Tether
+          </Link>
+          <nav className="nav" aria-label="Main">
+            <Link to="/" aria-current={route.page === 'catalog' || route.page === 'start' ? 'page' : undefined}>Tasks</Link>
+            <Link to="/sessions" aria-current={route.page === 'sessions' || route.page === 'session' ? 'page' : undefined}>
+              Sessions
+              {waiting.total > 0 && <span className="nav-count" aria-label={`${waiting.total} waiting for you`}>{waiting.total}</span>}
+            </Link>
+          </nav>
+        </div>
+      </header>
+      <main id="main" className="main">{page}</main>
+    </>
+  );
+}
+
+function NotFound({ what }: { what: string }) {
+  return (
+    <section className="narrow empty-state">
+      <h1>No such {what}</h1>
+      <p><Link to="/" className="button">Back to the tasks</Link></p>
+    </section>
+  );
+}
+
+/** Requests waiting across the user's sessions: polled, with the open session's live count
+ * standing in for its polled one. */
+function useWaitingCount(identified: boolean): { total: number; report: (sessionId: string, count: number | null) => void } {
+  const [polled, setPolled] = useState<ReadonlyMap<string, number>>(new Map());
+  const [live, setLive] = useState<{ id: string; count: number } | null>(null);
+  usePoll(() => {
+    api.sessions({ status: 'waiting', limit: 100 }).then(
+      (page) => setPolled(new Map(page.sessions.map((s) => [s.id, s.pending.length]))),
+      () => undefined,
+    );
+  }, 5000, 15000, identified);
+  const report = useCallback((id: string, count: number | null) => {
+    setLive((current) => (count === null ? (current?.id === id ? null : current) : { id, count }));
+  }, []);
+  let total = live?.count ?? 0;
+  for (const [id, count] of polled) if (id !== live?.id) total += count;
+  return { total, report };
+}

@@ -1,0 +1,252 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import type { Request, TaskInfo } from '../protocol';
+import { TERMINAL } from '../protocol';
+import { useSession } from '../lib/hooks';
+import { Link } from '../lib/router';
+import type { SessionController, Toast } from '../session/controller';
+import { ConnectionBadge } from './ConnectionBadge';
+import { EmailAssistantView, claimedByAssistant } from './EmailAssistantView';
+import { EventLog } from './EventLog';
+import { RequestDialog } from './RequestDialog';
+import { RequestList } from './RequestList';
+import { StatusBadge } from './StatusBadge';
+import { ValueView } from './ValueView';
+
+interface Props {
+  sessionId: string;
+  tasks: ReadonlyMap<string, TaskInfo>;
+  /** Tell the app how many requests wait here (for the title badge). */
+  onPending: (sessionId: string, count: number | null) => void;
+}
+
+/** One session, live: status, requests, progress, state, outcome and the log. */
+export function SessionView({ sessionId, tasks, onPending }: Props) {
+  const { snapshot, controller } = useSession(sessionId);
+  const { meta, store, connection, caughtUp, toasts } = snapshot;
+  const [openId, setOpenId] = useState<string | null>(null);
+  const [dismissed, setDismissed] = useState<ReadonlySet<string>>(new Set());
+  const [confirmCancel, setConfirmCancel] = useState(false);
+  const [cancelError, setCancelError] = useState<string | null>(null);
+
+  const isAssistant = meta?.task === 'email_assistant';
+  const pending = store.pending;
+  const finished = store.status !== null && TERMINAL.has(store.status);
+
+  useEffect(() => {
+    onPending(sessionId, caughtUp ? pending.length : null);
+  }, [sessionId, caughtUp, pending.length, onPending]);
+  useEffect(() => () => onPending(sessionId, null), [sessionId, onPending]);
+
+  // Open the oldest request nobody dismissed, once the replay has caught up.
+  const current = pending.find((r) => r.request_id === openId) ?? null;
+  useEffect(() => {
+    if (!caughtUp || current !== null) return;
+    const next = pending.find((r) => !dismissed.has(r.request_id) && !(isAssistant && claimedByAssistant(r)));
+    setOpenId(next ? next.request_id : null);
+  }, [caughtUp, current, pending, dismissed, isAssistant]);
+
+  const answer = (request: Request, value: unknown) =>
+    controller ? controller.answer(request, value) : Promise.resolve({ ok: false, message: 'Not connected yet.' });
+
+  // "Later" puts aside everything waiting now; only requests that arrive afterwards open
+  // by themselves. The list still answers any of them.
+  const dismiss = (): void => {
+    setDismissed((d) => new Set([...d, ...pending.map((r) => r.request_id)]));
+    setOpenId(null);
+  };
+
+  const open = (request: Request): void => {
+    if (isAssistant && claimedByAssistant(request)) {
+      // Answered in place: take the reader there.
+      const form = document.querySelector<HTMLElement>(`.inline-request[data-request="${CSS.escape(request.request_id)}"]`);
+      form?.scrollIntoView({ behavior: 'smooth', block: 'center' });
+      form?.querySelector<HTMLElement>('input, textarea, select')?.focus({ preventScroll: true });
+      return;
+    }
+    setDismissed((d) => {
+      const copy = new Set(d);
+      copy.delete(request.request_id);
+      return copy;
+    });
+    setOpenId(request.request_id);
+  };
+
+  if (snapshot.loadError === 'not_found' || (connection.phase === 'closed' && connection.reason === 'not_found')) {
+    return (
+      <section className="narrow empty-state">
+        <h1>Session not found</h1>
+        <p className="muted">There is no session <code>{sessionId}</code>, or it belongs to someone else.</p>
+        <p><Link to="/sessions" className="button">Your sessions</Link></p>
+      </section>
+    );
+  }
+
+  const task = meta ? tasks.get(meta.task) : undefined;
+  const title = task?.title ?? meta?.task ?? 'Session';
+  const hasState = Object.keys(store.state).length > 0;
+
+  return (
+    <section className="session" aria-labelledby="session-title" data-session={sessionId}>
+      <nav className="crumbs"><Link to="/sessions">← Sessions</Link></nav>
+      <header className="session-head">
+        <div className="session-title">
+          <h1 id="session-title">{title}</h1>
+          <code className="muted small">{sessionId}</code>
+        </div>
+        <div className="session-badges">
+          <StatusBadge status={store.status ?? meta?.status ?? null} />
+          <ConnectionBadge state={connection} onRetryNow={() => controller?.reconnectNow()} />
+          {!finished && store.status !== null && (
+            <button type="button" className="button danger-ghost small" onClick={() => setConfirmCancel(true)}>
+              Cancel task
+            </button>
+          )}
+        </div>
+      </header>
+      {snapshot.loadError && <p className="form-error" role="alert">{snapshot.loadError}</p>}
+      {cancelError && <p className="form-error" role="alert">{cancelError}</p>}
+
+      <RequestList requests={pending} onOpen={open} />
+
+      {store.progress.length > 0 && (
+        <section className="card progress-card" aria-label="Progress">
+          {store.progress.map((p) => <ProgressBar key={p.label} label={p.label} done={p.done} total={p.total} />)}
+        </section>
+      )}
+
+      <Outcome store={store} />
+
+      {isAssistant ? (
+        <EmailAssistantView state={store.state} inputs={meta?.inputs ?? {}} pending={pending} onAnswer={answer} />
+      ) : (
+        hasState && (
+          <section className="card" aria-labelledby="state-title">
+            <h2 id="state-title">State</h2>
+            <ValueView value={store.state} />
+          </section>
+        )
+      )}
+
+      <section className="card log-card" aria-labelledby="log-title">
+        <div className="log-head">
+          <h2 id="log-title">Log</h2>
+          <span className="muted small">{store.lines.length.toLocaleString()} lines</span>
+        </div>
+        <EventLog lines={store.lines} me={meta?.owner ?? null} />
+      </section>
+
+      {meta && !isAssistant && Object.keys(meta.inputs).length > 0 && (
+        <details className="card inputs">
+          <summary>Inputs</summary>
+          <ValueView value={meta.inputs} />
+        </details>
+      )}
+
+      {current && !finished && (
+        <RequestDialog key={current.request_id} request={current} onAnswer={answer} onDismiss={dismiss} />
+      )}
+      {confirmCancel && controller && (
+        <CancelDialog
+          onClose={() => setConfirmCancel(false)}
+          onConfirm={async () => {
+            const outcome = await controller.cancel();
+            setConfirmCancel(false);
+            setCancelError(outcome.ok || outcome.code === 'already_finished' ? null : (outcome.message ?? 'Could not cancel.'));
+          }}
+        />
+      )}
+      <Toasts toasts={toasts} controller={controller} />
+    </section>
+  );
+}
+
+function ProgressBar({ label, done, total }: { label: string; done: number; total: number }) {
+  const pct = total > 0 ? Math.min(100, Math.max(0, (done / total) * 100)) : 0;
+  return (
+    <div className="progress">
+      <div className="progress-label">
+        <span>{label || 'Progress'}</span>
+        <span className="muted">{done.toLocaleString()} / {total.toLocaleString()}</span>
+      </div>
+      <div className="progress-track" role="progressbar" aria-label={label || 'Progress'} aria-valuemin={0} aria-valuemax={total} aria-valuenow={done}>
+        <div className="progress-fill" style={{ width: `${pct}%` }} />
+      </div>
+    </div>
+  );
+}
+
+function Outcome({ store }: { store: ReturnType<typeof useSession>['snapshot']['store'] }) {
+  if (store.status === 'completed' && store.result) {
+    return (
+      <section className="card outcome outcome-ok" aria-labelledby="result-title">
+        <h2 id="result-title">Result</h2>
+        <ValueView value={store.result.value} />
+      </section>
+    );
+  }
+  if (store.status === 'failed') {
+    return (
+      <section className="card outcome outcome-failed" aria-labelledby="failure-title">
+        <h2 id="failure-title">The task failed</h2>
+        <p>{store.failure?.message ?? 'No reason was given.'}</p>
+      </section>
+    );
+  }
+  if (store.status === 'cancelled') {
+    return (
+      <section className="card outcome outcome-cancelled" aria-labelledby="cancelled-title">
+        <h2 id="cancelled-title">Cancelled</h2>
+        <p className="muted">{store.cancelReason ? `Reason: ${store.cancelReason}` : 'The task was stopped.'}</p>
+      </section>
+    );
+  }
+  return null;
+}
+
+function CancelDialog({ onClose, onConfirm }: { onClose: () => void; onConfirm: () => Promise<void> }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    const dialog = ref.current;
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    dialog?.showModal();
+    return () => {
+      dialog?.close();
+      opener?.focus();
+    };
+  }, []);
+  return (
+    <dialog ref={ref} className="dialog small" aria-labelledby="cancel-title" onCancel={(e) => { e.preventDefault(); onClose(); }}>
+      <h2 id="cancel-title">Cancel this task?</h2>
+      <p className="muted">It stops where it is and cannot be resumed.</p>
+      <div className="form-actions">
+        <button type="button" className="button danger" disabled={busy} onClick={() => { setBusy(true); void onConfirm(); }}>
+          {busy ? 'Cancelling…' : 'Cancel task'}
+        </button>
+        <button type="button" className="button" onClick={onClose} autoFocus>
+          Keep running
+        </button>
+      </div>
+    </dialog>
+  );
+}
+
+function Toasts({ toasts, controller }: { toasts: readonly Toast[]; controller: SessionController | null }) {
+  const latest = toasts[toasts.length - 1];
+  useEffect(() => {
+    if (!latest || !controller) return;
+    const timer = setTimeout(() => controller.dismissToast(latest.id), 8000);
+    return () => clearTimeout(timer);
+  }, [latest, controller]);
+  const items = useMemo(() => toasts.slice(-3), [toasts]);
+  return (
+    <div className="toasts" role="status" aria-live="polite">
+      {items.map((t) => (
+        <div key={t.id} className="toast">
+          <span>{t.text}</span>
+          <button type="button" className="link-button" aria-label="Dismiss" onClick={() => controller?.dismissToast(t.id)}>✕</button>
+        </div>
+      ))}
+    </div>
+  );
+}

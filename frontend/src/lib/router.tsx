@@ -1,0 +1,51 @@
+// A tiny client-side router: the hub serves index.html for every app path, so
+// /sessions/{id} is a real URL that survives a refresh.
+import { type AnchorHTMLAttributes, type MouseEvent, useSyncExternalStore } from 'react';
+
+const NAVIGATE = 'tether:navigate';
+
+function subscribe(listener: () => void): () => void {
+  window.addEventListener('popstate', listener);
+  window.addEventListener(NAVIGATE, listener);
+  return () => {
+    window.removeEventListener('popstate', listener);
+    window.removeEventListener(NAVIGATE, listener);
+  };
+}
+
+export function navigate(path: string, options: { replace?: boolean } = {}): void {
+  if (options.replace) window.history.replaceState(null, '', path);
+  else window.history.pushState(null, '', path);
+  window.dispatchEvent(new Event(NAVIGATE));
+  window.scrollTo(0, 0);
+}
+
+export function usePath(): string {
+  return useSyncExternalStore(subscribe, () => window.location.pathname);
+}
+
+export type Route =
+  | { page: 'catalog' }
+  | { page: 'start'; task: string }
+  | { page: 'sessions' }
+  | { page: 'session'; id: string }
+  | { page: 'not_found' };
+
+export function matchRoute(path: string): Route {
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts.length === 0) return { page: 'catalog' };
+  if (parts[0] === 'tasks' && parts.length === 2 && parts[1]) return { page: 'start', task: parts[1] };
+  if (parts[0] === 'sessions' && parts.length === 1) return { page: 'sessions' };
+  if (parts[0] === 'sessions' && parts.length === 2 && parts[1]) return { page: 'session', id: parts[1] };
+  return { page: 'not_found' };
+}
+
+export function Link({ to, onClick, ...rest }: AnchorHTMLAttributes<HTMLAnchorElement> & { to: string }) {
+  const handle = (e: MouseEvent<HTMLAnchorElement>): void => {
+    onClick?.(e);
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    navigate(to);
+  };
+  return <a href={to} onClick={handle} {...rest} />;
+}

@@ -1,0 +1,111 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Event, Session } from '../protocol';
+import type { WebSocketLike } from '../socket/SessionSocket';
+import { SessionController } from './controller';
+
+const ts = '2026-11-21T10:00:00.000Z';
+const session: Session = {
+  id: 's1', task: 'email_demo', status: 'waiting', owner: 'u_me', created_at: ts, updated_at: ts,
+  inputs: {}, state: {}, pending: [], result: null, error: null, last_seq: 0,
+};
+
+class FakeSocket implements WebSocketLike {
+  readyState = 0;
+  sent: Record<string, unknown>[] = [];
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  constructor(readonly url: string) {}
+  send(data: string): void {
+    this.sent.push(JSON.parse(data) as Record<string, unknown>);
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+  push(frame: unknown): void {
+    this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+}
+
+const confirmRequest: Event = { type: 'request_confirmation', seq: 1, ts, request_id: 'c1', prompt: 'Send?' };
+const inputRequest: Event = {
+  type: 'request_user_input', seq: 2, ts, request_id: 'i1', prompt: 'Compose',
+  fields: [{ name: 'to_address', description: 'To', type: 'email', required: true }], schema: {},
+};
+
+async function connected(): Promise<{ controller: SessionController; socket: FakeSocket }> {
+  const sockets: FakeSocket[] = [];
+  const controller = new SessionController('s1', {
+    createSocket: (url) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+  });
+  await controller.start();
+  const socket = sockets[0];
+  if (!socket) throw new Error('no socket');
+  socket.readyState = 1;
+  socket.onopen?.({});
+  socket.push({ type: 'replay_start', after: 0, last_seq: 2 });
+  socket.push(confirmRequest);
+  socket.push(inputRequest);
+  socket.push({ type: 'replay_complete', last_seq: 2 });
+  return { controller, socket };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.stubGlobal('window', { setTimeout, clearTimeout, location: { protocol: 'http:', host: 'hub' } });
+  vi.stubGlobal('document', { visibilityState: 'visible' });
+  vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify(session), { status: 200 })));
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+describe('SessionController', () => {
+  it('loads the session over HTTP first, then opens the socket from seq 0', async () => {
+    const { controller, socket } = await connected();
+    expect(fetch).toHaveBeenCalledWith('/api/sessions/s1', expect.objectContaining({ method: 'GET' }));
+    expect(socket.url).toBe('ws://hub/ws/sessions/s1?after=0');
+    expect(controller.getSnapshot().caughtUp).toBe(true);
+    expect(controller.getSnapshot().store.pending.map((r) => r.request_id)).toEqual(['c1', 'i1']);
+  });
+
+  it('answers over the socket and resolves with the hub’s field errors', async () => {
+    const { controller, socket } = await connected();
+    const request = controller.getSnapshot().store.pending[1];
+    if (!request) throw new Error('no request');
+    const outcome = controller.answer(request, { to_address: 'nope' });
+    const frame = socket.sent[0];
+    expect(frame).toMatchObject({ type: 'user_input', request_id: 'i1', values: { to_address: 'nope' } });
+    socket.push({ type: 'error', code: 'invalid_value', message: 'Invalid.', ref: frame?.ref, fields: { to_address: 'bad' } });
+    await expect(outcome).resolves.toEqual({ ok: false, code: 'invalid_value', message: 'Invalid.', fields: { to_address: 'bad' } });
+
+    const again = controller.answer(request, { to_address: 'a@b.co' });
+    socket.push({ type: 'ack', ref: socket.sent[1]?.ref });
+    await expect(again).resolves.toEqual({ ok: true });
+  });
+
+  it('says who answered a request this tab showed but did not answer', async () => {
+    const { controller, socket } = await connected();
+    socket.push({ type: 'request_answered', seq: 3, ts, request_id: 'c1', kind: 'confirm', value: true, by: 'u_me' });
+    vi.advanceTimersByTime(20);
+    const snapshot = controller.getSnapshot();
+    expect(snapshot.store.pending.map((r) => r.request_id)).toEqual(['i1']);
+    expect(snapshot.toasts.map((t) => t.text)).toEqual(['“Send?” was confirmed by you in another tab.']);
+  });
+
+  it('gives up on answers in flight when the connection drops', async () => {
+    const { controller, socket } = await connected();
+    const request = controller.getSnapshot().store.pending[0];
+    if (!request) throw new Error('no request');
+    const outcome = controller.answer(request, true);
+    socket.onclose?.({ code: 1006, reason: '' });
+    await expect(outcome).resolves.toMatchObject({ ok: false, code: 'disconnected' });
+    expect(controller.getSnapshot().connection.phase).toBe('waiting');
+  });
+});

@@ -1,0 +1,235 @@
+// One watched session: its socket, its store and what this tab has in flight. No React:
+// components read it through `useSession` (useSyncExternalStore).
+import type { ErrorFrame, Event, Request, ServerFrame, Session } from '../protocol';
+import { TERMINAL } from '../protocol';
+import { ApiError, api } from '../lib/api';
+import { type ConnectionState, SessionSocket, type WebSocketFactory } from '../socket/SessionSocket';
+import { type SessionState, applyEvents, emptySession } from './store';
+
+export interface AnswerOutcome {
+  ok: boolean;
+  code?: string;
+  message?: string;
+  fields?: Readonly<Record<string, string>>;
+}
+
+export interface Toast {
+  id: number;
+  text: string;
+}
+
+export interface SessionSnapshot {
+  meta: Session | null;
+  loadError: string | null;
+  store: SessionState;
+  connection: ConnectionState;
+  /** True from the first replay_complete on: the view shows everything stored. */
+  caughtUp: boolean;
+  toasts: readonly Toast[];
+}
+
+type Pending = { resolve: (outcome: AnswerOutcome) => void; timer: ReturnType<typeof setTimeout> };
+
+const ANSWER_TIMEOUT_MS = 15_000;
+
+export function socketUrl(sessionId: string, after: number): string {
+  const { protocol, host } = window.location;
+  const scheme = protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${host}/ws/sessions/${encodeURIComponent(sessionId)}?after=${after}`;
+}
+
+export class SessionController {
+  private snapshot: SessionSnapshot;
+  private readonly listeners = new Set<() => void>();
+  private readonly socket: SessionSocket;
+  private inbox: Event[] = [];
+  private flushHandle: number | null = null;
+  private readonly inFlight = new Map<string, Pending>();
+  /** Requests this tab answered: their `request_answered` needs no toast here. */
+  private readonly answeredHere = new Set<string>();
+  private toastId = 0;
+  private disposed = false;
+
+  constructor(
+    readonly sessionId: string,
+    options: { createSocket?: WebSocketFactory } = {},
+  ) {
+    this.snapshot = {
+      meta: null,
+      loadError: null,
+      store: emptySession,
+      connection: { phase: 'connecting', attempt: 0, silent: false },
+      caughtUp: false,
+      toasts: [],
+    };
+    this.socket = new SessionSocket({
+      url: (after) => socketUrl(sessionId, after),
+      ...(options.createSocket ? { createSocket: options.createSocket } : {}),
+      handlers: {
+        event: (event) => this.queue(event),
+        control: (frame) => this.control(frame),
+        state: (connection) => this.update({ connection }),
+        disconnect: () => this.failInFlight('The connection dropped before the hub confirmed this. Check the log, then try again if needed.'),
+        dropped: (frame) => {
+          if (frame.ref) this.settle(frame.ref, { ok: false, code: 'not_sent', message: 'Too many answers were waiting for the connection; this one was not sent.' });
+        },
+      },
+    });
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getSnapshot = (): SessionSnapshot => this.snapshot;
+
+  /** Load the session (which also gives this browser its identity cookie), then connect. */
+  async start(): Promise<void> {
+    try {
+      const meta = await api.session(this.sessionId);
+      if (this.disposed) return;
+      this.update({ meta });
+      this.socket.start();
+    } catch (error) {
+      if (this.disposed) return;
+      const notFound = error instanceof ApiError && error.status === 404;
+      this.update({
+        loadError: notFound ? 'not_found' : error instanceof Error ? error.message : 'The session could not be loaded.',
+        connection: notFound ? { phase: 'closed', reason: 'not_found' } : this.snapshot.connection,
+      });
+      if (!notFound) this.socket.start();
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.socket.stop();
+    if (this.flushHandle !== null) window.clearTimeout(this.flushHandle);
+    this.failInFlight('The view was closed.');
+    this.listeners.clear();
+  }
+
+  reconnectNow(): void {
+    this.socket.reconnectNow();
+  }
+
+  /** Answer a request over the socket (the hub's error frame carries field errors), or
+   * over HTTP when the socket is down. */
+  answer(request: Request, value: unknown): Promise<AnswerOutcome> {
+    this.answeredHere.add(request.request_id);
+    const phase = this.snapshot.connection.phase;
+    if (phase !== 'open' && phase !== 'replaying') return this.answerOverHttp(request, value);
+    const frame =
+      request.kind === 'input'
+        ? { type: 'user_input' as const, request_id: request.request_id, values: (value ?? {}) as Record<string, unknown> }
+        : { type: request.kind, request_id: request.request_id, value: value === true };
+    return new Promise<AnswerOutcome>((resolve) => {
+      const ref = this.socket.send(frame);
+      const timer = setTimeout(() => this.settle(ref, { ok: false, code: 'timeout', message: 'The hub did not confirm this in time. Try again.' }), ANSWER_TIMEOUT_MS);
+      this.inFlight.set(ref, { resolve, timer });
+    });
+  }
+
+  private async answerOverHttp(request: Request, value: unknown): Promise<AnswerOutcome> {
+    try {
+      await api.answer(this.sessionId, request.request_id, value);
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof ApiError) return { ok: false, code: error.code, message: error.message, fields: error.fields };
+      return { ok: false, code: 'unknown', message: String(error) };
+    }
+  }
+
+  async cancel(): Promise<AnswerOutcome> {
+    try {
+      await api.cancel(this.sessionId);
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof ApiError) return { ok: false, code: error.code, message: error.message };
+      return { ok: false, code: 'unknown', message: String(error) };
+    }
+  }
+
+  dismissToast(id: number): void {
+    this.update({ toasts: this.snapshot.toasts.filter((t) => t.id !== id) });
+  }
+
+  private control(frame: ServerFrame): void {
+    if (frame.type === 'ack' && frame.ref) this.settle(frame.ref, { ok: true });
+    else if (frame.type === 'error' && frame.ref) this.settle(frame.ref, outcomeOf(frame));
+    else if (frame.type === 'replay_complete') {
+      this.flush();
+      this.update({ caughtUp: true });
+      this.closeWhenFinished();
+    }
+  }
+
+  private settle(ref: string, outcome: AnswerOutcome): void {
+    const pending = this.inFlight.get(ref);
+    if (!pending) return;
+    this.inFlight.delete(ref);
+    clearTimeout(pending.timer);
+    pending.resolve(outcome);
+  }
+
+  private failInFlight(message: string): void {
+    for (const ref of [...this.inFlight.keys()]) this.settle(ref, { ok: false, code: 'disconnected', message });
+  }
+
+  /** Events arrive one frame at a time; the view is redrawn at most once a frame. */
+  private queue(event: Event): void {
+    this.inbox.push(event);
+    if (this.flushHandle === null) {
+      const delay = document.visibilityState === 'visible' ? 16 : 200;
+      this.flushHandle = window.setTimeout(() => this.flush(), delay);
+    }
+  }
+
+  private flush(): void {
+    if (this.flushHandle !== null) window.clearTimeout(this.flushHandle);
+    this.flushHandle = null;
+    if (this.inbox.length === 0) return;
+    const events = this.inbox;
+    this.inbox = [];
+    const before = this.snapshot.store;
+    const store = applyEvents(before, events);
+    const toasts = this.snapshot.caughtUp ? this.answerToasts(before, events) : this.snapshot.toasts;
+    this.update({ store, toasts });
+    this.closeWhenFinished();
+  }
+
+  /** "Answered by you": for requests this tab showed but another tab (or person) answered. */
+  private answerToasts(before: SessionState, events: readonly Event[]): readonly Toast[] {
+    let toasts = this.snapshot.toasts;
+    for (const e of events) {
+      if (e.type !== 'request_answered' || this.answeredHere.has(e.request_id)) continue;
+      const request = before.pending.find((r) => r.request_id === e.request_id);
+      if (!request) continue;
+      const who = e.by === this.snapshot.meta?.owner ? 'you' : e.by;
+      const what = e.kind === 'confirm' ? (e.value === true ? 'confirmed' : 'declined') : e.kind === 'retry' ? (e.value === true ? 'retried' : 'given up') : 'answered';
+      toasts = [...toasts, { id: ++this.toastId, text: `“${request.prompt}” was ${what} by ${who} in another tab.` }];
+    }
+    return toasts;
+  }
+
+  /** A finished session sends nothing more: free the hub's connection. */
+  private closeWhenFinished(): void {
+    const status = this.snapshot.store.status;
+    if (this.snapshot.caughtUp && status !== null && TERMINAL.has(status) && this.snapshot.connection.phase !== 'closed') {
+      this.socket.stop();
+    }
+  }
+
+  private update(patch: Partial<SessionSnapshot>): void {
+    if (this.disposed) return;
+    this.snapshot = { ...this.snapshot, ...patch };
+    for (const listener of this.listeners) listener();
+  }
+}
+
+function outcomeOf(frame: ErrorFrame): AnswerOutcome {
+  const fields: Record<string, string> = {};
+  for (const [k, v] of Object.entries(frame.fields ?? {})) if (v !== undefined) fields[k] = v;
+  return { ok: false, code: frame.code, message: frame.message, fields };
+}
