@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from tether.context import MISSING, CancelSession, Context
-from tether.errors import LeaseLost, Nondeterminism, RequestTimedOut
+from tether.errors import LeaseLost, Nondeterminism, RequestTimedOut, StoreUnavailable
 from tether.forms import Form
 from tether.hub import TaskDef
 from tether.journal import Journal, RecordedAnswer
@@ -387,7 +387,23 @@ class SessionRunner:
         task.add_done_callback(_log_failure)
 
     async def _refill(self) -> None:
-        """After a feed outage: pick up answers and cancels that we may have missed."""
+        """After a feed outage: pick up answers and cancels that we may have missed.
+
+        Retried until it succeeds (or the task ends): the feed being back does not mean
+        every pooled connection is, and an answer published during the outage reaches
+        the waiting task only through this read. Given up once, the task waited forever.
+        """
+        delay = 0.05
+        while self._task is None or not self._task.done():
+            try:
+                await self._refill_once()
+                return
+            except StoreUnavailable as exc:
+                log.warning("Session %s refills later: %s", self.session_id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _refill_once(self) -> None:
         answers = await self._store.answers(self.session_id)
         for rid, raw in answers.items():
             future = self._waiting.get(rid)

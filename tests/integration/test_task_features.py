@@ -132,7 +132,7 @@ async def test_cancel_over_websocket_reaches_every_tab(user: User) -> None:
     for tab in tabs:
         cancelled = await tab.seen_or_until("task_cancelled")
         assert cancelled["reason"] == "cancelled"
-        await tab.until("status", status="cancelled")
+        await tab.seen_or_until("status", status="cancelled")
     assert (await get_session(user, session["id"]))["status"] == "cancelled"
 
 

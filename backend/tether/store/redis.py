@@ -99,15 +99,20 @@ class RedisStore:
         history_cap: int = 10_000,
         finished_ttl: int = 7 * 86400,
         lease_seconds: float = 10.0,
+        max_connections: int = 64,
         client_name: str = "tether",
     ) -> None:
         self._url = url
         self._lease_ms = int(lease_seconds * 1000)
         self._history_cap = history_cap
         self._finished_ttl = finished_ttl
-        self._redis: aioredis.Redis = aioredis.Redis.from_url(
-            url, decode_responses=True, client_name=client_name, health_check_interval=15
+        # A blocking pool: a burst of requests waits for a free connection instead of
+        # failing with "Too many connections" (redis-py's default pool raises).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=20, decode_responses=True,
+            client_name=client_name, health_check_interval=15,
         )
+        self._redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
         self._append = self._redis.register_script(_load("append", common=True))
         self._resolve = self._redis.register_script(_load("resolve", common=True))
         self._create = self._redis.register_script(_load("create"))
@@ -135,6 +140,7 @@ class RedisStore:
     async def close(self) -> None:
         await self._feed.close()
         await self._redis.aclose()
+        await self._redis.connection_pool.disconnect()
 
     async def shared_secret(self, candidate: str) -> str:
         await self._redis.set("tether:secret", candidate, nx=True)

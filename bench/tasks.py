@@ -1,0 +1,34 @@
+"""The hub the benchmarks serve: ``ticker`` plus two tasks that wait for a person.
+
+``tether serve bench.tasks:hub`` serves these; nothing here is timed.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from tether.context import Context
+from tether.demos.ticker import TickerInputs
+from tether.demos.ticker import register as register_ticker
+from tether.hub import Hub
+
+hub = Hub()
+register_ticker(hub)
+
+
+@hub.task(title="Gated ticker", description="Waits for a confirmation, then runs `ticker`.")
+async def gated_ticker(ctx: Context, inputs: TickerInputs) -> dict[str, int]:
+    """``ticker``'s own code, started only once every tab watches (a live-only stream)."""
+    await ctx.confirm("Start streaming?")
+    result: dict[str, int] = await hub.tasks["ticker"].fn(ctx, inputs)
+    return result
+
+
+class NoInputs(BaseModel):
+    """``idle`` takes nothing."""
+
+
+@hub.task(title="Idle", description="Waits on a confirmation for as long as it takes.")
+async def idle(ctx: Context, inputs: NoInputs) -> bool:
+    """A session that stays open (``waiting``) until someone answers."""
+    return await ctx.confirm("Still there?")
