@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tether import api
 from tether.auth import Identity, IdentityMiddleware
@@ -31,14 +31,14 @@ from tether.openapi import build_openapi
 from tether.sessions import SessionManager
 from tether.static import SpaFiles
 from tether.store import open_store
-from tether.ws import SocketLimits, session_socket
+from tether.ws import PATH_PREFIX, SessionSocketApp, SocketLimits
 
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 
 
-def create_app(settings: Settings, hub: Hub) -> Starlette:
+def create_app(settings: Settings, hub: Hub) -> ASGIApp:
     """The ASGI app of one hub process serving ``hub``'s tasks."""
     hub_id = settings.hub_id or f"hub-{secrets.token_hex(4)}"
     limits = SocketLimits(
@@ -91,21 +91,27 @@ def create_app(settings: Settings, hub: Hub) -> Starlette:
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_doc)
 
-    async def socket(websocket: WebSocket) -> None:
-        state = websocket.state
-        await session_socket(websocket, manager=state.manager, fanout=state.fanout, limits=limits)
-
     routes: list[BaseRoute] = [
         *api.routes(),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
-        WebSocketRoute("/ws/sessions/{session_id}", socket),
         Route("/{path:path}", SpaFiles(settings.static_dir), methods=["GET", "HEAD"]),
     ]
-    return Starlette(
+    http_app = Starlette(
         routes=routes,
         middleware=[Middleware(IdentityMiddleware)],
         exception_handlers=api.exception_handlers(),
         lifespan=lifespan,
     )
+    sockets = SessionSocketApp(limits)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        # Session sockets go straight to their handler (see ws.SessionSocketApp); every
+        # other request, and the lifespan, to the HTTP application.
+        if scope["type"] == "websocket" and scope["path"].startswith(PATH_PREFIX):
+            await sockets(scope, receive, send)
+        else:
+            await http_app(scope, receive, send)
+
+    return app

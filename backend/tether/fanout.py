@@ -19,10 +19,11 @@ An outbox goes through three phases, and its ``last`` seq makes the joins exact:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Literal
 
 from tether.messages import ReplayComplete, ReplayStart, Session, SnapshotEvent, now_iso, seq_of
 from tether.store.base import EventRange, Store
@@ -38,7 +39,16 @@ Phase = Literal["replay", "catchup", "live", "closed"]
 
 
 class Outbox:
-    """One connection's ordered, bounded send path. See the module docstring."""
+    """One connection's ordered, bounded send path. See the module docstring.
+
+    An idle connection holds no task: a writer task exists while there is something to
+    send (the replay, then each burst of live frames) and ends when the queue is empty.
+    """
+
+    __slots__ = (
+        "_close", "_limit", "_newest", "_on_error", "_queue", "_send", "_snapshot", "_store",
+        "_writer", "after", "last", "phase", "session_id",
+    )
 
     def __init__(
         self,
@@ -49,6 +59,7 @@ class Outbox:
         send: Callable[[str], Awaitable[None]],
         snapshot: Callable[[], Awaitable[Session]],
         close: Callable[[int, str], None],
+        on_error: Callable[[BaseException], None],
         limit: int,
     ) -> None:
         self.session_id = session_id
@@ -58,11 +69,39 @@ class Outbox:
         self._send = send
         self._snapshot = snapshot
         self._close = close
+        self._on_error = on_error
         self._limit = limit
-        self._queue: deque[str] = deque()
-        self._wake = asyncio.Event()
+        self._queue: deque[str] | None = None  # made when first needed: most stay idle
+        self._writer: asyncio.Task[None] | None = None
         self._newest = 0
         self.phase: Phase = "replay"
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin: replay, catch up, then send live frames as they come."""
+        self._spawn(self._replay_then_live())
+
+    async def stop(self) -> None:
+        self.phase = "closed"
+        writer = self._writer
+        if writer is not None and not writer.done():
+            writer.cancel()
+            with contextlib.suppress(BaseException):
+                await writer
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        self._writer = asyncio.create_task(coro, name=f"ws-writer-{self.session_id}")
+        self._writer.add_done_callback(self._writer_done)
+
+    def _writer_done(self, task: asyncio.Task[None]) -> None:
+        if task is self._writer:
+            self._writer = None
+        if not task.cancelled() and task.exception() is not None:
+            self.phase = "closed"
+            self._on_error(task.exception())  # type: ignore[arg-type]
+        elif self.phase == "live" and self._queue:
+            self._spawn(self._drain())  # frames came in as the last writer finished
 
     # --- called by the feed and the reader (never block) -----------------------------
 
@@ -79,32 +118,37 @@ class Outbox:
         if self.phase != "closed":
             self._enqueue((frame,))
 
-    def shut(self, code: int, reason: str) -> None:
-        """Stop sending and close the connection with ``code``."""
-        if self.phase != "closed":
-            self.phase = "closed"
-            self._queue.clear()
-            self._close(code, reason)
-
     def resync(self) -> None:
         """The feed may have lost frames: re-read the log past ``last``."""
         if self.phase == "live":
             self._enqueue((_RESYNC,))
 
+    def shut(self, code: int, reason: str) -> None:
+        """Stop sending and close the connection with ``code``."""
+        if self.phase != "closed":
+            self.phase = "closed"
+            self._queue = None
+            if self._writer is not None:
+                self._writer.cancel()  # it may be stuck on a client that does not read
+            self._close(code, reason)
+
     def _enqueue(self, frames: Sequence[str]) -> None:
-        if len(self._queue) + len(frames) > self._limit:
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        if len(queue) + len(frames) > self._limit:
             self.shut(CLOSE_TOO_SLOW, "Too slow: reconnect with after=.")
             return
-        self._queue.extend(frames)
-        self._wake.set()
+        queue.extend(frames)
+        if self.phase == "live" and self._writer is None:
+            self._spawn(self._drain())
 
-    # --- the writer task -------------------------------------------------------------
+    # --- the writer ------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Replay, catch up, then send live frames until cancelled or the socket fails."""
+    async def _replay_then_live(self) -> None:
         await self._replay()
         await self._catch_up()
-        await self._live()
+        await self._drain()
 
     async def _replay(self) -> None:
         first = await self._store.read_events(self.session_id, after=self.after, limit=READ_CHUNK)
@@ -137,25 +181,24 @@ class Outbox:
         if self.phase == "catchup":  # no await since the check: nothing can slip between
             self.phase = "live"
 
-    async def _live(self) -> None:
-        queue = self._queue
-        while self.phase == "live":
-            await self._wake.wait()
-            self._wake.clear()
-            while queue:
-                frame = queue.popleft()
-                if frame == _RESYNC:
-                    await self._send_from_log(None)
-                elif frame[2] != "s":  # a control frame: {"type":...
-                    await self._send(frame)
-                else:
-                    seq = seq_of(frame)
-                    if seq <= self.last:
-                        continue
-                    if seq > self.last + 1:
-                        await self._send_from_log(seq - 1)
-                    await self._send(frame)
-                    self.last = seq
+    async def _drain(self) -> None:
+        """Send what is queued, then end (the next frame starts a new writer)."""
+        while self.phase == "live" and self._queue:
+            frame = self._queue.popleft()
+            if frame == _RESYNC:
+                await self._send_from_log(None)
+            elif frame[2] != "s":  # a control frame: {"type":...
+                await self._send(frame)
+            else:
+                seq = seq_of(frame)
+                if seq <= self.last:
+                    continue
+                if seq > self.last + 1:
+                    await self._send_from_log(seq - 1)
+                await self._send(frame)
+                self.last = seq
+        if not self._queue:
+            self._queue = None
 
     async def _read(self) -> EventRange:
         return await self._store.read_events(self.session_id, after=self.last, limit=READ_CHUNK)

@@ -14,10 +14,12 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from pydantic import ValidationError
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import Receive, Scope, Send
 
+from tether.auth import Identity
 from tether.errors import (
     AlreadyFinished,
     InvalidMessage,
@@ -83,54 +85,97 @@ class TokenBucket:
         return True
 
 
-def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
+def origin_allowed(headers: dict[str, str], allowed: tuple[str, ...]) -> bool:
     """Browsers always send Origin: it must be this host or a configured origin."""
-    origin = websocket.headers.get("origin")
+    origin = headers.get("origin")
     if origin is None or origin in allowed or "*" in allowed:
         return True
-    host = websocket.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+    return origin.split("://", 1)[-1] == headers.get("host", "")
 
 
-async def session_socket(
-    websocket: WebSocket, *, manager: SessionManager, fanout: Fanout, limits: SocketLimits
-) -> None:
-    """Serve one WebSocket connection for the whole of its life."""
-    await websocket.accept()
-    user: str | None = websocket.scope.get("state", {}).get("user")
+PATH_PREFIX = "/ws/sessions/"
+
+
+class SessionSocketApp:
+    """The ASGI app for ``/ws/sessions/{id}``, mounted in front of the HTTP stack.
+
+    A WebSocket may sit idle for days, and everything its handler keeps alive is paid
+    per connection, so this path skips the HTTP middleware and routing: it reads the
+    identity itself, talks ASGI directly, and keeps only the :class:`_Connection`.
+    """
+
+    def __init__(self, limits: SocketLimits) -> None:
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope["state"]
+        manager: SessionManager = state["manager"]
+        checked = await _admit(scope, state["identity"], manager, self.limits)
+        message = await receive()  # websocket.connect
+        if message["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        if isinstance(checked, Refusal):
+            await send({"type": "websocket.close", "code": checked.code, "reason": checked.reason})
+            return
+        session_id, user, after = checked
+        connection = _Connection(
+            receive, send, manager, state["fanout"], self.limits, session_id, user
+        )
+        await connection.serve(after)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    code: int
+    reason: str
+
+
+async def _admit(
+    scope: Scope, identity: Identity, manager: SessionManager, limits: SocketLimits
+) -> tuple[str, str, int] | Refusal:
+    """``(session_id, user, after)``, or why the connection is refused.
+
+    A function of its own so that the parsed headers are garbage once it returns.
+    """
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    user = identity.user_from_headers(headers)
     if user is None:
-        await websocket.close(CLOSE_NOT_AUTHENTICATED, "Not authenticated.")
-        return
-    if not origin_allowed(websocket, limits.allowed_origins):
-        await websocket.close(CLOSE_POLICY, "Origin not allowed.")
-        return
-    session_id: str = websocket.path_params["session_id"]
-    raw_after = websocket.query_params.get("after", "0")
+        return Refusal(CLOSE_NOT_AUTHENTICATED, "Not authenticated.")
+    if not origin_allowed(headers, limits.allowed_origins):
+        return Refusal(CLOSE_POLICY, "Origin not allowed.")
+    session_id = scope["path"][len(PATH_PREFIX):]
+    query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    raw_after = query.get("after", ["0"])[-1]
     if not raw_after.isdigit():
-        await websocket.close(CLOSE_POLICY, "'after' must be a non-negative integer.")
-        return
+        return Refusal(CLOSE_POLICY, "'after' must be a non-negative integer.")
     try:
         await manager.get(session_id, user=user)
     except UnknownSession:
-        await websocket.close(CLOSE_NO_SESSION, "No such session.")
-        return
+        return Refusal(CLOSE_NO_SESSION, "No such session.")
     except StoreUnavailable:
-        await websocket.close(CLOSE_TRY_AGAIN, "The store is unavailable; try again.")
-        return
-    await _Connection(websocket, manager, fanout, limits, session_id, user).serve(int(raw_after))
+        return Refusal(CLOSE_TRY_AGAIN, "The store is unavailable; try again.")
+    return session_id, user, int(raw_after)
 
 
 class _Connection:
+    __slots__ = (
+        "_bucket", "_closing", "_fanout", "_limits", "_manager", "_outbox", "_receive",
+        "_send", "_session_id", "_user",
+    )
+
     def __init__(
         self,
-        websocket: WebSocket,
+        receive: Receive,
+        send: Send,
         manager: SessionManager,
         fanout: Fanout,
         limits: SocketLimits,
         session_id: str,
         user: str,
     ) -> None:
-        self._ws = websocket
+        self._receive = receive
+        self._send = send
         self._manager = manager
         self._fanout = fanout
         self._limits = limits
@@ -138,16 +183,16 @@ class _Connection:
         self._user = user
         self._bucket = TokenBucket(limits.rate_per_second, limits.rate_burst)
         self._closing: asyncio.Task[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
 
     async def serve(self, after: int) -> None:
         outbox = Outbox(
             store=self._manager.store,
             session_id=self._session_id,
             after=after,
-            send=self._ws.send_text,
+            send=self._send_text,
             snapshot=self._snapshot,
             close=self._close_soon,
+            on_error=self._writer_failed,
             limit=self._limits.send_queue,
         )
         self._outbox = outbox
@@ -157,50 +202,41 @@ class _Connection:
             await self._fanout.detach(outbox)
             await self._close(CLOSE_TRY_AGAIN, "The store is unavailable; try again.")
             return
-        writer = asyncio.create_task(outbox.run(), name=f"ws-writer-{self._session_id}")
-        writer.add_done_callback(self._writer_done)
-        self._writer = writer
+        outbox.start()
         try:
             await self._read_loop()
-        except WebSocketDisconnect:
-            pass
         finally:
             await self._fanout.detach(outbox)
-            writer.cancel()
-            with contextlib.suppress(BaseException):
-                await writer
+            await outbox.stop()
             if self._closing is not None:
                 with contextlib.suppress(BaseException):
                     await self._closing
 
+    async def _send_text(self, text: str) -> None:
+        await self._send({"type": "websocket.send", "text": text})
+
     async def _snapshot(self) -> Session:
         return (await self._manager.get(self._session_id, user=self._user)).session
 
-    def _writer_done(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled():
-            return
-        exc = task.exception()
+    def _writer_failed(self, exc: BaseException) -> None:
         if isinstance(exc, StoreUnavailable):
             self._close_soon(CLOSE_TRY_AGAIN, "The store is unavailable; reconnect with after=.")
-        elif exc is not None and not isinstance(exc, (WebSocketDisconnect, OSError, RuntimeError)):
+        elif not isinstance(exc, OSError):  # OSError: the client went away
             log.error("WebSocket writer of %s failed", self._session_id, exc_info=exc)
             self._close_soon(1011, "Internal error.")
 
     def _close_soon(self, code: int, reason: str) -> None:
-        """Close from outside the reader (overflow: 4008, store outage: 1012). The writer
-        stops at once: nobody waits for a client that will not read."""
+        """Close from outside the reader (overflow: 4008, store outage: 1012)."""
         if self._closing is None:
-            if self._writer is not None:
-                self._writer.cancel()
             self._closing = asyncio.create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
-            await self._ws.close(code, reason)
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
     async def _read_loop(self) -> None:
         while True:
-            message = await self._ws.receive()
+            message = await self._receive()
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
