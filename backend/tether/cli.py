@@ -22,6 +22,7 @@ from tether.app import create_app
 from tether.config import DEFAULT_TASKS, Settings
 from tether.errors import StoreUnavailable
 from tether.hub import Hub
+from tether.socket_protocol import TetherWebSocketProtocol
 from tether.store import open_store
 
 
@@ -87,7 +88,7 @@ def serve(settings: Settings) -> None:
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         create_app(settings, hub),
-        ws="websockets-sansio",
+        ws=TetherWebSocketProtocol,
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.ping_interval,
         ws_ping_timeout=settings.ping_interval,

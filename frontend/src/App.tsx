@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { TaskInfo } from './protocol';
 import { ApiError, api } from './lib/api';
 import { usePoll } from './lib/hooks';
@@ -81,20 +81,34 @@ function NotFound({ what }: { what: string }) {
 }
 
 /** Requests waiting across the user's sessions: polled, with the open session's live count
- * standing in for its polled one. */
+ * standing in for its polled one, and the last live count of a session the user just left
+ * (e.g. for the session forked from it) standing in until the next poll. */
 function useWaitingCount(identified: boolean): { total: number; report: (sessionId: string, count: number | null) => void } {
   const [polled, setPolled] = useState<ReadonlyMap<string, number>>(new Map());
   const [live, setLive] = useState<{ id: string; count: number } | null>(null);
+  const [left, setLeft] = useState<ReadonlyMap<string, number>>(new Map());
+  const liveRef = useRef<{ id: string; count: number } | null>(null);
   usePoll(() => {
     api.sessions({ status: 'waiting', limit: 100 }).then(
-      (page) => setPolled(new Map(page.sessions.map((s) => [s.id, s.pending.length]))),
+      (page) => {
+        setPolled(new Map(page.sessions.map((s) => [s.id, s.pending.length])));
+        setLeft(new Map());
+      },
       () => undefined,
     );
   }, 5000, 15000, identified);
   const report = useCallback((id: string, count: number | null) => {
-    setLive((current) => (count === null ? (current?.id === id ? null : current) : { id, count }));
+    const current = liveRef.current;
+    if (count !== null) {
+      liveRef.current = { id, count };
+    } else if (current?.id === id) {
+      liveRef.current = null;
+      setLeft((m) => new Map(m).set(id, current.count));
+    }
+    setLive(liveRef.current);
   }, []);
   let total = live?.count ?? 0;
-  for (const [id, count] of polled) if (id !== live?.id) total += count;
+  for (const [id, count] of polled) if (id !== live?.id && !left.has(id)) total += count;
+  for (const [id, count] of left) if (id !== live?.id) total += count;
   return { total, report };
 }

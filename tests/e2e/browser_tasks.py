@@ -1,5 +1,6 @@
 """Tasks that the demos do not cover, for the browser tests: several questions open at
-once, one of them expiring, and a task state of its own."""
+once, one of them expiring, and a task state of its own; a steady stream of numbered
+lines that outlives a hub restart."""
 
 from __future__ import annotations
 
@@ -26,8 +27,19 @@ class TwoQuestionsInputs(BaseModel):
     expires_in: float = Field(600, gt=0, description="Seconds the first question stays open")
 
 
+class SteadyInputs(BaseModel):
+    lines: int = Field(150, ge=1, le=10_000, description="How many lines to stream")
+    every: float = Field(0.03, ge=0, le=5, description="Seconds between two lines")
+
+
+def steady_line(index: int, total: int) -> str:
+    """The text of line ``index`` (1-based) of ``steady``: numbered, so a lost or doubled
+    line shows."""
+    return f"line {index:05d} of {total:05d}"
+
+
 def build_browser_hub() -> Hub:
-    """The demo tasks plus ``two_questions``."""
+    """The demo tasks plus ``two_questions`` and ``steady``."""
     hub = build_demo_hub()
 
     @hub.task(title="Two questions", description="Asks two things at once; one expires.")
@@ -46,5 +58,12 @@ def build_browser_hub() -> Hub:
         answers = await ctx.map(ask, [0, 1])
         await ctx.set_state(phase="done", open_questions=[])
         return answers
+
+    @hub.task(title="Steady stream", description="Streams numbered lines at a steady pace.")
+    async def steady(ctx: Context, inputs: SteadyInputs) -> dict[str, int]:
+        for index in range(1, inputs.lines + 1):
+            await ctx.stream(steady_line(index, inputs.lines))
+            await ctx.sleep(inputs.every)  # journaled: a resumed run waits only what is left
+        return {"lines": inputs.lines}
 
     return hub

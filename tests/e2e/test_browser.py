@@ -1,7 +1,6 @@
 """The browser app in a real Chromium against a real hub (Redis store): every flow by
-clicking and typing, refreshes, several tabs, and a log of 50,000 lines.
-
-Not here yet: restarting the hub mid-task (needs session resume on the hub side).
+clicking and typing, refreshes, several tabs, a log of 50,000 lines, the hub restarting
+mid-task, and forking a session from an answered question.
 """
 
 from __future__ import annotations
@@ -12,9 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import BrowserContext, Locator, Page, WebSocketRoute, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    WebSocketRoute,
+    expect,
+)
 
-from tests.support.server import RunningHub
+from tests.e2e.browser_tasks import build_browser_hub, steady_line
+from tests.support.server import RunningHub, run_hub
+from tests.support.timing import MS
+from tether.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID_EMAIL = "ana@example.com"
@@ -358,6 +367,135 @@ async def test_reconnect_resumes_without_gaps_or_duplicates(page: Page) -> None:
     steps = [t for t in await log_rows(page).all_inner_texts() if t.startswith("Processing")]
     assert steps == [f"Processing email step {i}/5..." for i in range(1, 6)]
     await expect(page.locator(".conn")).to_have_attribute("data-phase", "open")
+
+
+async def read_whole_log(page: Page) -> list[tuple[int, str, str]]:
+    """Every line of the (virtualised) log as (seq, kind, text), read by scrolling it from
+    the top a window at a time."""
+    log = page.get_by_role("log")
+    total = int(await log.get_attribute("data-lines") or 0)
+    seen: dict[int, tuple[int, str, str]] = {}
+    await log.evaluate("el => { el.scrollTop = 0; }")
+    for _ in range(total + 1):
+        missing = next((i for i in range(total) if i not in seen), None)
+        if missing is None:
+            break
+        # The row drawn at the top once React handled the scroll.
+        await expect(page.locator(f".log-row[data-index='{missing}']")).to_have_count(1)
+        rows = await page.locator(".log-row").evaluate_all(
+            """rows => rows.map(r => [Number(r.dataset.index), Number(r.dataset.seq),
+                [...r.classList].find(c => c.startsWith('log-') && c !== 'log-row'),
+                r.querySelector('.log-text').textContent])"""
+        )
+        for index, seq, kind, text in rows:
+            seen[index] = (seq, kind.removeprefix("log-"), text)
+        await log.evaluate(
+            "(el, index) => { el.scrollTop = index * 22; }", max(seen) + 1 - 2
+        )
+    assert sorted(seen) == list(range(total)), "the log could not be read whole"
+    return [seen[i] for i in range(total)]
+
+
+@pytest.mark.hub_settings(secret="browser-restart-secret", hub_id="browser-restart-hub")
+async def test_hub_restart_mid_task_resumes_the_session(
+    browser: Browser, hub_settings: Settings
+) -> None:
+    """The hub stops mid-stream and comes back on the same address (same Redis, same hub
+    id, same secret): the badge shows the wait and then "Connected" again, the session
+    carries on from its journal and completes, and the log holds every line exactly once,
+    in order."""
+    total = 300
+    errors: list[str] = []
+    context: BrowserContext | None = None
+    try:
+        async with run_hub(hub_settings, build_browser_hub()) as first:
+            context = await browser.new_context(
+                base_url=first.base_url, viewport={"width": 1100, "height": 860}
+            )
+            page = await context.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            session_id = await start_by_api(page, "steady", {"lines": total, "every": 0.03})
+            await page.goto(f"/sessions/{session_id}")
+            badge = page.locator(".conn")
+            log = page.get_by_role("log")
+            await expect(badge).to_have_attribute("data-phase", "open")
+            await expect(page.get_by_text(steady_line(20, total), exact=True)).to_be_visible()
+        # Leaving the block stopped the hub gracefully (should_exit, then its shutdown).
+
+        await expect(badge).to_contain_text("Reconnecting")
+        assert int(await log.get_attribute("data-lines") or 0) < total
+
+        port = int(first.base_url.rsplit(":", 1)[1])
+        async with run_hub(hub_settings, build_browser_hub(), port=port) as second:
+            assert second.base_url == first.base_url
+            await expect(badge).to_have_attribute("data-phase", "open")
+            await expect(badge).to_have_text("Connected")
+            await expect(page.locator("[data-status]").first).to_have_attribute(
+                "data-status", "completed", timeout=60_000 * MS * 1000
+            )
+            await expect(page.get_by_role("region", name="Result")).to_contain_text(str(total))
+            await expect(log_rows(page).last).to_have_text("Task completed.")
+
+            lines = await read_whole_log(page)
+            seqs = [seq for seq, _, _ in lines]
+            assert seqs == sorted(set(seqs)), "a line repeated or out of order"
+            streamed = [text for _, kind, text in lines if kind == "stream"]
+            assert streamed == [steady_line(i, total) for i in range(1, total + 1)]
+            assert [kind for _, kind, _ in lines].count("done") == 1
+            # A reload replays the same log from the store.
+            await page.reload()
+            await expect(log_rows(page).last).to_have_text("Task completed.")
+            assert await read_whole_log(page) == lines
+    finally:
+        if context is not None:
+            await context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+async def test_fork_from_an_answered_question(page: Page, artifacts: Path) -> None:
+    """"Fork from here" on a finished session's first question starts a new session that
+    asks it again; another answer there gives another result, and the source keeps its own."""
+    session_id = await start_by_api(page, "email_demo", {"step_seconds": 0})
+    await page.goto(f"/sessions/{session_id}")
+    await fill_email(page, VALID_EMAIL)
+    await dialog(page).get_by_role("button", name="Retry").click()
+    await dialog(page).get_by_role("button", name="Yes").click()
+    result = page.get_by_role("region", name="Result")
+    await expect(result).to_contain_text(VALID_EMAIL)
+
+    # The question's line and its answer's line both fork from where it was asked.
+    question = page.locator(".log-request", has_text="Compose the email to send")
+    answer = page.locator(".log-answer", has_text="Answered “Compose the email to send”")
+    fork = question.get_by_role("button", name="Fork from here")
+    at_seq = await question.get_attribute("data-seq")
+    assert at_seq is not None
+    await expect(fork).to_have_attribute("data-fork-at", at_seq)
+    await expect(answer.get_by_role("button", name="Fork from here")).to_have_attribute(
+        "data-fork-at", at_seq
+    )
+    await fork.focus()
+    await page.screenshot(path=artifacts / "session-fork.png", full_page=True)
+    await page.keyboard.press("Enter")  # keyboard alone
+
+    await expect(page).to_have_url(re.compile(rf"/sessions/(?!{session_id})[^/?]+\?from="))
+    forked_id = page.url.split("/sessions/", 1)[1].split("?", 1)[0]
+    await expect(page.locator(".session")).to_have_attribute("data-session", forked_id)
+    await expect(page.get_by_text(f"Forked from {session_id}")).to_be_visible()
+    await expect(
+        dialog(page).get_by_role("heading", name="Compose the email to send")
+    ).to_be_visible()
+    await fill_email(page, "bob@example.com")
+    await dialog(page).get_by_role("button", name="Retry").click()
+    await dialog(page).get_by_role("button", name="Yes").click()
+    await expect(result).to_contain_text("bob@example.com")
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "completed")
+    await expect(page).to_have_title("Tether")  # nothing waits, here or in the source
+    await page.screenshot(path=artifacts / "session-forked.png", full_page=True)
+
+    await page.get_by_role("link", name=session_id).click()
+    await expect(page).to_have_url(re.compile(f"/sessions/{session_id}$"))
+    await expect(result).to_contain_text(VALID_EMAIL)
+    await expect(result).not_to_contain_text("bob@example.com")
 
 
 async def test_several_open_requests_each_answerable(page: Page) -> None:

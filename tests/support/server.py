@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +20,7 @@ from websockets.asyncio.client import ClientConnection
 from tether.app import create_app
 from tether.config import Settings
 from tether.hub import Hub
+from tether.socket_protocol import TetherWebSocketProtocol
 
 
 @dataclass
@@ -35,7 +38,7 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
     """The same uvicorn settings as ``tether serve`` (cli.serve)."""
     return uvicorn.Config(
         app,
-        ws="websockets-sansio",
+        ws=TetherWebSocketProtocol,
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.ping_interval,
         ws_ping_timeout=settings.ping_interval,
@@ -47,13 +50,30 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
     )
 
 
+async def listen(port: int = 0, *, timeout: float = 10.0) -> socket.socket:
+    """A listening socket on 127.0.0.1:``port`` (0: a free one). A given port that is
+    still taken (a hub that just stopped) is tried again until ``timeout`` runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            sock.close()
+            if port == 0 or exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+            continue
+        sock.listen(2048)
+        return sock
+
+
 @contextlib.asynccontextmanager
-async def run_hub(settings: Settings, hub: Hub) -> AsyncIterator[RunningHub]:
-    """Serve ``hub`` on a free port until the block exits."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
+async def run_hub(settings: Settings, hub: Hub, *, port: int = 0) -> AsyncIterator[RunningHub]:
+    """Serve ``hub`` until the block exits, on ``port`` (0: a free one; a fixed one
+    serves a hub restarted where its clients expect it)."""
+    sock = await listen(port)
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn_config(create_app(settings, hub), settings))
     task = asyncio.create_task(server.serve(sockets=[sock]))

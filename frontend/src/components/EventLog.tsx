@@ -10,6 +10,11 @@ interface Props {
   lines: readonly LogLine[];
   /** The session's owner: their answers read "by you". */
   me: string | null;
+  /** Where a line's question can be forked from (an event seq), or null. */
+  forkAt?: (line: LogLine) => number | null;
+  /** Fork at that seq; `busy` while a fork is being made. Keep it stable (useCallback). */
+  onFork?: (atSeq: number) => void;
+  busy?: boolean;
 }
 
 /**
@@ -17,7 +22,7 @@ interface Props {
  * scroll as smoothly as 50. Plain rows have a fixed height; markdown blocks are measured
  * once drawn. It follows the tail until the reader scrolls up.
  */
-export function EventLog({ lines, me }: Props) {
+export function EventLog({ lines, me, forkAt, onFork, busy = false }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<number, number>()); // index -> measured height (markdown rows)
   const [measured, setMeasured] = useState(0);
@@ -105,7 +110,11 @@ export function EventLog({ lines, me }: Props) {
   const rows = [];
   for (let i = first; i < last; i++) {
     const line = lines[i];
-    if (line) rows.push(<Row key={line.seq} line={line} index={i} top={offsets[i] ?? 0} me={me} />);
+    if (!line) continue;
+    const fork = onFork && forkAt ? forkAt(line) : null;
+    rows.push(
+      <Row key={line.seq} line={line} index={i} top={offsets[i] ?? 0} me={me} fork={fork} onFork={onFork} busy={busy} />,
+    );
   }
   const unseen = lines.length - seenCount;
 
@@ -161,7 +170,17 @@ const SYMBOL: Record<LogLine['kind'], string> = {
   stream: '', markdown: '', status: '●', request: '?', answer: '✓', failure: '✕', done: '✓', notice: 'ℹ',
 };
 
-const Row = memo(function Row({ line, index, top, me }: { line: LogLine; index: number; top: number; me: string | null }) {
+interface RowProps {
+  line: LogLine;
+  index: number;
+  top: number;
+  me: string | null;
+  fork: number | null;
+  onFork: ((atSeq: number) => void) | undefined;
+  busy: boolean;
+}
+
+const Row = memo(function Row({ line, index, top, me, fork, onFork, busy }: RowProps) {
   const time = formatTime(line.ts);
   const markdown = line.kind === 'markdown';
   const block = isBlock(line);
@@ -177,6 +196,18 @@ const Row = memo(function Row({ line, index, top, me }: { line: LogLine; index: 
       <time className="log-time" dateTime={line.ts}>{time}</time>
       {SYMBOL[line.kind] && <span className="log-symbol" aria-hidden="true">{SYMBOL[line.kind]}</span>}
       {markdown ? <Markdown source={line.text} inline={!block} className="log-text" /> : <span className="log-text" title={text.length > 80 ? text : undefined}>{text}</span>}
+      {fork !== null && onFork && (
+        <button
+          type="button"
+          className="log-fork"
+          disabled={busy}
+          title="Start a new session that asks this question again"
+          data-fork-at={fork}
+          onClick={() => onFork(fork)}
+        >
+          Fork from here
+        </button>
+      )}
     </div>
   );
 });

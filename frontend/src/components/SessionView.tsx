@@ -1,9 +1,11 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Request, TaskInfo } from '../protocol';
 import { TERMINAL } from '../protocol';
+import { ApiError, api } from '../lib/api';
 import { useSession } from '../lib/hooks';
-import { Link } from '../lib/router';
+import { Link, navigate } from '../lib/router';
 import type { SessionController, Toast } from '../session/controller';
+import { type LogLine, forkPoint } from '../session/store';
 import { ConnectionBadge } from './ConnectionBadge';
 import { EmailAssistantView, claimedByAssistant } from './EmailAssistantView';
 import { EventLog } from './EventLog';
@@ -27,6 +29,10 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
   const [dismissed, setDismissed] = useState<ReadonlySet<string>>(new Set());
   const [confirmCancel, setConfirmCancel] = useState(false);
   const [cancelError, setCancelError] = useState<string | null>(null);
+  const fork = useFork(sessionId);
+  const forkAt = useCallback((line: LogLine) => forkPoint({ requests: store.requests }, line), [store.requests]);
+  // Set by a fork's navigation (below): where this session came from.
+  const origin = useMemo(() => new URLSearchParams(window.location.search).get('from'), []);
 
   const isAssistant = meta?.task === 'email_assistant';
   const pending = store.pending;
@@ -92,6 +98,11 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
         <div className="session-title">
           <h1 id="session-title">{title}</h1>
           <code className="muted small">{sessionId}</code>
+          {origin && origin !== sessionId && (
+            <p className="muted small forked-from">
+              Forked from <Link to={`/sessions/${encodeURIComponent(origin)}`}>{origin}</Link>
+            </p>
+          )}
         </div>
         <div className="session-badges">
           <StatusBadge status={store.status ?? meta?.status ?? null} />
@@ -105,6 +116,7 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
       </header>
       {snapshot.loadError && <p className="form-error" role="alert">{snapshot.loadError}</p>}
       {cancelError && <p className="form-error" role="alert">{cancelError}</p>}
+      {fork.error && <p className="form-error" role="alert">{fork.error}</p>}
 
       <RequestList requests={pending} onOpen={open} />
 
@@ -132,7 +144,7 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
           <h2 id="log-title">Log</h2>
           <span className="muted small">{store.lines.length.toLocaleString()} lines</span>
         </div>
-        <EventLog lines={store.lines} me={meta?.owner ?? null} />
+        <EventLog lines={store.lines} me={meta?.owner ?? null} forkAt={forkAt} onFork={fork.start} busy={fork.busy} />
       </section>
 
       {meta && !isAssistant && Object.keys(meta.inputs).length > 0 && (
@@ -158,6 +170,27 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
       <Toasts toasts={toasts} controller={controller} />
     </section>
   );
+}
+
+/** "Fork from here": make the new session, then show it (one fork at a time). */
+function useFork(sessionId: string): { start: (atSeq: number) => void; busy: boolean; error: string | null } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const inFlight = useRef(false);
+  const start = useCallback((atSeq: number) => {
+    if (inFlight.current) return;
+    inFlight.current = true;
+    setBusy(true);
+    setError(null);
+    api.fork(sessionId, atSeq).then(
+      (forked) => navigate(`/sessions/${encodeURIComponent(forked.id)}?from=${encodeURIComponent(sessionId)}`),
+      (e: unknown) => setError(e instanceof ApiError ? `Could not fork: ${e.message}` : 'Could not fork the session.'),
+    ).finally(() => {
+      inFlight.current = false;
+      setBusy(false);
+    });
+  }, [sessionId]);
+  return { start, busy, error };
 }
 
 function ProgressBar({ label, done, total }: { label: string; done: number; total: number }) {

@@ -62,6 +62,9 @@ export const api = {
   },
   session: (id: string): Promise<Session> => call<Session>('GET', `/api/sessions/${encodeURIComponent(id)}`),
   cancel: (id: string): Promise<Session> => call<Session>('POST', `/api/sessions/${encodeURIComponent(id)}/cancel`),
+  /** A new session that replays `id`'s journal as it stood at event `atSeq`. */
+  fork: (id: string, atSeq: number): Promise<Session> =>
+    call<Session>('POST', `/api/sessions/${encodeURIComponent(id)}/fork`, { at_seq: atSeq }),
   answer: (id: string, requestId: string, value: unknown): Promise<unknown> =>
     call('POST', `/api/sessions/${encodeURIComponent(id)}/requests/${encodeURIComponent(requestId)}`, { value }),
 };

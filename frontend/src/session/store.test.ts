@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Event, Session } from '../protocol';
-import { applyEvents, emptySession } from './store';
+import { applyEvents, emptySession, forkPoint } from './store';
 
 const ts = '2026-11-21T10:00:00.000Z';
 const stream = (seq: number): Event => ({ type: 'stream', seq, ts, content: `line ${seq}` });
@@ -59,6 +59,42 @@ describe('applyEvents', () => {
     ]);
     expect(s.pending).toEqual([]);
     expect(s.failure).toEqual({ message: 'no more tries', attempt: 3 });
+  });
+
+  it('forks a settled question from the event that opened it, from its line and its answer', () => {
+    const open = applyEvents(emptySession, [
+      stream(1),
+      { type: 'request_user_input', seq: 2, ts, request_id: 'q1', prompt: 'Who?', fields: [], schema: {} },
+      { type: 'task_failed', seq: 3, ts, error: 'boom', can_retry: true, attempt: 1, request_id: 'r1' },
+      { type: 'request_confirmation', seq: 4, ts, request_id: 'c1', prompt: 'Send?' },
+    ]);
+    const fork = (s: typeof open) => s.lines.map((line) => [line.kind, forkPoint(s, line)]);
+    // Nothing to fork while every question is still open: it is being asked right now.
+    expect(fork(open)).toEqual([['stream', null], ['request', null], ['failure', null], ['request', null]]);
+
+    const settled = applyEvents(open, [
+      { type: 'request_answered', seq: 5, ts, request_id: 'r1', kind: 'retry', value: true, by: 'u' },
+      { type: 'request_answered', seq: 6, ts, request_id: 'q1', kind: 'input', value: { name: 'a' }, by: 'u' },
+      { type: 'request_expired', seq: 7, ts, request_id: 'c1' },
+    ]);
+    expect(fork(settled)).toEqual([
+      ['stream', null], ['request', 2], ['failure', 3], ['request', 4],
+      ['answer', 3], ['answer', 2], ['notice', null],
+    ]);
+  });
+
+  it('offers no fork for a failure without a retry offer, or an answer whose question it never saw', () => {
+    const session: Session = {
+      id: 's', task: 't', status: 'waiting', owner: 'u', created_at: ts, updated_at: ts, inputs: {},
+      state: {}, result: null, error: null, last_seq: 10,
+      pending: [{ request_id: 'old', kind: 'confirm', prompt: 'Go?', created_at: ts }],
+    };
+    const s = applyEvents(emptySession, [
+      { type: 'snapshot', seq: 10, ts, session },
+      { type: 'request_answered', seq: 11, ts, request_id: 'old', kind: 'confirm', value: true, by: 'u' },
+      { type: 'task_failed', seq: 12, ts, error: 'no more tries', can_retry: false, attempt: 3 },
+    ]);
+    expect(s.lines.map((line) => forkPoint(s, line))).toEqual([null, null, null]);
   });
 
   it('appends 50,000 lines in batches, in order', () => {

@@ -23,6 +23,17 @@ export interface LogLine {
   text: string;
   /** Who answered (for `answer` lines). */
   by?: string;
+  /** The request a `request`, `answer` or retry-offer `failure` line is about. */
+  requestId?: string;
+}
+
+/** Where a request's question was put, and whether it is settled. */
+export interface RequestMark {
+  /** The seq of the event that opened it (`request_user_input`, `request_confirmation`,
+   * or `task_failed` with a `request_id`). */
+  opened: number;
+  /** Answered or expired. */
+  closed: boolean;
 }
 
 export interface ProgressBar {
@@ -48,6 +59,8 @@ export interface SessionState {
   /** Open requests, oldest first. */
   pending: readonly Request[];
   answered: Readonly<Record<string, Answered>>;
+  /** Every request whose opening event this view holds, by id. */
+  requests: Readonly<Record<string, RequestMark>>;
   result: { value: unknown } | null;
   failure: { message: string; attempt: number | null } | null;
   /** The last error a `task_failed` reported (a declined retry fails with it). */
@@ -65,6 +78,7 @@ export const emptySession: SessionState = {
   state: {},
   pending: [],
   answered: {},
+  requests: {},
   result: null,
   failure: null,
   lastError: null,
@@ -140,37 +154,44 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
     case 'state':
       return { ...s, state: e.state };
     case 'request_user_input':
-      push({ ...at, kind: 'request', text: e.prompt });
+      push({ ...at, kind: 'request', text: e.prompt, requestId: e.request_id });
+      s = opened(s, e.request_id, e.seq);
       return addRequest(s, {
         request_id: e.request_id, kind: 'input', prompt: e.prompt, fields: e.fields,
         schema: e.schema, created_at: e.ts, expires_at: e.expires_at ?? null,
       });
     case 'request_confirmation':
-      push({ ...at, kind: 'request', text: e.prompt });
+      push({ ...at, kind: 'request', text: e.prompt, requestId: e.request_id });
+      s = opened(s, e.request_id, e.seq);
       return addRequest(s, {
         request_id: e.request_id, kind: 'confirm', prompt: e.prompt, details: e.details ?? null,
         created_at: e.ts, expires_at: e.expires_at ?? null,
       });
     case 'task_failed':
-      push({ ...at, kind: 'failure', text: `Attempt ${e.attempt} failed: ${e.error}` });
       s = { ...s, lastError: { message: e.error, attempt: e.attempt } };
       if (e.can_retry && e.request_id) {
+        push({ ...at, kind: 'failure', text: `Attempt ${e.attempt} failed: ${e.error}`, requestId: e.request_id });
+        s = opened(s, e.request_id, e.seq);
         return addRequest(s, {
           request_id: e.request_id, kind: 'retry', prompt: 'The task failed. Try again?',
           error: e.error, attempt: e.attempt, created_at: e.ts, expires_at: e.expires_at ?? null,
         });
       }
+      push({ ...at, kind: 'failure', text: `Attempt ${e.attempt} failed: ${e.error}` });
       return { ...s, failure: { message: e.error, attempt: e.attempt } };
     case 'request_answered':
-      push({ ...at, kind: 'answer', text: answerText(e.kind, e.value, s.pending.find((r) => r.request_id === e.request_id)), by: e.by });
+      push({
+        ...at, kind: 'answer', by: e.by, requestId: e.request_id,
+        text: answerText(e.kind, e.value, s.pending.find((r) => r.request_id === e.request_id)),
+      });
       return {
-        ...s,
+        ...closed(s, e.request_id),
         pending: withoutRequest(s.pending, e.request_id),
         answered: { ...s.answered, [e.request_id]: { request_id: e.request_id, kind: e.kind, by: e.by, value: e.value, seq: e.seq } },
       };
     case 'request_expired':
       push({ ...at, kind: 'notice', text: 'A request expired without an answer.' });
-      return { ...s, pending: withoutRequest(s.pending, e.request_id) };
+      return { ...closed(s, e.request_id), pending: withoutRequest(s.pending, e.request_id) };
     case 'task_completed':
       push({ ...at, kind: 'done', text: 'Task completed.' });
       return { ...s, result: { value: e.result } };
@@ -181,6 +202,28 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
       push({ ...at, kind: 'notice', text: 'Earlier events are no longer kept; the view resumes from here.' });
       return fromSession(s, e.session);
   }
+}
+
+function opened(s: SessionState, id: string, seq: number): SessionState {
+  if (s.requests[id] !== undefined) return s;
+  return { ...s, requests: { ...s.requests, [id]: { opened: seq, closed: false } } };
+}
+
+function closed(s: SessionState, id: string): SessionState {
+  const mark = s.requests[id];
+  if (mark === undefined || mark.closed) return s;
+  return { ...s, requests: { ...s.requests, [id]: { ...mark, closed: true } } };
+}
+
+/**
+ * The `at_seq` to fork the session at so that the new session asks this line's question
+ * again: the seq of the request's opening event, for a request that is settled (answered
+ * or expired) and whose opening this view holds; else null (nothing to fork from here).
+ */
+export function forkPoint(state: Pick<SessionState, 'requests'>, line: LogLine): number | null {
+  if (line.requestId === undefined) return null;
+  const mark = state.requests[line.requestId];
+  return mark !== undefined && mark.closed ? mark.opened : null;
 }
 
 function addRequest(s: SessionState, request: Request): SessionState {
