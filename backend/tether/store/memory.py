@@ -36,6 +36,7 @@ from tether.store.codec import fields_for_new, record_from_fields
 
 IDEMPOTENCY_TTL = 24 * 3600.0
 SWEEP_INTERVAL = 60.0
+OWNER_INDEX_CAP = 10_000
 
 
 @dataclass(slots=True)
@@ -126,7 +127,9 @@ class MemoryStore:
             answers=dict(seed.answers) if seed else {},
         )
         self._leases[new.id] = now + self._lease_seconds
-        bisect.insort(self._by_owner.setdefault(new.owner, []), new.id)
+        owned = self._by_owner.setdefault(new.owner, [])
+        bisect.insort(owned, new.id)
+        del owned[:-OWNER_INDEX_CAP]  # as in Redis: the newest ids are listed
         self._publish(new.id, [first])
         return new.id, True, fingerprint
 

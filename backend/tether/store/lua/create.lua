@@ -5,6 +5,7 @@
 --       seed (JSON {"j": {key: json}, "a": {request id: json}}; a fork's past), then
 --       field/value pairs of the record
 local rec, evs, index, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local OWNER_INDEX_CAP = 10000
 local id, fp = ARGV[1], ARGV[2]
 if idem ~= '' then
   local known = redis.call('GET', idem)
@@ -19,6 +20,11 @@ for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', rec, unpack(fields))
 redis.call('XADD', evs, '1-0', 'f', '{"seq":1,' .. string.sub(ARGV[4], 2))
 redis.call('ZADD', index, 0, id)
+-- The owner's index keeps the newest OWNER_INDEX_CAP ids; expired ones leave it lazily
+-- (list_sessions), so a user who never lists cannot make it grow without bound.
+if redis.call('ZCARD', index) > OWNER_INDEX_CAP then
+  redis.call('ZREMRANGEBYRANK', index, 0, -(OWNER_INDEX_CAP + 1))
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[5], now + tonumber(ARGV[5]), id)
