@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tether.errors import InvalidJson, InvalidMessage, TetherError
+from tether.errors import InvalidJson, InvalidMessage, InvalidQuery, PayloadTooLarge, TetherError
 from tether.forms import field_errors
 from tether.messages import (
     Answer,
@@ -38,16 +38,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 STATUSES = ("pending", "running", "waiting", "completed", "failed", "cancelled")
 B = TypeVar("B", bound=BaseModel)
-
-
-class PayloadTooLarge(TetherError):
-    status = 413
-    code = "payload_too_large"
-
-
-class InvalidQuery(TetherError):
-    status = 422
-    code = "invalid_query"
 
 
 def json_response(body: BaseModel, status: int = 200) -> Response:

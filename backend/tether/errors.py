@@ -11,6 +11,8 @@ The tree::
     ├── InvalidValue                 422 invalid_value          (field errors; WS error frame)
     ├── InvalidMessage               422 invalid_message        (WS error frame)
     ├── InvalidJson                  400 invalid_json           (WS error frame)
+    ├── InvalidQuery                 422 invalid_query          (bad query parameters)
+    ├── PayloadTooLarge              413 payload_too_large
     ├── IdempotencyKeyReused         422 idempotency_key_reused
     ├── AlreadyAnswered              409 already_answered       (WS error frame)
     ├── AlreadyFinished              409 already_finished
@@ -113,6 +115,16 @@ class InvalidJson(TetherError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"The body is not valid JSON: {detail}")
+
+
+class InvalidQuery(TetherError):
+    status = 422
+    code = "invalid_query"
+
+
+class PayloadTooLarge(TetherError):
+    status = 413
+    code = "payload_too_large"
 
 
 class IdempotencyKeyReused(TetherError):
