@@ -10,7 +10,9 @@ Every unfinished session has a lease in the store: the hub named in its record's
   let them go, claims them atomically (only one hub wins) and resumes them from their
   journal;
 - on graceful shutdown, releases its leases so another hub resumes at once instead of
-  after the expiry.
+  after the expiry;
+- at start-up, reclaims at once the sessions still recorded under its own id (a hub
+  restarted with the same ``TETHER_HUB_ID``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class LeaseStore(Protocol):
     async def renew(self, runner: str, session_ids: Collection[str]) -> list[str]: ...
 
     async def orphans(self, limit: int) -> list[str]: ...
+
+    async def owned_by(self, runner: str) -> list[str]: ...
 
     async def claim(self, session_id: str, runner: str) -> str: ...
 
@@ -73,6 +77,10 @@ class LeaseKeeper:
                 await self._store.release(self._runner_id, release)
 
     async def _loop(self) -> None:
+        try:
+            await self._reclaim()
+        except StoreUnavailable as exc:
+            log.warning("Could not look for this hub's sessions: %s", exc)
         while True:
             try:
                 await self.tick()
@@ -81,6 +89,16 @@ class LeaseKeeper:
             except Exception:
                 log.exception("Lease keeping failed; trying again")
             await asyncio.sleep(self._interval)
+
+    async def _reclaim(self) -> None:
+        """At start-up: sessions still recorded as ours (a restart with the same hub id)
+        are claimed and resumed now, without waiting for their leases to run out."""
+        for session_id in await self._store.owned_by(self._runner_id):
+            if session_id not in self._running() and (
+                await self._store.claim(session_id, self._runner_id) == "ok"
+            ):
+                log.info("Resuming session %s (still ours after a restart)", session_id)
+                await self._adopt(session_id)
 
     async def tick(self) -> None:
         """One round: renew what we run, then adopt what nobody runs."""

@@ -935,3 +935,15 @@ async def test_a_seeded_session_starts_with_the_seed(store: Store) -> None:
     assert created
     assert await store.journal(session_id) == seed.journal
     assert await store.answers(session_id) == seed.answers
+
+
+async def test_owned_by_lists_the_unfinished_sessions_a_runner_holds(make_store: MakeStore) -> None:
+    """owned_by names the unfinished sessions recorded under a runner, live lease or not."""
+    store = await make_store(lease_seconds=30)
+    mine = await create_running(store, runner="hub-1")
+    theirs = await create_running(store, runner="hub-2")
+    done = await create_running(store, runner="hub-1")
+    await store.append(done, [Entry(set={"status": "completed"})])
+    assert await store.owned_by("hub-1") == [mine]
+    assert await store.owned_by("hub-2") == [theirs]
+    assert await store.owned_by("hub-3") == []

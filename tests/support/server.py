@@ -43,7 +43,7 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         ws_ping_interval=settings.ping_interval,
         ws_ping_timeout=settings.ping_interval,
         ws_per_message_deflate=False,
-        timeout_graceful_shutdown=settings.shutdown_timeout,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout),
         log_level="warning",
         access_log=False,
         lifespan="on",

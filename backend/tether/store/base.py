@@ -187,6 +187,10 @@ class Store(Protocol):
         """Unfinished sessions whose lease has run out."""
         ...
 
+    async def owned_by(self, runner: str) -> list[str]:
+        """Unfinished sessions whose record names ``runner``, whatever their lease."""
+        ...
+
     async def request_cancel(self, session_id: str) -> CancelOutcome:
         """Mark the session for cancellation and tell its runner."""
         ...

@@ -336,6 +336,12 @@ class MemoryStore:
                     released += 1
         return released
 
+    async def owned_by(self, runner: str) -> list[str]:
+        return [
+            sid for sid in self._leases
+            if (stored := self._get(sid)) is not None and stored.fields["runner"] == runner
+        ]
+
     async def orphans(self, limit: int) -> list[str]:
         now = time.monotonic()
         expired = sorted((t, sid) for sid, t in self._leases.items() if t <= now)

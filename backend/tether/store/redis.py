@@ -121,6 +121,7 @@ class RedisStore:
         self._renew = self._redis.register_script(_load("renew"))
         self._release = self._redis.register_script(_load("release"))
         self._orphans = self._redis.register_script(_load("orphans"))
+        self._owned = self._redis.register_script(_load("owned"))
         self._feed = RedisFeed(self._redis, channel_prefix="tether:ch:")
 
     @property
@@ -340,6 +341,9 @@ class RedisStore:
         if not session_ids:
             return 0
         return int(await self._run(self._release, [ACTIVE], [runner, *session_ids]))
+
+    async def owned_by(self, runner: str) -> list[str]:
+        return list(await self._run(self._owned, [ACTIVE], [runner]))
 
     async def orphans(self, limit: int) -> list[str]:
         return list(await self._run(self._orphans, [ACTIVE], [limit]))

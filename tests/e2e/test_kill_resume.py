@@ -1,0 +1,182 @@
+"""A hub killed with SIGKILL at every kind of place a task can be, then restarted with
+the same TETHER_HUB_ID: each session resumes from its journal. Every test checks the
+three guarantees of PROTOCOL.md §5 end to end, with real processes and a real Redis:
+
+- every client, reconnecting with ``after=``, saw exactly the stored log 1..L;
+- no step body ran twice (the task counts its calls in Redis), ``flaky`` ran twice
+  because its first attempt fails by design;
+- no question was asked twice (one request event and one answer per request id), and
+  the resumed run did not re-emit what the killed run had already logged.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from tests.e2e.durable_checks import (
+    NAME,
+    TASKS,
+    StartHub,
+    assert_resumed,
+    finish_durable,
+    start_durable,
+    wait_log_line,
+)
+from tests.support.follow import Person, step_calls
+
+
+async def test_kill_mid_stream_resumes_without_gap_or_duplicate(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """SIGKILL while the task streams: the restarted hub resumes it; the stream goes on
+    from where the log ends, and the client saw every line once, in order."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="1")
+    person = await Person.sign_in(hub)
+    lines = 150
+    session_id, follower = await start_durable(
+        person, hub, redis_url, lines=lines, line_seconds=0.02
+    )
+    await follower.wait_for("stream", content="line 30")
+    hub.kill()
+    killed_at = follower.last_seq
+    hub.start()
+    log = await finish_durable(person, hub, session_id, follower, redis_url, lines=lines)
+    assert_resumed(hub, session_id)
+    assert follower.connections >= 2 and log[-1]["seq"] > killed_at
+
+
+async def test_kill_while_waiting_keeps_the_request_id_and_its_answer(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """SIGKILL while a question is open: after the restart the same request (same
+    request_id) is open again, not asked anew; answering it then lets the task finish."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="1")
+    person = await Person.sign_in(hub)
+    session_id, follower = await start_durable(person, hub, redis_url)
+    before = await person.pending(hub, session_id, "input")
+    await follower.wait_for("request_user_input", request_id=before["request_id"])
+    hub.kill()
+    hub.start()
+    after = await person.pending(hub, session_id, "input")
+    assert after == before  # the same request_id, prompt and created_at
+    await wait_log_line(hub, f"Resuming session {session_id}")
+    assert (await person.answer(hub, session_id, before["request_id"], NAME)).is_success
+    await finish_durable(person, hub, session_id, follower, redis_url, answered_input=True)
+
+
+async def test_answer_sent_while_no_hub_runs_the_session_is_applied_on_resume(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """An answer sent (through another hub) while the session's hub is dead and its lease
+    still live is kept and applied on resume; the question is not asked again."""
+    # A long lease keeps hub-b from adopting the session while we answer through it.
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="6")
+    other = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-b", TETHER_LEASE_SECONDS="1")
+    person = await Person.sign_in(hub)
+    session_id, follower = await start_durable(person, hub, redis_url)
+    request = await person.pending(hub, session_id, "input")
+    hub.kill()
+    response = await person.answer(other, session_id, request["request_id"], NAME)
+    assert response.status_code == 200, response.text
+    orphaned = await person.session(other, session_id)
+    assert orphaned["pending"] == [] and orphaned["status"] == "running"
+    # hub-b lets go before the lease runs out, so the restarted hub-a resumes the session.
+    assert other.terminate() in (0, -signal.SIGTERM)  # uvicorn re-raises the signal
+    assert not any("Resuming session" in line for line in other.log)
+    hub.start()
+    log = await finish_durable(
+        person, hub, session_id, follower, redis_url, answered_input=True
+    )
+    assert_resumed(hub, session_id)
+    answered = [e for e in log if e["type"] == "request_answered"]
+    assert answered[0]["request_id"] == request["request_id"] and answered[0]["value"] == NAME
+
+
+async def test_kill_mid_map_does_not_rerun_finished_items_or_steps(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """SIGKILL in the middle of a ctx.map: items whose inner step ran keep its result,
+    the rest run once, the results keep their order."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="1")
+    person = await Person.sign_in(hub)
+    # Two items at a time, each holding its slot for 0.8 s after its step has been
+    # recorded: the kill lands while items 0 and 1 sleep, never inside a step body.
+    session_id, follower = await start_durable(person, hub, redis_url, item_seconds=0.8)
+    request = await person.pending(hub, session_id, "input")
+    assert (await person.answer(hub, session_id, request["request_id"], NAME)).is_success
+    await follower.wait_for("markdown", content="item 0 done")
+    await follower.wait_for("markdown", content="item 1 done")
+    assert not follower.saw("markdown", content="item 2 done")
+    hub.kill()
+    assert await step_calls(redis_url, session_id) == {
+        "prepare0": 1, "prepare1": 1, "prepare2": 1, "item0": 1, "item1": 1,
+    }
+    hub.start()
+    await finish_durable(person, hub, session_id, follower, redis_url, answered_input=True)
+    assert_resumed(hub, session_id)
+
+
+async def test_kill_with_a_retry_offer_open_keeps_the_offer_and_the_failed_attempt(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """SIGKILL while a retry offer is open: the same offer is open after the restart, the
+    failed attempt is not run again, and retrying runs the step's second attempt once."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="1")
+    person = await Person.sign_in(hub)
+    session_id, follower = await start_durable(person, hub, redis_url)
+    request = await person.pending(hub, session_id, "input")
+    assert (await person.answer(hub, session_id, request["request_id"], NAME)).is_success
+    offer = await person.pending(hub, session_id, "retry", timeout_ms=15_000)
+    await follower.wait_for("task_failed", request_id=offer["request_id"])
+    hub.kill()
+    assert (await step_calls(redis_url, session_id))["flaky"] == 1
+    hub.start()
+    assert await person.pending(hub, session_id, "retry") == offer
+    await wait_log_line(hub, f"Resuming session {session_id}")
+    assert (await person.answer(hub, session_id, offer["request_id"], True)).is_success
+    await finish_durable(
+        person, hub, session_id, follower, redis_url, answered_input=True, answered_retry=True
+    )
+
+
+async def test_changed_task_code_on_resume_fails_with_nondeterminism(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """A hub restarted with different task code under a paused session ends it `failed`
+    with a Nondeterminism error naming the journal key where the code diverged."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="1",
+                    TETHER_E2E_VARIANT="a")
+    person = await Person.sign_in(hub)
+    session_id = await person.start(hub, "changing", {})
+    await person.pending(hub, session_id, "input")
+    hub.kill()
+    hub.env["TETHER_E2E_VARIANT"] = "b"
+    hub.start()
+    session = await person.finished(hub, session_id)
+    assert session["status"] == "failed", session
+    assert session["error"]["type"] == "Nondeterminism"
+    message = session["error"]["message"]
+    assert "step1" in message and "'one'" in message and "'two'" in message, message
+    log = await person.events(hub, session_id)
+    assert [e["type"] for e in log][-2:] == ["task_failed", "status"]
+
+
+async def test_a_hub_restarted_with_its_id_reclaims_at_once(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """A hub restarted with the same TETHER_HUB_ID resumes its sessions as it starts,
+    without waiting out their (here 60 s) leases."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="60")
+    person = await Person.sign_in(hub)
+    lines = 60
+    session_id, follower = await start_durable(
+        person, hub, redis_url, lines=lines, line_seconds=0.02
+    )
+    await follower.wait_for("stream", content="line 10")
+    hub.kill()
+    started = time.monotonic()
+    hub.start()
+    await wait_log_line(hub, f"Resuming session {session_id}")
+    assert time.monotonic() - started < 15  # far less than the 60 s lease
+    await finish_durable(person, hub, session_id, follower, redis_url, lines=lines)
