@@ -89,7 +89,7 @@ async def read_body(request: Request, model: type[B], *, optional: bool = False)
         return model()
     try:
         data = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise InvalidJson(str(exc)) from exc
     try:
         return model.model_validate(data)

@@ -255,7 +255,7 @@ class _Connection:
         ref: str | None = None
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             self._error("invalid_json", f"Not JSON: {exc}")
             return
         if isinstance(data, dict) and isinstance(data.get("ref"), str):

@@ -85,6 +85,7 @@ async def test_every_bad_frame_gets_its_error_and_the_socket_survives(user: User
 
     await expect_error(tab, "{not json", "invalid_json")
     await expect_error(tab, "", "invalid_json")
+    await expect_error(tab, "[" * 30_000, "invalid_json")  # too deep to decode
     await expect_error(tab, {"type": "launch_rockets", "ref": "a"}, "unknown_type", "a")
     await expect_error(tab, {"ref": "b"}, "unknown_type", "b")
     await expect_error(tab, "[1, 2]", "invalid_message")
@@ -247,6 +248,8 @@ async def test_bad_start_requests(user: User) -> None:
                  400, "invalid_json")
     assert_error(await http.post("/api/sessions", content=b"", headers=headers),
                  400, "invalid_json")
+    assert_error(await http.post("/api/sessions", content=b"[" * 100_000, headers=headers),
+                 400, "invalid_json")  # nesting too deep to decode is bad JSON, not a 500
     wrong = assert_error(await http.post("/api/sessions", json={"task": 5}), 422,
                          "invalid_message")
     assert "task" in wrong["fields"]
