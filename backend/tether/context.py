@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 from pydantic import BaseModel
 
 from tether.forms import FieldsLike, form_for
-from tether.messages import MarkdownEvent, ProgressEvent, StreamEvent, now_iso
+from tether.messages import MarkdownEvent, ProgressEvent, StreamEvent, dump_json, now_iso
 
 if TYPE_CHECKING:
     from tether.runner import SessionRunner
@@ -70,13 +70,17 @@ class CancelSession(BaseException):
         self.reason = reason
 
 
+_ACTIVE: ContextVar[Context | None] = ContextVar("tether_context", default=None)
+
+
 class Context:
     """The handle a task gets as its first argument. See the module docstring."""
 
     def __init__(self, runner: SessionRunner, scope: str = "") -> None:
         self._runner = runner
-        self._scope = scope
+        self._own_scope = scope
         self._counter = 0
+        self._attempt_no = 0
 
     # --- who and what ----------------------------------------------------------------
 
@@ -94,9 +98,31 @@ class Context:
         """The task state set so far (read-only; change it with :meth:`set_state`)."""
         return MappingProxyType(self._runner.state)
 
+    @property
+    def attempt(self) -> int:
+        """Inside a ``ctx.step`` function: which attempt this is (1, 2, …); else 0."""
+        return self._here()._attempt_no
+
+    def _here(self) -> Context:
+        """The context a call counts under. Inside a ``ctx.map`` item that is the item's
+        own context, even when the code calls an enclosing one (``ctx.progress`` from an
+        item): items interleave differently on every run, so only per-item counting
+        gives the same keys and emit counts when a session is replayed."""
+        active = _ACTIVE.get()
+        if active is not None and active is not self and active._own_scope.startswith(
+            self._own_scope
+        ):
+            return active
+        return self
+
+    @property
+    def _scope(self) -> str:
+        return self._here()._own_scope
+
     def _next_key(self, kind: str) -> str:
-        self._counter += 1
-        return f"{self._scope}{kind}{self._counter}"
+        here = self._here()
+        here._counter += 1
+        return f"{here._own_scope}{kind}{here._counter}"
 
     # --- showing ---------------------------------------------------------------------
 
@@ -250,6 +276,8 @@ class Context:
         if failed is not None:
             message = str(failed["error"])
             return _Failure(StepFailed(name, message), message)
+        here = self._here()
+        here._attempt_no = attempt
         try:
             result = fn(*args, **kwargs)
             if inspect.isawaitable(result):
@@ -279,33 +307,50 @@ class Context:
         items: Iterable[T],
         *,
         concurrency: int = 8,
+        progress: str | None = None,
     ) -> list[R]:
         """Run ``fn`` over ``items`` in parallel, at most ``concurrency`` at a time.
 
         ``fn`` is ``async def fn(ctx, item)`` (it gets a context of its own, so it can
         stream, ask and step) or ``async def fn(item)``. Results come back in the order of
         ``items``. If an item fails, the others are cancelled and the error propagates.
+        With ``progress``, a progress event with that label follows each finished item.
+        Inside an item, use the item's context (calls on an enclosing one are counted as
+        the item's anyway, so that a resumed session replays them exactly).
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         key = self._next_key("m")
         values = list(items)
-        if self._runner.recorded(key, "map") is None:
+        recorded = self._runner.recorded(key, "map")
+        if recorded is None:
             await self._runner.record(key, {"kind": "map", "count": len(values)})
+        elif recorded.get("count") != len(values):
+            self._runner.diverged(key, f"map over {recorded.get('count')} items",
+                                  f"map over {len(values)} items")
         wants_ctx = len(inspect.signature(fn).parameters) >= 2
         gate = asyncio.Semaphore(concurrency)
+        finished = [
+            self._runner.recorded(f"{key}[{i}]", "map_item") for i in range(len(values))
+        ]
+        done_count = sum(entry is not None for entry in finished)
 
         async def run(index: int, item: T) -> R:
+            nonlocal done_count
             item_key = f"{key}[{index}]"
-            done = self._runner.recorded(item_key, "map_item")
+            done = finished[index]
             if done is not None:  # finished in an earlier run of this session
                 return cast(R, done["result"])
             async with gate:
                 child = Context(self._runner, f"{item_key}/")
+                _ACTIVE.set(child)  # this item's task only: see _here
                 result = await (fn(child, item) if wants_ctx else fn(item))
                 await self._runner.record(
                     item_key, {"kind": "map_item", "result": _jsonable(result)}
                 )
+                done_count += 1
+                if progress is not None:  # counts items finished in earlier runs too
+                    await child.progress(done_count, len(values), label=progress)
                 return result
 
         tasks = [asyncio.ensure_future(run(i, item)) for i, item in enumerate(values)]
@@ -340,7 +385,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     try:
-        json.dumps(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"A recorded result must be JSON-serialisable: {exc}") from exc
+        dump_json(value)
+    except TypeError as exc:
+        raise TypeError(f"A recorded result is {exc}") from exc
     return value

@@ -13,6 +13,7 @@ log, to every hub and to every tab.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -41,6 +42,26 @@ FieldType = Literal[
     "string", "text", "integer", "number", "boolean", "email", "password",
     "date", "datetime", "time", "string_list", "object",
 ]
+
+
+def dump_json(value: Any) -> str:
+    """JSON for the store: compact, UTF-8 as is, and refused early when it cannot be stored.
+
+    Raises:
+        TypeError: the value is not JSON-serialisable, or holds text that is not valid
+            Unicode (a lone surrogate, which JSON escapes can smuggle in).
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise TypeError(f"not storable as JSON: {exc}") from exc
+    return text
+
+
+def printable(text: str) -> str:
+    """``text`` with anything that is not valid Unicode escaped, so it can always be sent."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def now_iso() -> str:

@@ -18,7 +18,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel
 
@@ -38,8 +38,10 @@ from tether.messages import (
     TaskCancelledEvent,
     TaskCompletedEvent,
     TaskFailedEvent,
+    dump_json,
     event_body,
     now_iso,
+    printable,
 )
 from tether.requests import PendingRequest
 from tether.store.base import Entry, SessionRecord, Store
@@ -71,6 +73,7 @@ class SessionRunner:
         self.state: dict[str, Any] = {}
         self.failed_attempt = 1
         self.journal = Journal()
+        self._runner_id = runner_id
         self._writer = SessionWriter(store, self.session_id, runner=runner_id)
         self._waiting: dict[str, asyncio.Future[Any]] = {}
         self._answered: dict[str, Any] = {}  # answers seen on the feed, by request id
@@ -87,13 +90,15 @@ class SessionRunner:
         """Run the task to a terminal status. Cancelling this coroutine = hub shutdown."""
         await self._store.subscribe(self.session_id, self)
         try:
+            # Subscribed first, read second: an answer or a cancel recorded in between is
+            # in what we read or on the feed, never in neither.
             if self._resume:
-                # Subscribed first, loaded second: an answer recorded in between is in
-                # the journal or on the feed, never in neither.
                 self.journal = await Journal.load(
                     self._store, self.session_id, version=self._record.version
                 )
-                self._record = await self._store.get_session(self.session_id) or self._record
+            self._record = await self._store.get_session(self.session_id) or self._record
+            if self._abandoned:
+                return
             if self._record.session.status == "pending":
                 await self._writer.write(Entry(set={"status": "running"}))
             self._task = asyncio.create_task(self._call_task(), name=f"task-{self.session_id}")
@@ -123,6 +128,24 @@ class SessionRunner:
         return await self._task_def.fn(ctx)
 
     async def _finish(self, task: asyncio.Task[Any]) -> None:
+        """Write the terminal entry. If that fails for any reason but the store or the
+        lease, write a plain ``failed`` instead: a session must never be left running
+        (it would be adopted and re-run, and fail the same way, for ever)."""
+        try:
+            await self._writer.write_durable(self._outcome(task))
+        except (LeaseLost, StoreUnavailable, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            log.error("Session %s: its outcome could not be recorded", self.session_id,
+                      exc_info=exc)
+            await self._store.append(
+                self.session_id,
+                [self._failed(now_iso(), RuntimeError(
+                    f"The task's outcome could not be recorded: {type(exc).__name__}"))],
+                runner=self._runner_id,
+            )
+
+    def _outcome(self, task: asyncio.Task[Any]) -> Entry:
         ts = now_iso()
         exc = None if task.cancelled() else task.exception()
         if self._diverged is not None:  # even if the task caught it: its journal is void
@@ -137,26 +160,26 @@ class SessionRunner:
             entry = self._failed(ts, exc)
         else:
             entry = self._completed(ts, task.result())
-        await self._writer.write_durable(entry)
+        return entry
 
     def _completed(self, ts: str, result: Any) -> Entry:
         if isinstance(result, BaseModel):
             result = result.model_dump(mode="json")
         try:
-            result_json = json.dumps(result, ensure_ascii=False)
-        except (TypeError, ValueError) as exc:
-            return self._failed(ts, TypeError(f"The task's result is not JSON-serialisable: {exc}"))
+            result_json = dump_json(result)
+        except TypeError as exc:
+            return self._failed(ts, TypeError(f"The task's result is {exc}"))
         event = TaskCompletedEvent(seq=0, ts=ts, result=result)
         return Entry(body=event_body(event), set={"status": "completed", "result": result_json})
 
     def _failed(self, ts: str, exc: BaseException) -> Entry:
-        message = str(exc) or type(exc).__name__
+        message = printable(str(exc) or type(exc).__name__)
         if not isinstance(exc, (RequestTimedOut, Nondeterminism)):
             log.warning("Session %s failed", self.session_id, exc_info=exc)
         event = TaskFailedEvent(
             seq=0, ts=ts, error=message, can_retry=False, attempt=self.failed_attempt
         )
-        error = json.dumps({"type": type(exc).__name__, "message": message}, ensure_ascii=False)
+        error = dump_json({"type": type(exc).__name__, "message": message})
         return Entry(body=event_body(event), set={"status": "failed", "error": error})
 
     def cancel(self, reason: str) -> None:
@@ -166,7 +189,8 @@ class SessionRunner:
             self._task.cancel()
 
     def abandon(self) -> None:
-        """Stop without a terminal status: another hub now owns the session."""
+        """Stop without a terminal status: another hub now owns the session (checked
+        before the task starts, too)."""
         self._abandoned = True
         if self._task is not None and not self._task.done():
             self._task.cancel()
@@ -181,9 +205,14 @@ class SessionRunner:
             self._diverged = exc
             raise
 
+    def diverged(self, key: str, expected: str, got: str) -> NoReturn:
+        """The task's code no longer matches its journal at ``key``."""
+        self._diverged = Nondeterminism(key, expected, got)
+        raise self._diverged
+
     async def record(self, key: str, data: dict[str, Any]) -> None:
         """Write a journal entry and wait until it is stored."""
-        await self._writer.write_durable(Entry(journal={key: json.dumps(data, ensure_ascii=False)}))
+        await self._writer.write_durable(Entry(journal={key: dump_json(data)}))
 
     def _replayed_emit(self, scope: str) -> bool:
         """Count one emit of ``scope``; True when the log already holds it."""
@@ -200,9 +229,9 @@ class SessionRunner:
     async def set_state(self, values: dict[str, Any], scope: str) -> None:
         merged = {**self.state, **values}
         try:
-            state_json = json.dumps(merged, ensure_ascii=False)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"Task state must be JSON-serialisable: {exc}") from exc
+            state_json = dump_json(merged)
+        except TypeError as exc:
+            raise TypeError(f"Task state is {exc}") from exc
         self.state = merged
         if self._replayed_emit(scope):
             return
@@ -299,7 +328,7 @@ class SessionRunner:
             self._models[rid] = model
         try:
             if rid not in self._record.pending_raw:
-                journal = json.dumps({"kind": request.kind, "request_id": rid})
+                journal = dump_json({"kind": request.kind, "request_id": rid})
                 await self._writer.write_durable(
                     Entry(
                         body=None if logged else event_body(event),
@@ -345,16 +374,26 @@ class SessionRunner:
 
     async def _expire(self, request: Request, default: Any) -> Any:
         rid = request.request_id
-        ts = now_iso()
-        outcome = await self._store.resolve_request(
-            self.session_id, rid,
-            answer_json=json.dumps({"expired": True, "at": ts}),
-            body=event_body(RequestExpiredEvent(seq=0, ts=ts, request_id=rid)),
-        )
-        if outcome == "ok":
+        backoff = 0.05
+        while True:  # a deadline during a store outage waits for the store, like a write
+            try:
+                ts = now_iso()
+                outcome = await self._store.resolve_request(
+                    self.session_id, rid,
+                    answer_json=dump_json({"expired": True, "at": ts}),
+                    body=event_body(RequestExpiredEvent(seq=0, ts=ts, request_id=rid)),
+                )
+                recorded_raw = None
+                if outcome != "ok":
+                    recorded_raw = (await self._store.answers(self.session_id)).get(rid)
+                break
+            except StoreUnavailable:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+        if recorded_raw is None:  # expired now (or closed without a record: treat alike)
             return self._expired_value(request, default)
         # Closed already: an answer won the race, or an earlier run expired it.
-        recorded = json.loads((await self._store.answers(self.session_id))[rid])
+        recorded = json.loads(recorded_raw)
         if recorded.get("expired"):
             return self._expired_value(request, default)
         return recorded["value"]

@@ -26,6 +26,7 @@ from tether.errors import (
     IdempotencyKeyReused,
     InvalidInputs,
     InvalidMessage,
+    InvalidValue,
     SessionFinished,
     StoreUnavailable,
     UnknownRequest,
@@ -40,6 +41,7 @@ from tether.messages import (
     RequestKind,
     Session,
     StatusEvent,
+    dump_json,
     event_body,
     now_iso,
 )
@@ -97,8 +99,11 @@ class SessionManager:
             raise UnknownTask(task_name)
         try:
             validated = task.input_model.model_validate(inputs)
+            inputs_json = dump_json(validated.model_dump(mode="json"))
         except ValidationError as exc:
             raise InvalidInputs(field_errors(exc)) from exc
+        except TypeError as exc:  # e.g. text that is not valid Unicode
+            raise InvalidInputs({"__root__": f"The inputs are {exc}"}) from exc
         fingerprint = hashlib.sha256(
             json.dumps([task_name, inputs], sort_keys=True, default=str).encode()
         ).hexdigest()[:32]
@@ -108,7 +113,7 @@ class SessionManager:
             task=task_name,
             owner=owner,
             created_at=created_at,
-            inputs_json=validated.model_dump_json(),
+            inputs_json=inputs_json,
             version=task.version,
             runner=self._hub_id,
             first_event=event_body(StatusEvent(seq=0, ts=created_at, status="pending")),
@@ -188,7 +193,7 @@ class SessionManager:
         created_at = now_iso()
         new = NewSession(
             id=new_session_id(), task=source.task, owner=user, created_at=created_at,
-            inputs_json=json.dumps(source.inputs, ensure_ascii=False), version=record.version,
+            inputs_json=dump_json(source.inputs), version=record.version,
             runner=self._hub_id,
             first_event=event_body(StatusEvent(seq=0, ts=created_at, status="pending")),
         )
@@ -243,6 +248,10 @@ class SessionManager:
         model = runner.live_model(request.request_id) if runner else None
         normalized = validate_answer(pending, value, model=model)
         ts = now_iso()
+        try:
+            answer_json = dump_json({"value": normalized, "by": user, "at": ts})
+        except TypeError as exc:  # e.g. text that is not valid Unicode
+            raise InvalidValue({"value": f"The answer is {exc}"}) from exc
         answered = RequestAnsweredEvent(
             seq=0, ts=ts, request_id=request.request_id, kind=request.kind, value=normalized,
             by=user,
@@ -250,7 +259,7 @@ class SessionManager:
         outcome = await self._store.resolve_request(
             session_id,
             request.request_id,
-            answer_json=json.dumps({"value": normalized, "by": user, "at": ts}, ensure_ascii=False),
+            answer_json=answer_json,
             body=event_body(answered),
         )
         if outcome == "already_answered":

@@ -23,21 +23,19 @@ def register(hub: Hub) -> None:
         description="Runs a batch of jobs in parallel and reports each result as it lands.",
     )
     async def calculator(ctx: Context, inputs: CalculatorInputs) -> list[dict[str, Any]]:
-        done = 0
         await ctx.progress(0, inputs.tasks, label="Jobs done")
 
         async def job(item_ctx: Context, index: int) -> dict[str, Any]:
-            nonlocal done
             # Drawn in a step and slept with ctx.sleep: a resumed session replays the same
             # draw and waits only for what is left.
             seconds = round(await item_ctx.step("draw", random.uniform, 0, inputs.max_seconds), 3)
             await item_ctx.sleep(seconds)
             record = {"job": index, "seconds": seconds, "value": index * index}
-            done += 1
             await item_ctx.markdown(f"have results `{record}`")
-            await ctx.progress(done, inputs.tasks, label="Jobs done")
             return record
 
-        results = await ctx.map(job, range(inputs.tasks), concurrency=inputs.concurrency)
+        results = await ctx.map(
+            job, range(inputs.tasks), concurrency=inputs.concurrency, progress="Jobs done"
+        )
         await ctx.markdown(f"**All {len(results)} jobs finished.**")
         return results

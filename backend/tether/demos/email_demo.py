@@ -44,14 +44,12 @@ def register(hub: Hub) -> None:
             await ctx.progress(step, 5, label="Processing")
             await ctx.sleep(inputs.step_seconds)  # journaled: a resumed session waits less
 
-        attempts = 0
-
         def send() -> dict[str, int]:
-            nonlocal attempts
-            attempts += 1
-            if attempts == 1:
+            # ctx.attempt, not a counter of our own: a resumed session knows that
+            # attempt 1 already failed and goes on with attempt 2.
+            if ctx.attempt == 1:
                 raise RuntimeError("Simulated task failure")
-            return {"attempts": attempts}
+            return {"attempts": ctx.attempt}
 
         await ctx.step("send", send, retry=Retry(attempts=3, ask=True))
         confirmed = await ctx.confirm(
