@@ -59,7 +59,7 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
             store=store, runner_id=hub_id, lease_seconds=settings.lease_seconds,
             running=manager.running_ids, lost=manager.lost, adopt=manager.resume,
         )
-        keeper.start()  # its first round adopts sessions orphaned by a dead hub
+        await keeper.start()  # its first round adopts sessions orphaned by a dead hub
         log.info("Tether hub %s serving %d tasks", hub_id, len(hub.tasks))
         try:
             yield {
@@ -68,11 +68,12 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
                 "identity": Identity(secret, trust_header=settings.trust_user_header),
             }
         finally:
-            # Stop the runners first (their sessions stay resumable), then let their
-            # leases go, so another hub resumes them now rather than after the expiry.
+            # Stop adopting, then stop the runners (their sessions stay resumable), then
+            # let their leases go, so another hub resumes them now, not after the expiry.
+            await keeper.stop()
             held = manager.running_ids()
             await manager.close(timeout=settings.shutdown_timeout)
-            await keeper.stop(release=held)
+            await keeper.release(held)
             await store.close()
 
     async def healthz(request: Request) -> Response:

@@ -20,15 +20,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import Any, Protocol
 
 from tether.errors import StoreUnavailable
+from tether.store.base import RELEASES
 
 log = logging.getLogger(__name__)
 
 
 class LeaseStore(Protocol):
+    async def subscribe(self, session_id: str, listener: Any) -> None: ...
+
+    async def unsubscribe(self, session_id: str, listener: Any) -> None: ...
+
     async def renew(self, runner: str, session_ids: Collection[str]) -> list[str]: ...
 
     async def orphans(self, limit: int) -> list[str]: ...
@@ -62,19 +67,28 @@ class LeaseKeeper:
         self._adopt = adopt
         self._scan_batch = scan_batch
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Start keeping; hear at once when any hub releases leases."""
+        with contextlib.suppress(StoreUnavailable):
+            await self._store.subscribe(RELEASES, self)
         self._task = asyncio.create_task(self._loop(), name="tether-lease-keeper")
 
-    async def stop(self, *, release: Collection[str] = ()) -> None:
-        """Stop renewing; release ``release`` so other hubs adopt them at once."""
+    async def stop(self) -> None:
+        """Stop renewing and adopting."""
+        with contextlib.suppress(StoreUnavailable):
+            await self._store.unsubscribe(RELEASES, self)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if release:
+
+    async def release(self, session_ids: Collection[str]) -> None:
+        """Let these leases go now, so other hubs adopt the sessions at once."""
+        if session_ids:
             with contextlib.suppress(StoreUnavailable):
-                await self._store.release(self._runner_id, release)
+                await self._store.release(self._runner_id, session_ids)
 
     async def _loop(self) -> None:
         try:
@@ -88,7 +102,24 @@ class LeaseKeeper:
                 log.warning("Leases not renewed, the store is unavailable: %s", exc)
             except Exception:
                 log.exception("Lease keeping failed; trying again")
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+
+    # --- SessionListener, for the RELEASES feed -----------------------------------
+
+    def on_frames(self, session_id: str, frames: Sequence[str]) -> None:
+        return None
+
+    def on_command(self, session_id: str, command: str) -> None:
+        if command == "released":
+            self._wake.set()  # adopt now, not at the next round
+
+    def on_resync(self) -> None:
+        self._wake.set()  # the feed was away: a release may have gone unheard
+
+    def on_outage(self) -> None:
+        return None
 
     async def _reclaim(self) -> None:
         """At start-up: sessions still recorded as ours (a restart with the same hub id)

@@ -28,6 +28,12 @@ class RunningHub:
     base_url: str
     settings: Settings
     server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        """Shut the hub down gracefully (as on SIGTERM) and wait until it has."""
+        self.server.should_exit = True
+        await self.task
 
     @property
     def ws_url(self) -> str:
@@ -82,7 +88,7 @@ async def run_hub(settings: Settings, hub: Hub, *, port: int = 0) -> AsyncIterat
             task.result()
         await asyncio.sleep(0.005)
     try:
-        yield RunningHub(f"http://127.0.0.1:{port}", settings, server)
+        yield RunningHub(f"http://127.0.0.1:{port}", settings, server, task)
     finally:
         server.should_exit = True
         await task

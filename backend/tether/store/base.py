@@ -22,6 +22,10 @@ from typing import Literal, Protocol
 
 from tether.messages import Session
 
+# A pseudo-session whose feed carries the command "released" whenever a hub lets leases
+# go: lease keepers subscribe to it like to a session, and adopt at once.
+RELEASES = "__released__"
+
 ResolveOutcome = Literal["ok", "already_answered", "unknown_request", "session_finished"]
 CancelOutcome = Literal["ok", "already_finished", "unknown_session"]
 ClaimOutcome = Literal["ok", "held", "finished", "gone"]

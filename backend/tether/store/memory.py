@@ -22,6 +22,7 @@ from tether.messages import (
     now_iso,
 )
 from tether.store.base import (
+    RELEASES,
     CancelOutcome,
     ClaimOutcome,
     Entry,
@@ -334,6 +335,9 @@ class MemoryStore:
                 if session_id in self._leases:
                     self._leases[session_id] = 0.0
                     released += 1
+        if released:
+            for listener in list(self._listeners.get(RELEASES, ())):
+                listener.on_command(RELEASES, "released")
         return released
 
     async def owned_by(self, runner: str) -> list[str]:

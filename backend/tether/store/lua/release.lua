@@ -1,5 +1,6 @@
 -- Give leases up at once (graceful shutdown): another hub may claim them immediately.
 -- KEYS: active   ARGV: runner, session ids...
+local ARGV_CHANNEL = 'tether:ch:__released__'  -- store/base.py RELEASES
 local released = 0
 for i = 2, #ARGV do
   local sid = ARGV[i]
@@ -10,4 +11,6 @@ for i = 2, #ARGV do
     end
   end
 end
+-- Tell every hub's lease keeper (they listen like to a session) to adopt them now.
+if released > 0 then redis.call('PUBLISH', ARGV_CHANNEL, 'Creleased') end
 return released
