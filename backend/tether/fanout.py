@@ -195,6 +195,8 @@ class Outbox:
                     continue
                 if seq > self.last + 1:
                     await self._send_from_log(seq - 1)
+                    if seq <= self.last:  # the fill ended in a snapshot that covers it
+                        continue
                 await self._send(frame)
                 self.last = seq
         if not self._queue:

@@ -174,8 +174,3 @@ def field_errors(exc: ValidationError) -> FieldErrors:
         loc = ".".join(str(part) for part in err["loc"]) or "__root__"
         errors.setdefault(loc, err["msg"])
     return errors
-
-
-def validate_values(model: type[BaseModel], values: Any) -> BaseModel:
-    """Validate an answer; raise ``ValidationError`` with the field errors."""
-    return model.model_validate(values)

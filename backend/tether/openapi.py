@@ -12,6 +12,7 @@ from tether.messages import (
     Answered,
     ErrorBody,
     EventPage,
+    ForkSession,
     Session,
     SessionPage,
     StartSession,
@@ -44,7 +45,8 @@ SESSION_ID = _param("session_id", "path", {"type": "string"}, "The session's id.
 def build_openapi(version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the hub's HTTP API."""
     models: list[type[BaseModel]] = [
-        TaskList, StartSession, Session, SessionPage, EventPage, Answer, Answered, ErrorBody
+        TaskList, StartSession, Session, SessionPage, EventPage, Answer, Answered, ErrorBody,
+        ForkSession,
     ]
     _, schemas = models_json_schema(
         [(m, "serialization") for m in models], ref_template=_REF
@@ -103,6 +105,15 @@ def build_openapi(version: str) -> dict[str, Any]:
             "parameters": [SESSION_ID],
             "responses": {"202": _json(Session, "Cancellation is under way."),
                           **_errors((404, "unknown_session"), (409, "already_finished"))},
+        }},
+        "/api/sessions/{session_id}/fork": {"post": {
+            "summary": "Start a new session from this one's journal up to at_seq",
+            "parameters": [SESSION_ID],
+            "requestBody": {"required": False,
+                            "content": {"application/json": {"schema": _ref(ForkSession)}}},
+            "responses": {"201": _json(Session, "The new session."),
+                          **_errors((404, "unknown_session"),
+                                    (422, "invalid_message (at_seq out of range)"))},
         }},
         "/api/sessions/{session_id}/requests/{request_id}": {"post": {
             "summary": "Answer an open request",

@@ -37,8 +37,12 @@ class SpaFiles:
         if self.root is None:
             return HTMLResponse(NOT_BUILT)
         path = request.path_params.get("path", "")
-        candidate = (self.root / path).resolve()
-        if path and candidate.is_file() and candidate.is_relative_to(self.root):
+        try:
+            candidate = (self.root / path).resolve()
+            found = bool(path) and candidate.is_file() and candidate.is_relative_to(self.root)
+        except (OSError, ValueError):  # a NUL byte, a name too long: not one of our files
+            found = False
+        if found:
             hashed = candidate.parent.name == "assets"
             headers = {"cache-control": IMMUTABLE if hashed else "public, max-age=300"}
             return FileResponse(candidate, headers=headers)

@@ -62,13 +62,6 @@ class SessionWriter:
         self._ensure_flusher()
         return await future
 
-    async def flush(self) -> int:
-        """Wait until everything queued so far is in the store."""
-        if not self._queue and (self._flusher is None or self._flusher.done()):
-            self._raise_if_failed()
-            return self.last_seq
-        return await self.write_durable(Entry())
-
     async def close(self) -> None:
         """Stop flushing (the runner is going away); unwritten entries are dropped."""
         if self._flusher is not None:

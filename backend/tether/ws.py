@@ -147,7 +147,7 @@ async def _admit(
     session_id = scope["path"][len(PATH_PREFIX):]
     query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
     raw_after = query.get("after", ["0"])[-1]
-    if not (raw_after.isdigit() and len(raw_after) <= 18):  # a seq fits in 63 bits
+    if not (raw_after.isascii() and raw_after.isdigit() and len(raw_after) <= 18):
         return Refusal(CLOSE_POLICY, "'after' must be a non-negative integer.")
     try:
         await manager.get(session_id, user=user)

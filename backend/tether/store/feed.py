@@ -42,14 +42,9 @@ class RedisFeed:
         self._subscribed: set[str] = set()
         self._conn: AbstractConnection | None = None
         self._write_lock = asyncio.Lock()
-        self._connected = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._last_pong = 0.0
         self._closing = False
-
-    @property
-    def connected(self) -> bool:
-        return self._connected.is_set()
 
     async def start(self) -> None:
         await self._connect()
@@ -126,7 +121,6 @@ class RedisFeed:
             for batch in _batches(sorted(self._subscribed), SUBSCRIBE_BATCH):
                 await self._send_locked("SUBSCRIBE", *batch)
         self._last_pong = asyncio.get_running_loop().time()
-        self._connected.set()
 
     async def _send(self, *args: Any) -> None:
         async with self._write_lock:
@@ -156,13 +150,15 @@ class RedisFeed:
                 backoff = min(backoff * 2, 2.0)
                 continue
             if isinstance(message, list):
-                self._dispatch(message)
+                try:
+                    self._dispatch(message)
+                except Exception:  # one listener's bug must not stop every session's feed
+                    log.exception("A feed listener failed on %r", message[:2])
 
     def _drop_connection(self, exc: BaseException) -> None:
         if self._conn is not None:
             log.warning("Redis feed lost its connection: %s", exc)
             conn, self._conn = self._conn, None
-            self._connected.clear()
             for listeners in list(self._listeners.values()):
                 for listener in list(listeners):
                     listener.on_outage()

@@ -11,7 +11,7 @@ Layout, per session ``S`` (the ``{S}`` hash tag keeps a session's keys in one sl
     tether:{S}:marks     hash    "j:<key>" / "a:<request id>" -> seq when it was written
     tether:active        zset    unfinished session id -> lease expiry (ms, Redis clock)
     tether:owner:{U}     zset    the owner's session ids (all score 0, ordered by id)
-    tether:idem:{U}:{K}  string  "<session id>\\n<fingerprint>" for an Idempotency-Key
+    tether:idem:{H}      string  "<session id>\\n<fingerprint>"; H = sha256(owner, key)
     channel tether:ch:{S}        "E" + frames joined by newlines, or "C" + a command
 
 Every write is one Lua script (``lua/*.lua``), which numbers events, keeps the status in
@@ -23,6 +23,7 @@ single connection: watching 10,000 sessions costs one Redis connection, not 10,0
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Collection, Sequence
 from importlib import resources
@@ -49,6 +50,8 @@ from tether.store.codec import fields_for_new, record_from_fields
 from tether.store.feed import RedisFeed
 
 IDEMPOTENCY_TTL = 24 * 3600
+# Error replies after which the same write may succeed later (a failover, memory, loading).
+TRANSIENT_REPLIES = frozenset({"READONLY", "OOM", "MASTERDOWN", "LOADING", "BUSY", "TRYAGAIN"})
 
 
 def _load(name: str, *, common: bool = False) -> str:
@@ -156,7 +159,9 @@ class RedisStore:
     async def _run(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
         try:
             return await script(keys=keys, args=args)
-        except ResponseError:
+        except ResponseError as exc:
+            if str(exc).split(" ", 1)[0] in TRANSIENT_REPLIES:
+                raise StoreUnavailable(f"Redis cannot write now: {exc}") from exc
             raise
         except RedisError as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
@@ -172,7 +177,10 @@ class RedisStore:
         seed: Seed | None = None,
     ) -> tuple[str, bool, str]:
         rec, _, events, answers, journal, *_ = _keys(new.id)
-        idem = f"tether:idem:{new.owner}:{idempotency_key}" if idempotency_key else ""
+        idem = ""
+        if idempotency_key:  # hashed: owner "a" + key "b:c" must not meet owner "a:b" + "c"
+            digest = hashlib.sha256(f"{new.owner}\0{idempotency_key}".encode()).hexdigest()
+            idem = f"tether:idem:{digest}"
         flat = [item for pair in fields_for_new(new).items() for item in pair]
         seed_json = json.dumps(
             {"j": seed.journal, "a": seed.answers} if seed else {}, ensure_ascii=False

@@ -1,0 +1,35 @@
+"""The browser app's files: hashed assets cached for a year, index.html for app routes,
+and nothing a path can do to reach outside the build or to fail the request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.support.server import run_hub
+from tether.config import Settings
+from tether.demos import build_demo_hub
+
+
+async def test_app_routes_assets_and_odd_paths(tmp_path: Path) -> None:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text("<!doctype html><title>app</title>")
+    (tmp_path / "assets" / "app-abc123.js").write_text("console.log(1)")
+    (tmp_path.parent / "secret.txt").write_text("not for you")
+    async with run_hub(Settings(static_dir=tmp_path), build_demo_hub()) as hub:
+        async with httpx.AsyncClient(base_url=hub.base_url) as http:
+            asset = await http.get("/assets/app-abc123.js")
+            assert asset.status_code == 200
+            assert "immutable" in asset.headers["cache-control"]
+            route = await http.get("/sessions/0123")
+            assert route.status_code == 200 and "<title>app</title>" in route.text
+            assert route.headers["cache-control"] == "no-cache"
+            for odd in ("/%00", "/a%00b.js", "/..%2fsecret.txt", "/" + "x" * 5000):
+                response = await http.get(odd)
+                assert response.status_code == 200, odd
+                assert "not for you" not in response.text
+            bad = await http.get("/api/sessions", params={"limit": "²"})
+            assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_query"
+            doc = (await http.get("/openapi.json")).json()
+            assert "/api/sessions/{session_id}/fork" in doc["paths"]
