@@ -36,6 +36,7 @@ from tether.sessions import SessionManager
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_PAGE_BYTES = 4 * 1024 * 1024
 STATUSES = ("pending", "running", "waiting", "completed", "failed", "cancelled")
 B = TypeVar("B", bound=BaseModel)
 
@@ -163,16 +164,29 @@ async def list_events(request: Request) -> Response:
     limit = _int_param(request, "limit", 1000, 1, 10_000)
     await manager.get(session_id, user=user)
     events = await manager.store.read_events(session_id, after=after, limit=limit)
-    frames = events.frames
+    frames, last_seq = events.frames, events.last_seq
     if events.trimmed:
         # History after `after` is gone: start with the whole session, as on the socket.
         session = (await manager.get(session_id, user=user)).session
         snapshot = SnapshotEvent(seq=session.last_seq, ts=now_iso(), session=session)
         rest = await manager.store.read_events(session_id, after=session.last_seq, limit=limit)
         frames = [snapshot.model_dump_json(), *rest.frames]
+        last_seq = max(last_seq, rest.last_seq)
+    frames = _within_budget(frames)
     # Frames are stored encoded: the page is spliced together, not re-serialised.
-    body = f'{{"events":[{",".join(frames)}],"last_seq":{events.last_seq}}}'
+    body = f'{{"events":[{",".join(frames)}],"last_seq":{last_seq}}}'
     return Response(body, media_type="application/json")
+
+
+def _within_budget(frames: list[str]) -> list[str]:
+    """The longest prefix of ``frames`` within MAX_PAGE_BYTES (at least one frame): a page
+    of large events is cut short, and the client asks for the next one."""
+    size = 0
+    for index, frame in enumerate(frames):
+        size += len(frame) + 1
+        if size > MAX_PAGE_BYTES and index > 0:
+            return frames[:index]
+    return frames
 
 
 async def cancel_session(request: Request) -> Response:

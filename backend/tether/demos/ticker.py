@@ -9,8 +9,8 @@ from tether.hub import Hub
 
 
 class TickerInputs(BaseModel):
-    count: int = Field(1000, ge=1, le=1_000_000, description="How many events to emit")
-    size: int = Field(100, ge=8, le=65_536, description="Bytes of content per event")
+    count: int = Field(1000, ge=1, le=100_000, description="How many events to emit")
+    size: int = Field(100, ge=8, le=4096, description="Bytes of content per event")
 
 
 def register(hub: Hub) -> None:

@@ -40,6 +40,7 @@ class RedisFeed:
         self._listeners: dict[str, set[SessionListener]] = {}
         self._confirms: dict[str, list[asyncio.Future[None]]] = {}
         self._subscribed: set[str] = set()
+        self._confirm_all: set[str] = set()
         self._conn: AbstractConnection | None = None
         self._write_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -84,6 +85,14 @@ class RedisFeed:
         try:
             await asyncio.wait_for(asyncio.shield(future), SUBSCRIBE_TIMEOUT)
         except TimeoutError as exc:
+            # Forget this attempt, so a later subscribe waits for a confirmation of its own
+            # and not for this one, which may never come.
+            waiting = self._confirms.get(channel, [])
+            if future in waiting:
+                waiting.remove(future)
+            if not waiting:
+                self._confirms.pop(channel, None)
+                self._subscribed.discard(channel)  # the next subscribe sends SUBSCRIBE again
             raise StoreUnavailable("Redis did not confirm a subscription in time.") from exc
 
     async def unsubscribe(self, session_id: str, listener: SessionListener) -> None:
@@ -118,6 +127,14 @@ class RedisFeed:
         self._conn = conn
         async with self._write_lock:
             self._subscribed = {self._prefix + sid for sid in self._listeners}
+            # One SUBSCRIBE per channel now: its confirmation answers every waiter of the
+            # channel, and waiters of channels nobody listens to any more are let go.
+            for channel in list(self._confirms):
+                if channel not in self._subscribed:
+                    for future in self._confirms.pop(channel):
+                        if not future.done():
+                            future.set_result(None)  # no listener is left to care
+            self._confirm_all = set(self._confirms)
             for batch in _batches(sorted(self._subscribed), SUBSCRIBE_BATCH):
                 await self._send_locked("SUBSCRIBE", *batch)
         self._last_pong = asyncio.get_running_loop().time()
@@ -191,13 +208,19 @@ class RedisFeed:
         if kind == "message":
             self._deliver(message[1], message[2])
         elif kind == "subscribe":
-            waiting = self._confirms.get(message[1])
+            channel = message[1]
+            waiting = self._confirms.get(channel)
             if waiting:
-                future = waiting.pop(0)
+                if channel in self._confirm_all:  # the resubscription after a reconnect
+                    self._confirm_all.discard(channel)
+                    done, waiting[:] = list(waiting), []
+                else:
+                    done = [waiting.pop(0)]
                 if not waiting:
-                    del self._confirms[message[1]]
-                if not future.done():
-                    future.set_result(None)
+                    del self._confirms[channel]
+                for future in done:
+                    if not future.done():
+                        future.set_result(None)
         elif kind == "pong":
             self._last_pong = asyncio.get_running_loop().time()
 
