@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 from collections import deque
 
 from tether.errors import LeaseLost, StoreUnavailable
@@ -42,6 +43,8 @@ class SessionWriter:
         self._space.set()
         self._flusher: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        self._epoch = secrets.token_hex(4)  # this writer's batches: "<epoch>:<n>"
+        self._batches = 0
         self.last_seq = 0
 
     async def write(self, entry: Entry) -> None:
@@ -80,30 +83,37 @@ class SessionWriter:
             )
 
     async def _flush_loop(self) -> None:
-        backoff = 0.05
         while self._queue:
             batch = [self._queue[i] for i in range(min(len(self._queue), MAX_BATCH))]
             entries = [entry for entry, _ in batch if entry.body or _has_changes(entry)]
             try:
                 if entries:
-                    self.last_seq = await self._store.append(
-                        self._session_id, entries, runner=self._runner
-                    )
-            except StoreUnavailable as exc:
-                log.warning("Session %s waits for the store: %s", self._session_id, exc)
-                await asyncio.sleep(backoff * (1 + random.random()))
-                backoff = min(backoff * 2, 2.0)
-                continue
+                    self._batches += 1
+                    self.last_seq = await self._append(entries, f"{self._epoch}:{self._batches}")
             except Exception as exc:  # LeaseLost, UnknownSession, bugs: nothing more lands
                 self._fail(exc)
                 return
-            backoff = 0.05
             for _ in batch:
                 _, future = self._queue.popleft()
                 if future is not None and not future.done():
                     future.set_result(self.last_seq)
             if len(self._queue) < self._max_pending:
                 self._space.set()
+
+    async def _append(self, entries: list[Entry], token: str) -> int:
+        """Append one batch, retrying while the store is away. A retry sends the same
+        batch with the same token: if the lost attempt did land, the store recognises
+        the token and applies nothing twice."""
+        backoff = 0.05
+        while True:
+            try:
+                return await self._store.append(
+                    self._session_id, entries, runner=self._runner, batch=token
+                )
+            except StoreUnavailable as exc:
+                log.warning("Session %s waits for the store: %s", self._session_id, exc)
+                await asyncio.sleep(backoff * (1 + random.random()))
+                backoff = min(backoff * 2, 2.0)
 
     def _fail(self, exc: Exception) -> None:
         if not isinstance(exc, LeaseLost):

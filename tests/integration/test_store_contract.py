@@ -947,3 +947,17 @@ async def test_owned_by_lists_the_unfinished_sessions_a_runner_holds(make_store:
     assert await store.owned_by("hub-1") == [mine]
     assert await store.owned_by("hub-2") == [theirs]
     assert await store.owned_by("hub-3") == []
+
+
+async def test_a_batch_appended_twice_lands_once(store: Store) -> None:
+    """A retried batch (same token: its first reply was lost) is not applied again."""
+    session_id = await create_running(store)
+    first = await store.append(session_id, [Entry(body=stream("a")), Entry(body=stream("b"))],
+                               batch="w1:1")
+    again = await store.append(session_id, [Entry(body=stream("a")), Entry(body=stream("b"))],
+                               batch="w1:1")
+    assert again == first
+    after = await store.append(session_id, [Entry(body=stream("c"))], batch="w1:2")
+    assert after == first + 1
+    events = (await store.read_events(session_id, after=0, limit=100)).frames
+    assert [json.loads(f).get("content") for f in events if '"stream"' in f] == ["a", "b", "c"]

@@ -136,11 +136,18 @@ class Store(Protocol):
         ...
 
     async def append(
-        self, session_id: str, entries: Sequence[Entry], *, runner: str | None = None
+        self,
+        session_id: str,
+        entries: Sequence[Entry],
+        *,
+        runner: str | None = None,
+        batch: str | None = None,
     ) -> int:
         """Apply ``entries`` in order, numbering their events; return the last seq.
 
         With ``runner``, refuse (``LeaseLost``) unless the record names that runner.
+        With ``batch``, a token unique to this batch: if it is the last batch applied,
+        apply nothing and return the current last seq (a retry after a lost reply).
         """
         ...
 

@@ -183,13 +183,22 @@ class MemoryStore:
     # --- the log ---------------------------------------------------------------------
 
     async def append(
-        self, session_id: str, entries: Sequence[Entry], *, runner: str | None = None
+        self,
+        session_id: str,
+        entries: Sequence[Entry],
+        *,
+        runner: str | None = None,
+        batch: str | None = None,
     ) -> int:
         stored = self._get(session_id)
         if stored is None:
             raise UnknownSession(session_id)
         if runner is not None and stored.fields["runner"] != runner:
             raise LeaseLost(session_id)
+        if batch is not None:
+            if stored.fields.get("batch") == batch:
+                return int(stored.fields["last_seq"])
+            stored.fields["batch"] = batch
         ts = now_iso()
         frames: list[str] = []
         for entry in entries:

@@ -252,7 +252,12 @@ class RedisStore:
     # --- the log ---------------------------------------------------------------------
 
     async def append(
-        self, session_id: str, entries: Sequence[Entry], *, runner: str | None = None
+        self,
+        session_id: str,
+        entries: Sequence[Entry],
+        *,
+        runner: str | None = None,
+        batch: str | None = None,
     ) -> int:
         payload = json.dumps([_entry_json(e) for e in entries], ensure_ascii=False)
         try:
@@ -260,7 +265,7 @@ class RedisStore:
                 self._append,
                 _keys(session_id),
                 [now_iso(), self._history_cap, self._finished_ttl, runner or "",
-                 channel(session_id), payload, session_id],
+                 channel(session_id), payload, session_id, batch or ""],
             )
         except ResponseError as exc:
             if "lease_lost" in str(exc):

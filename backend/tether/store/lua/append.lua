@@ -1,5 +1,6 @@
 -- KEYS: see common.lua
--- ARGV: ts, cap, ttl, runner ('' = any), channel, entries (JSON list), session id
+-- ARGV: ts, cap, ttl, runner ('' = any), channel, entries (JSON list), session id,
+--       batch token ('' = none: a retry of the last batch applied is not applied again)
 -- Entry: {b = body?, s = emit scope?, set = {field = value}, padd = {id = json},
 --         pdel = [id], j = {key = json}}
 local ts, cap, ttl, runner, chan = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
@@ -8,6 +9,10 @@ if not cur[1] then return redis.error_reply('unknown_session') end
 if runner ~= '' and cur[3] ~= runner then return redis.error_reply('lease_lost') end
 local status = cur[1]
 seq = tonumber(cur[2])
+if ARGV[8] ~= '' then
+  if redis.call('HGET', rec, 'batch') == ARGV[8] then return seq end
+  redis.call('HSET', rec, 'batch', ARGV[8])
+end
 for _, e in ipairs(cjson.decode(ARGV[6])) do
   if TERMINAL[status] then break end
   local explicit = nil
