@@ -183,11 +183,14 @@ class Nondeterminism(TetherError):
 
     code = "nondeterminism"
 
-    def __init__(self, key: str, expected: str, got: str) -> None:
+    def __init__(self, key: str, expected: str, got: str, versions: str = "") -> None:
         super().__init__(
-            f"The task no longer matches its journal at {key}: recorded {expected}, now {got}."
+            f"The task no longer matches its journal at {key}: recorded {expected}, "
+            f"now {got}.{versions}"
         )
         self.key = key
+        self.expected = expected
+        self.got = got
 
 
 class RequestTimedOut(TetherError):

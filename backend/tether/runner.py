@@ -202,12 +202,17 @@ class SessionRunner:
         try:
             return self.journal.lookup(key, kind, name)
         except Nondeterminism as exc:
-            self._diverged = exc
-            raise
+            self.diverged(key, exc.expected, exc.got)
 
     def diverged(self, key: str, expected: str, got: str) -> NoReturn:
-        """The task's code no longer matches its journal at ``key``."""
-        self._diverged = Nondeterminism(key, expected, got)
+        """The task's code no longer matches its journal at ``key``: the session fails
+        (even if the task catches this), naming the key and any change of version."""
+        started, now = self._record.version, self._task_def.version
+        versions = (
+            f" The session started with task version {started!r}; this hub runs {now!r}."
+            if started != now else ""
+        )
+        self._diverged = Nondeterminism(key, expected, got, versions)
         raise self._diverged
 
     async def record(self, key: str, data: dict[str, Any]) -> None:
