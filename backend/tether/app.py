@@ -58,6 +58,7 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
         keeper = LeaseKeeper(
             store=store, runner_id=hub_id, lease_seconds=settings.lease_seconds,
             running=manager.running_ids, lost=manager.lost, adopt=manager.resume,
+            skip=manager.foreign.__contains__,
         )
         await keeper.start()  # its first round adopts sessions orphaned by a dead hub
         log.info("Tether hub %s serving %d tasks", hub_id, len(hub.tasks))

@@ -57,6 +57,7 @@ class LeaseKeeper:
         running: Callable[[], Collection[str]],
         lost: Callable[[str], None],
         adopt: Callable[[str], Awaitable[None]],
+        skip: Callable[[str], bool] = lambda session_id: False,
         scan_batch: int = 100,
     ) -> None:
         self._store = store
@@ -65,6 +66,7 @@ class LeaseKeeper:
         self._running = running
         self._lost = lost
         self._adopt = adopt
+        self._skip = skip
         self._scan_batch = scan_batch
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -139,7 +141,7 @@ class LeaseKeeper:
                 log.warning("Lost the lease of session %s; stopping its runner", session_id)
                 self._lost(session_id)
         for session_id in await self._store.orphans(self._scan_batch):
-            if session_id in self._running():
+            if session_id in self._running() or self._skip(session_id):
                 continue
             outcome = await self._store.claim(session_id, self._runner_id)
             if outcome == "ok":

@@ -65,6 +65,7 @@ class SessionManager:
         self._hub = hub
         self._hub_id = hub_id
         self._runners: dict[str, SessionRunner] = {}
+        self.foreign: set[str] = set()  # sessions of tasks this hub does not serve
         self._supervised: set[asyncio.Task[None]] = set()
 
     @property
@@ -131,11 +132,7 @@ class SessionManager:
         return record.session, created
 
     def _launch(self, record: SessionRecord, *, resume: bool = False) -> None:
-        task_def = self._hub.tasks.get(record.session.task)
-        if task_def is None:
-            log.error("Cannot run session %s: this hub has no task %r",
-                      record.session.id, record.session.task)
-            return
+        task_def = self._hub.tasks[record.session.task]
         runner = SessionRunner(
             store=self._store, task=task_def, record=record, runner_id=self._hub_id,
             resume=resume,
@@ -163,6 +160,14 @@ class SessionManager:
             return
         record = await self._store.get_session(session_id)
         if record is None or record.session.status in TERMINAL_STATUSES:
+            return
+        if record.session.task not in self._hub.tasks:
+            # Another hub (say, a newer version mid-deploy) may serve it: let it go, and
+            # do not adopt it again.
+            log.warning("Session %s runs task %r, which this hub does not serve; leaving it "
+                        "to a hub that does", session_id, record.session.task)
+            self.foreign.add(session_id)
+            await self._store.release(self._hub_id, [session_id])
             return
         self._launch(record, resume=True)
 
