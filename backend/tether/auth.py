@@ -5,7 +5,8 @@ a random user id in the ``tether_user`` cookie, signed with the hub's secret so 
 be forged (every hub sharing a Redis uses the same secret). HTTP requests without a valid
 cookie get a new identity; WebSockets without one are closed with 4401. Behind an
 authenticating reverse proxy, set ``TETHER_TRUST_USER_HEADER=1`` and the proxy's
-``X-Tether-User`` header is the identity instead.
+``X-Tether-User`` header is the only identity: API requests without it get 401
+``not_authenticated``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import secrets
 from collections.abc import Mapping
 from http.cookies import SimpleCookie
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tether.errors import NotAuthenticated
 
 COOKIE = "tether_user"
 HEADER = "x-tether-user"
@@ -29,6 +33,10 @@ class Identity:
     def __init__(self, secret: str, *, trust_header: bool = False) -> None:
         self._key = secret.encode()
         self._trust_header = trust_header
+
+    @property
+    def trusts_header(self) -> bool:
+        return self._trust_header
 
     def sign(self, user_id: str) -> str:
         mac = hmac.new(self._key, user_id.encode(), hashlib.sha256).hexdigest()[:32]
@@ -45,8 +53,8 @@ class Identity:
 
     def user_from_headers(self, headers: Mapping[str, str]) -> str | None:
         """The user a request's headers prove, or None."""
-        if self._trust_header and headers.get(HEADER):
-            return headers[HEADER][:128]
+        if self._trust_header:  # the proxy vouches for every request, or nobody is known
+            return headers[HEADER][:128] if headers.get(HEADER) else None
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("cookie", ""))
@@ -88,6 +96,17 @@ class IdentityMiddleware:
         user = identity.user_from_headers(headers)
         if user is not None or scope["type"] == "websocket":
             scope["state"]["user"] = user
+            await self.app(scope, receive, send)
+            return
+        if identity.trusts_header:
+            # Behind an authenticating proxy there are no anonymous users: the API says
+            # 401; the app's files and health checks are served to anyone.
+            if scope["path"].startswith("/api/"):
+                await JSONResponse(
+                    {"error": NotAuthenticated().to_dict()}, status_code=401
+                )(scope, receive, send)
+                return
+            scope["state"]["user"] = None
             await self.app(scope, receive, send)
             return
         user = new_user_id()

@@ -83,6 +83,7 @@ class SessionRunner:
         self._cancel_reason: str | None = None
         self._diverged: Nondeterminism | None = None
         self._abandoned = False
+        self._background: set[asyncio.Task[None]] = set()
 
     # --- the run ---------------------------------------------------------------------
 
@@ -116,6 +117,8 @@ class SessionRunner:
         except LeaseLost:
             log.info("Session %s is now run by another hub", self.session_id)
         finally:
+            for task in self._background:
+                task.cancel()
             await self._store.unsubscribe(self.session_id, self)
             await self._writer.close()
 
@@ -428,6 +431,8 @@ class SessionRunner:
 
     def on_resync(self) -> None:
         task = asyncio.create_task(self._refill())
+        self._background.add(task)  # referenced until done; cancelled with the runner
+        task.add_done_callback(self._background.discard)
         task.add_done_callback(_log_failure)
 
     async def _refill(self) -> None:

@@ -33,3 +33,24 @@ async def test_app_routes_assets_and_odd_paths(tmp_path: Path) -> None:
             assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_query"
             doc = (await http.get("/openapi.json")).json()
             assert "/api/sessions/{session_id}/fork" in doc["paths"]
+
+
+async def test_behind_a_trusted_proxy_the_api_needs_the_user_header() -> None:
+    """With TETHER_TRUST_USER_HEADER, an API request without X-Tether-User is 401
+    not_authenticated (no anonymous cookie); health checks and the app still answer."""
+    settings = Settings(static_dir=None, trust_user_header=True)
+    async with run_hub(settings, build_demo_hub()) as hub:
+        async with httpx.AsyncClient(base_url=hub.base_url) as http:
+            anonymous = await http.get("/api/sessions")
+            assert anonymous.status_code == 401
+            assert anonymous.json()["error"]["code"] == "not_authenticated"
+            assert "set-cookie" not in anonymous.headers
+            assert (await http.get("/healthz")).status_code == 200
+            assert (await http.get("/")).status_code == 200
+            ana = {"X-Tether-User": "ana@corp"}
+            started = await http.post("/api/sessions", headers=ana,
+                                      json={"task": "ticker", "inputs": {"count": 1}})
+            assert started.status_code == 201 and started.json()["owner"] == "ana@corp"
+            other = await http.get(f"/api/sessions/{started.json()['id']}",
+                                   headers={"X-Tether-User": "bob@corp"})
+            assert other.status_code == 404

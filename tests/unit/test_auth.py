@@ -71,11 +71,13 @@ def test_the_trusted_header_is_the_identity_only_when_trusted() -> None:
     assert trusting.user_from_headers({"x-tether-user": "a" * 500}) == "a" * 128
 
 
-def test_a_trusting_hub_still_accepts_its_cookie_without_the_header() -> None:
+def test_a_trusting_hub_knows_only_the_header() -> None:
+    """Behind an authenticating proxy a cookie proves nothing: only the header counts."""
     identity = Identity("s3cret", trust_header=True)
     cookie = f"{COOKIE}={identity.sign('u_bob')}"
-    assert identity.user_from_headers({"cookie": cookie}) == "u_bob"
-    assert identity.user_from_headers({"cookie": cookie, "x-tether-user": ""}) == "u_bob"
+    assert identity.user_from_headers({"cookie": cookie}) is None
+    assert identity.user_from_headers({"cookie": cookie, "x-tether-user": ""}) is None
+    assert identity.user_from_headers({"cookie": cookie, "x-tether-user": "bob"}) == "bob"
 
 
 def test_set_cookie_header_carries_a_verifiable_http_only_cookie() -> None:
