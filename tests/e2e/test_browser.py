@@ -199,6 +199,38 @@ async def test_cancel_ends_every_tab(context: BrowserContext, page: Page) -> Non
         await expect(tab.get_by_role("button", name="Cancel task")).to_have_count(0)
 
 
+async def test_the_cancel_question_closes_when_another_tab_cancels(
+    context: BrowserContext, page: Page
+) -> None:
+    """A tab asking "Cancel this task?" drops the question once the session has ended
+    elsewhere, instead of offering to cancel what is already over."""
+    session_id = await start_by_api(
+        page, "calculator", {"tasks": 200, "max_seconds": 5, "concurrency": 1}
+    )
+    other = await context.new_page()
+    await page.goto(f"/sessions/{session_id}")
+    await other.goto(f"/sessions/{session_id}")
+    await page.get_by_role("button", name="Cancel task").click()
+    await expect(page.get_by_role("dialog")).to_be_visible()
+    await other.get_by_role("button", name="Cancel task").click()
+    await other.get_by_role("dialog").get_by_role("button", name="Cancel task").click()
+    await expect(page.locator("[data-status]").first).to_have_attribute(
+        "data-status", "cancelled"
+    )
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+async def test_a_number_the_browser_cannot_read_is_refused(page: Page) -> None:
+    """Text that is not a number gets "Enter a number." next to its field, and no session
+    starts with a default the person did not choose."""
+    await page.goto("/tasks/calculator")
+    field = page.get_by_label("Longest a job may take")
+    await field.fill("2e")
+    await page.get_by_role("button", name="Start task").click()
+    await expect(page.get_by_text("Enter a number.")).to_be_visible()
+    assert page.url.endswith("/tasks/calculator")
+
+
 async def test_sessions_list_and_title_badge(page: Page) -> None:
     """The list shows the user's sessions newest first; a waiting request badges the title."""
     first = await start_by_api(page, "calculator", {"tasks": 1, "max_seconds": 0})

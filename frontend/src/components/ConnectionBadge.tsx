@@ -5,6 +5,7 @@ import type { ConnectionState } from '../socket/SessionSocket';
 export function ConnectionBadge({ state, onRetryNow }: { state: ConnectionState; onRetryNow?: () => void }) {
   const now = useNow(state.phase === 'waiting', 500);
   let text: string;
+  let detail: string | null = null; // shown, but not announced every half second
   let tone: string;
   switch (state.phase) {
     case 'open':
@@ -21,7 +22,8 @@ export function ConnectionBadge({ state, onRetryNow }: { state: ConnectionState;
       break;
     case 'waiting': {
       const seconds = Math.max(0, Math.ceil((state.retryAt - now) / 1000));
-      text = `Reconnecting in ${seconds} s`;
+      text = 'Reconnecting';
+      detail = ` in ${seconds} s`;
       tone = 'warn';
       break;
     }
@@ -35,6 +37,7 @@ export function ConnectionBadge({ state, onRetryNow }: { state: ConnectionState;
     <span className={`conn conn-${tone}`} role="status" aria-live="polite" data-phase={state.phase}>
       <span className="conn-dot" aria-hidden="true" />
       {text}
+      {detail !== null && <span aria-hidden="true">{detail}</span>}
       {state.phase === 'waiting' && onRetryNow && (
         <button type="button" className="link-button" onClick={onRetryNow}>
           Retry now

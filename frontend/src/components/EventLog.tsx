@@ -144,9 +144,10 @@ export function EventLog({ lines, me, forkAt, onFork, busy = false }: Props) {
   );
 }
 
-/** A markdown event of several lines is a block of its own height; one line fits a row. */
+/** An event of several lines (markdown, or a stream line with newlines) is a block of
+ * its own measured height; one line fits a row. */
 function isBlock(line: LogLine): boolean {
-  return line.kind === 'markdown' && line.text.includes('\n');
+  return line.text.includes('\n');
 }
 
 function estimate(text: string): number {

@@ -137,7 +137,9 @@ function FieldInput({ field, id, value, error, onChange }: FieldProps) {
     control = <textarea {...common} rows={field.type === 'object' ? 6 : 5} value={text} spellCheck={field.type === 'text'} className={field.type === 'object' ? 'mono' : undefined} onChange={(e) => onChange(e.target.value)} />;
   } else if (field.type === 'integer' || field.type === 'number') {
     control = (
-      <input type="number" inputMode={field.type === 'integer' ? 'numeric' : 'decimal'} step={field.type === 'integer' ? 1 : 'any'} min={field.minimum} max={field.maximum} {...common} value={text} onChange={(e) => onChange(e.target.value)} />
+      // type="text", not "number": a number input reports text it cannot parse as ''
+      // (the default would then apply without a word); collectValues says what is wrong.
+      <input type="text" inputMode={field.type === 'integer' ? 'numeric' : 'decimal'} autoComplete="off" {...common} value={text} onChange={(e) => onChange(e.target.value)} />
     );
   } else {
     control = <input type={INPUT_TYPES[field.type] ?? 'text'} autoComplete={field.type === 'password' ? 'new-password' : field.type === 'email' ? 'email' : 'off'} {...common} value={text} onChange={(e) => onChange(e.target.value)} />;

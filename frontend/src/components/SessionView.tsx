@@ -157,7 +157,7 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
       {current && !finished && (
         <RequestDialog key={current.request_id} request={current} onAnswer={answer} onDismiss={dismiss} />
       )}
-      {confirmCancel && controller && (
+      {confirmCancel && controller && !finished && (
         <CancelDialog
           onClose={() => setConfirmCancel(false)}
           onConfirm={async () => {

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo, useRef } from 'react';
 import type { TaskInfo } from '../protocol';
 import { ApiError, api } from '../lib/api';
 import { fieldsFromSchema } from '../forms/fields';
@@ -9,12 +9,18 @@ import { Markdown } from './Markdown';
 /** Start one task: a form generated from its input schema. */
 export function StartForm({ task }: { task: TaskInfo }) {
   const fields = useMemo(() => fieldsFromSchema(task.input_schema), [task]);
-  // One key per form: a double submit or a retried request starts one session, not two.
-  const [key] = useState(randomKey);
+  // One key per set of values: a double submit or a retried request starts one session,
+  // not two; changed values are a new request (the hub refuses a key reused for others).
+  const last = useRef<{ values: string; key: string } | null>(null);
+  const keyFor = (values: Record<string, unknown>): string => {
+    const signature = JSON.stringify(values);
+    if (last.current?.values !== signature) last.current = { values: signature, key: randomKey() };
+    return last.current.key;
+  };
 
   const start = async (values: Record<string, unknown>): Promise<SubmitProblem | undefined> => {
     try {
-      const session = await api.start(task.name, values, key);
+      const session = await api.start(task.name, values, keyFor(values));
       navigate(`/sessions/${encodeURIComponent(session.id)}`);
       return undefined;
     } catch (error) {

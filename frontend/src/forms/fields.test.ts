@@ -113,3 +113,26 @@ describe('errorsByField', () => {
     expect(other).toEqual(['Something else']);
   });
 });
+
+describe('odd inputs', () => {
+  it('an optional enum whose default is null starts on no choice and sends nothing', () => {
+    const fields = fieldsFromSchema({
+      $defs: { Color: { enum: ['red', 'blue'], title: 'Color', type: 'string' } },
+      properties: { color: { anyOf: [{ $ref: '#/$defs/Color' }, { type: 'null' }], default: null } },
+      type: 'object',
+    });
+    const raw = initialValues(fields);
+    expect(raw.color).toBe('');
+    expect(collectValues(fields, raw).values).toEqual({});
+  });
+
+  it('a number the browser cannot parse is an error, not a silent default', () => {
+    const fields = fieldsFromSchema({
+      properties: { seconds: { default: 1, title: 'Seconds', type: 'number' } },
+      type: 'object',
+    });
+    const { values, errors } = collectValues(fields, { seconds: '2e' });
+    expect(values).toEqual({});
+    expect(errors.seconds).toBe('Enter a number.');
+  });
+});

@@ -121,7 +121,12 @@ export function initialValues(fields: readonly FormField[]): RawValues {
     const d = f.default;
     if (f.type === 'boolean') raw[f.name] = d === true;
     else if (f.type === 'string_list') raw[f.name] = Array.isArray(d) ? d.map(String) : [];
-    else if (f.enum) raw[f.name] = d === undefined ? (f.required && f.enum.length > 0 ? '0' : '') : String(Math.max(0, f.enum.findIndex((v) => v === d)));
+    else if (f.enum) {
+      const index = d === undefined || d === null ? -1 : f.enum.findIndex((v) => v === d);
+      // A default that is an option is chosen; otherwise a required field starts on the
+      // first option and an optional one on "no choice", so nothing is sent unasked.
+      raw[f.name] = index >= 0 ? String(index) : f.required && f.enum.length > 0 ? '0' : '';
+    }
     else if (f.type === 'object') raw[f.name] = d === undefined || d === null ? '' : JSON.stringify(d, null, 2);
     else if (f.type === 'datetime' && typeof d === 'string') raw[f.name] = d.slice(0, 16);
     else raw[f.name] = d === undefined || d === null ? '' : String(d);

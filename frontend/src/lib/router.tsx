@@ -32,7 +32,12 @@ export type Route =
   | { page: 'not_found' };
 
 export function matchRoute(path: string): Route {
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return { page: 'not_found' }; // a malformed escape such as /sessions/%E0
+  }
   if (parts.length === 0) return { page: 'catalog' };
   if (parts[0] === 'tasks' && parts.length === 2 && parts[1]) return { page: 'start', task: parts[1] };
   if (parts[0] === 'sessions' && parts.length === 1) return { page: 'sessions' };

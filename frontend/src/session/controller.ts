@@ -131,9 +131,22 @@ export class SessionController {
     });
   }
 
+  /** The session's metadata, again: the socket is live, so the hub is reachable now. */
+  private async loadMeta(): Promise<void> {
+    try {
+      const meta = await api.session(this.sessionId);
+      if (!this.disposed) this.update({ meta, loadError: null });
+    } catch {
+      // Still unreachable: the error shown stays, the live view goes on regardless.
+    }
+  }
+
   private async answerOverHttp(request: Request, value: unknown): Promise<AnswerOutcome> {
     try {
       await api.answer(this.sessionId, request.request_id, value);
+      // The socket is down (that is why this went over HTTP): reconnect now, so its
+      // replay closes this dialog at once instead of after the backoff.
+      this.socket.reconnectNow();
       return { ok: true };
     } catch (error) {
       if (error instanceof ApiError) return { ok: false, code: error.code, message: error.message, fields: error.fields };
@@ -161,6 +174,7 @@ export class SessionController {
     else if (frame.type === 'replay_complete') {
       this.flush();
       this.update({ caughtUp: true });
+      if (this.snapshot.meta === null) void this.loadMeta(); // the first load failed
       this.closeWhenFinished();
     }
   }
