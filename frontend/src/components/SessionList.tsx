@@ -43,9 +43,13 @@ export function SessionList({ tasks }: { tasks: ReadonlyMap<string, TaskInfo> })
   const loadMore = async (): Promise<void> => {
     if (!next) return;
     pagedRef.current = true;
-    const page = await api.sessions({ limit: 20, before: next, status });
-    setOlder((o) => [...o, ...page.sessions]);
-    setNext(page.next);
+    try {
+      const page = await api.sessions({ limit: 20, before: next, status });
+      setOlder((o) => [...o, ...page.sessions]);
+      setNext(page.next);
+    } catch (e: unknown) {
+      setError(e instanceof ApiError ? e.message : 'Could not load older sessions.');
+    }
   };
 
   const seen = new Set<string>();
