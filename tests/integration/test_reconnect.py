@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from tests.support.server import RunningHub, User, new_user, run_hub
 from tests.support.tabs import Tab, all_events, answer, get_session, wait_pending, wait_status
+from tests.support.timing import MS
 from tether import Context, Hub
 from tether.config import Settings
 
@@ -35,7 +36,7 @@ async def stream_until_stopped(ctx: Context, inputs: Lines) -> dict[str, int]:
             await ctx.stream(f"line {emitted}")
             emitted += 1
             if emitted % inputs.burst == 0:
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(MS)  # the task's own pace: bursts, then a breath
 
     emitter = asyncio.create_task(emit())
     try:

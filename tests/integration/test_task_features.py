@@ -99,7 +99,7 @@ async def steps(ctx: Context) -> int:
     """Two recorded steps, a sync one and an async one."""
 
     async def double(x: int) -> int:
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # yield once: a step function that really is async
         return x * 2
 
     a = await ctx.step("first", lambda: {"value": 21})

@@ -17,6 +17,7 @@ import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from tests.support.timing import MS
 from tether.app import create_app
 from tether.config import Settings
 from tether.hub import Hub
@@ -69,7 +70,7 @@ async def listen(port: int = 0, *, timeout: float = 10.0) -> socket.socket:
             sock.close()
             if port == 0 or exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
                 raise
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(50 * MS)  # poll interval of a deadline-bound wait
             continue
         sock.listen(2048)
         return sock
@@ -86,7 +87,7 @@ async def run_hub(settings: Settings, hub: Hub, *, port: int = 0) -> AsyncIterat
     while not server.started:
         if task.done():
             task.result()
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(5 * MS)  # poll interval: the server sets `started` itself
     try:
         yield RunningHub(f"http://127.0.0.1:{port}", settings, server, task)
     finally:
