@@ -54,12 +54,6 @@ async def hub(redis_url: str) -> AsyncIterator[RunningHub]:
         yield running
 
 
-@pytest.fixture
-async def user(hub: RunningHub) -> AsyncIterator[User]:
-    async with new_user(hub) as u:
-        yield u
-
-
 async def expect_error(tab: Tab, raw: str | Frame, code: str, ref: str | None = None) -> Frame:
     """Send ``raw``; expect the ``error`` frame ``code``; then prove the socket still works."""
     await tab.ws.send(raw if isinstance(raw, str) else json.dumps(raw))

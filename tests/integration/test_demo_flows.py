@@ -6,12 +6,9 @@ they read (see :class:`tests.support.tabs.Tab`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
-from tests.support.server import RunningHub, User, new_user, run_hub
+from tests.support.server import User
 from tests.support.tabs import (
     Tab,
     all_events,
@@ -20,25 +17,12 @@ from tests.support.tabs import (
     wait_pending,
     wait_status,
 )
-from tether.config import Settings
 from tether.demos import build_demo_hub
 
 EMAIL = {"subject": "Hello", "body": "It works.", "to_address": "ana@example.com"}
 BAD_EMAIL = {**EMAIL, "to_address": "not-an-email"}
 
-
-@pytest.fixture(params=["memory", "redis"])
-async def hub(request: pytest.FixtureRequest) -> AsyncIterator[RunningHub]:
-    """The demo hub on the memory store and on a real Redis."""
-    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    async with run_hub(Settings(redis_url=url, static_dir=None), build_demo_hub()) as running:
-        yield running
-
-
-@pytest.fixture
-async def user(hub: RunningHub) -> AsyncIterator[User]:
-    async with new_user(hub) as u:
-        yield u
+hub_def = build_demo_hub()  # served by the `hub` fixture (tests/integration/conftest.py)
 
 
 def streams(events: list[dict[str, Any]]) -> list[str]:

@@ -77,12 +77,6 @@ async def small_history_hub(request: pytest.FixtureRequest) -> AsyncIterator[Run
         yield running
 
 
-@pytest.fixture
-async def user(hub: RunningHub) -> AsyncIterator[User]:
-    async with new_user(hub) as u:
-        yield u
-
-
 class Reconnecter:
     """A client that keeps dropping its connection and coming back with ``after=``."""
 

@@ -51,15 +51,6 @@ UNICODE_TEXT = (
 # --- fixtures --------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "redis"])
-def store_url(request: pytest.FixtureRequest) -> str | None:
-    """None for the memory store, a flushed real Redis for the Redis store."""
-    if request.param == "redis":
-        url: str = request.getfixturevalue("redis_url")
-        return url
-    return None
-
-
 async def _open(
     url: str | None, history_cap: int, finished_ttl: int, lease_seconds: float
 ) -> Store:

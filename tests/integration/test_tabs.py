@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
-from tests.support.server import RunningHub, User, new_user, run_hub
+from tests.support.server import RunningHub, User, new_user
 from tests.support.tabs import Tab, answer, close_code, get_session, wait_pending, wait_status
 from tether import Context, Hub
-from tether.config import Settings
 
 hub_def = Hub()
 
@@ -22,19 +18,6 @@ async def two_questions(ctx: Context) -> dict[str, bool]:
     first = await ctx.confirm("First?")
     second = await ctx.confirm("Second?")
     return {"first": first, "second": second}
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def hub(request: pytest.FixtureRequest) -> AsyncIterator[RunningHub]:
-    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    async with run_hub(Settings(redis_url=url, static_dir=None), hub_def) as running:
-        yield running
-
-
-@pytest.fixture
-async def user(hub: RunningHub) -> AsyncIterator[User]:
-    async with new_user(hub) as u:
-        yield u
 
 
 async def test_three_tabs_see_one_answer_and_a_second_is_refused(user: User) -> None:

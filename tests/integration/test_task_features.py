@@ -7,13 +7,11 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from pydantic import BaseModel
 
-from tests.support.server import RunningHub, User, new_user, run_hub
+from tests.support.server import User, new_user, run_hub
 from tests.support.tabs import Tab, all_events, answer, get_session, wait_pending, wait_status
 from tether import Context, Hub, Retry
 from tether.config import Settings
@@ -105,19 +103,6 @@ async def steps(ctx: Context) -> int:
     a = await ctx.step("first", lambda: {"value": 21})
     b = await ctx.step("second", double, a["value"])
     return int(b)
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def hub(request: pytest.FixtureRequest) -> AsyncIterator[RunningHub]:
-    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    async with run_hub(Settings(redis_url=url, static_dir=None), hub_def) as running:
-        yield running
-
-
-@pytest.fixture
-async def user(hub: RunningHub) -> AsyncIterator[User]:
-    async with new_user(hub) as u:
-        yield u
 
 
 async def test_cancel_over_websocket_reaches_every_tab(user: User) -> None:

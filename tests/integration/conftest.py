@@ -1,0 +1,38 @@
+"""Fixtures for the integration tests: a real hub on each store, and a user of it.
+
+A module opts in by naming its ``hub_def`` (the ``tether.Hub`` to serve); a module that
+needs other settings defines its own ``hub`` fixture, and ``user`` follows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.support.server import RunningHub, User, new_user, run_hub
+from tether.config import Settings
+from tether.hub import Hub
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """None for the memory store, a flushed real Redis for the Redis store."""
+    if request.param == "redis":
+        url: str = request.getfixturevalue("redis_url")
+        return url
+    return None
+
+
+@pytest.fixture
+async def hub(request: pytest.FixtureRequest, store_url: str | None) -> AsyncIterator[RunningHub]:
+    """The module's ``hub_def`` served on the memory store and on a real Redis."""
+    hub_def: Hub = request.module.hub_def
+    async with run_hub(Settings(redis_url=store_url, static_dir=None), hub_def) as running:
+        yield running
+
+
+@pytest.fixture
+async def user(hub: RunningHub) -> AsyncIterator[User]:
+    async with new_user(hub) as u:
+        yield u
