@@ -14,7 +14,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO
+
+from tests.support.redis_proc import free_port, redis_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -43,13 +44,6 @@ def raise_nofile_limit() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def rss_kib(pid: int) -> int:
@@ -172,7 +166,7 @@ class Processes:
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
                 "--loglevel", "warning", "--maxclients", "1000",
             ], stdout=subprocess.DEVNULL)
-            if _redis_ready(port, proc):
+            if redis_answers(port, proc):
                 url = f"redis://127.0.0.1:{port}/0"
                 self.redis_pids[url] = proc.pid
                 return url
@@ -222,22 +216,6 @@ def _die_with_parent() -> None:
     """In the child, before exec: SIGTERM it if the bench dies (even by SIGKILL)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _redis_ready(port: int, proc: subprocess.Popen[str]) -> bool:
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.01)
-    return False
 
 
 async def settled_rss_kib(pid: int, *, timeout: float = 15.0, interval: float = 0.25) -> int:

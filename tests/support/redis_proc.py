@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.support.timing import MS
 
@@ -17,6 +18,24 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def redis_answers(port: int, proc: subprocess.Popen[Any], timeout: float = 5000 * MS) -> bool:
+    """Wait until the redis-server ``proc`` answers PING on ``port``; False if it exits
+    (the port was taken) or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(10 * MS)
+    return False
 
 
 class RedisProcess:
@@ -46,7 +65,7 @@ class RedisProcess:
                  "--appendfsync", "always", "--daemonize", "no", "--loglevel", "warning"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
-            if self._wait_ready(port, proc):
+            if redis_answers(port, proc):
                 self.port, self.proc = port, proc
                 return
             proc.kill()
@@ -54,22 +73,6 @@ class RedisProcess:
             if self.port:  # the port we must reuse is still taken: wait and retry
                 time.sleep(50 * MS)
         raise RuntimeError("redis-server did not start")
-
-    @staticmethod
-    def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> bool:
-        deadline = time.monotonic() + 5000 * MS
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return True
-            except OSError:
-                pass
-            time.sleep(10 * MS)
-        return False
 
     def kill(self) -> None:
         """SIGKILL: what a crash looks like."""
