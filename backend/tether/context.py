@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 from pydantic import BaseModel
 
 from tether.forms import FieldsLike, form_for
-from tether.messages import MarkdownEvent, ProgressEvent, StreamEvent, dump_json, now_iso
+from tether.messages import MarkdownEvent, ProgressEvent, StreamEvent, now_iso
 
 if TYPE_CHECKING:
     from tether.runner import SessionRunner
@@ -381,11 +381,8 @@ class _Failure:
 
 
 def _jsonable(value: Any) -> Any:
-    """Fail early and clearly when a result cannot be recorded."""
+    """A result as it is recorded: a model as its JSON form (the runner's ``record``
+    refuses anything else that JSON cannot hold)."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    try:
-        dump_json(value)
-    except TypeError as exc:
-        raise TypeError(f"A recorded result is {exc}") from exc
     return value

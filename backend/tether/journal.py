@@ -51,10 +51,9 @@ class Journal:
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     answers: dict[str, RecordedAnswer] = field(default_factory=dict)
     emitted: dict[str, int] = field(default_factory=dict)
-    version: str = ""
 
     @classmethod
-    async def load(cls, store: Store, session_id: str, *, version: str) -> Journal:
+    async def load(cls, store: Store, session_id: str) -> Journal:
         entries = {k: json.loads(v) for k, v in (await store.journal(session_id)).items()}
         answers: dict[str, RecordedAnswer] = {}
         for request_id, raw in (await store.answers(session_id)).items():
@@ -64,7 +63,7 @@ class Journal:
                 value=recorded.get("value"),
                 by=str(recorded.get("by", "")),
             )
-        return cls(entries, answers, await store.emit_counts(session_id), version)
+        return cls(entries, answers, await store.emit_counts(session_id))
 
     def lookup(self, key: str, kind: str, name: str | None = None) -> dict[str, Any] | None:
         """The entry recorded at ``key``, checked against the call made now.

@@ -94,9 +94,7 @@ class SessionRunner:
             # Subscribed first, read second: an answer or a cancel recorded in between is
             # in what we read or on the feed, never in neither.
             if self._resume:
-                self.journal = await Journal.load(
-                    self._store, self.session_id, version=self._record.version
-                )
+                self.journal = await Journal.load(self._store, self.session_id)
             self._record = await self._store.get_session(self.session_id) or self._record
             if self._abandoned:
                 return
@@ -219,8 +217,16 @@ class SessionRunner:
         raise self._diverged
 
     async def record(self, key: str, data: dict[str, Any]) -> None:
-        """Write a journal entry and wait until it is stored."""
-        await self._writer.write_durable(Entry(journal={key: dump_json(data)}))
+        """Write a journal entry and wait until it is stored.
+
+        Raises:
+            TypeError: the entry (a step's result, say) cannot be stored as JSON.
+        """
+        try:
+            encoded = dump_json(data)
+        except TypeError as exc:
+            raise TypeError(f"A recorded result is {exc}") from exc
+        await self._writer.write_durable(Entry(journal={key: encoded}))
 
     def _replayed_emit(self, scope: str) -> bool:
         """Count one emit of ``scope``; True when the log already holds it."""
