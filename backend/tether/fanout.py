@@ -105,11 +105,12 @@ class Outbox:
 
     # --- called by the feed and the reader (never block) -----------------------------
 
-    def offer(self, frames: Sequence[str]) -> None:
-        """New frames from the feed for this session, in seq order."""
-        if self.phase == "closed" or not frames:
+    def offer(self, frames: Sequence[str], newest: int) -> None:
+        """New frames from the feed for this session, in seq order; ``newest`` is the
+        last one's seq (read once by the fan-out, not once per tab)."""
+        if self.phase == "closed":
             return
-        self._newest = max(self._newest, seq_of(frames[-1]))
+        self._newest = max(self._newest, newest)
         if self.phase == "live":
             self._enqueue(frames)
 
@@ -265,8 +266,12 @@ class Fanout:
     # --- SessionListener -------------------------------------------------------------
 
     def on_frames(self, session_id: str, frames: Sequence[str]) -> None:
-        for outbox in list(self._outboxes.get(session_id, ())):
-            outbox.offer(frames)
+        outboxes = self._outboxes.get(session_id)
+        if not outboxes or not frames:
+            return
+        newest = seq_of(frames[-1])
+        for outbox in list(outboxes):
+            outbox.offer(frames, newest)
 
     def on_command(self, session_id: str, command: str) -> None:
         return None
