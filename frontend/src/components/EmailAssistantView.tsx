@@ -1,7 +1,7 @@
 import { useMemo } from 'react';
 import type { Request } from '../protocol';
 import { fieldsForRequest } from '../forms/fields';
-import type { AnswerFn } from './RequestDialog';
+import { type AnswerFn, problemOf } from './RequestDialog';
 import { GeneratedForm, type SubmitProblem } from './GeneratedForm';
 
 /** The email assistant's requests are answered in place, next to what they are about. */
@@ -118,11 +118,8 @@ export function EmailAssistantView({ state, inputs, pending, onAnswer }: {
 
 function InlineForm({ request, onAnswer, submitLabel, acceptLabel }: { request: Request; onAnswer: AnswerFn; submitLabel: string; acceptLabel?: string }) {
   const fields = useMemo(() => fieldsForRequest(request), [request]);
-  const submit = async (values: Record<string, unknown>): Promise<SubmitProblem | undefined> => {
-    const outcome = await onAnswer(request, values);
-    if (outcome.ok || outcome.code === 'already_answered') return undefined;
-    return { message: outcome.message ?? 'The answer was not accepted.', ...(outcome.fields ? { fields: outcome.fields } : {}) };
-  };
+  const submit = async (values: Record<string, unknown>): Promise<SubmitProblem | undefined> =>
+    problemOf(await onAnswer(request, values));
   return (
     <div className="inline-request" data-request={request.request_id}>
       <p className="inline-prompt">{request.prompt}</p>

@@ -8,6 +8,13 @@ import { GeneratedForm, type SubmitProblem } from './GeneratedForm';
 
 export type AnswerFn = (request: Request, value: unknown) => Promise<AnswerOutcome>;
 
+/** What a form shows after an answer: nothing when it was taken (by this tab or, just
+ * before, by another), else the hub's message and field errors. */
+export function problemOf(outcome: AnswerOutcome): SubmitProblem | undefined {
+  if (outcome.ok || outcome.code === 'already_answered') return undefined;
+  return { message: outcome.message ?? 'The answer was not accepted.', ...(outcome.fields ? { fields: outcome.fields } : {}) };
+}
+
 /** A modal dialog for one open request. Escape (or "Later") closes it unanswered; the
  * request stays in the list. It closes by itself when any tab answers. */
 export function RequestDialog({ request, onAnswer, onDismiss }: { request: Request; onAnswer: AnswerFn; onDismiss: () => void }) {
@@ -99,11 +106,8 @@ export function Expiry({ request }: { request: Request }) {
 
 function InputRequest({ request, onAnswer, onDismiss, titleId }: { request: Request; onAnswer: AnswerFn; onDismiss: (() => void) | undefined; titleId: string }) {
   const fields = useMemo(() => fieldsForRequest(request), [request]);
-  const submit = async (values: Record<string, unknown>): Promise<SubmitProblem | undefined> => {
-    const outcome = await onAnswer(request, values);
-    if (outcome.ok || outcome.code === 'already_answered') return undefined;
-    return { message: outcome.message ?? 'The answer was not accepted.', ...(outcome.fields ? { fields: outcome.fields } : {}) };
-  };
+  const submit = async (values: Record<string, unknown>): Promise<SubmitProblem | undefined> =>
+    problemOf(await onAnswer(request, values));
   return (
     <>
       <h2 id={titleId}>{request.prompt}</h2>
