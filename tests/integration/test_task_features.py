@@ -97,8 +97,8 @@ async def steps(ctx: Context) -> int:
     """Two recorded steps, a sync one and an async one."""
 
     async def double(x: int) -> int:
-        await asyncio.sleep(0)  # yield once: a step function that really is async
-        return x * 2
+        # A step function that really awaits something (a worker thread here).
+        return await asyncio.to_thread(lambda: x * 2)
 
     a = await ctx.step("first", lambda: {"value": 21})
     b = await ctx.step("second", double, a["value"])
