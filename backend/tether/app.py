@@ -28,6 +28,7 @@ from tether.fanout import Fanout
 from tether.hub import Hub
 from tether.leases import LeaseKeeper
 from tether.openapi import build_openapi
+from tether.sealing import Sealer
 from tether.sessions import SessionManager
 from tether.static import SpaFiles
 from tether.store import open_store
@@ -54,7 +55,7 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
         store = open_store(settings)
         await store.start()
         secret = settings.secret or await store.shared_secret(secrets.token_hex(32))
-        manager = SessionManager(store=store, hub=hub, hub_id=hub_id)
+        manager = SessionManager(store=store, hub=hub, hub_id=hub_id, sealer=Sealer(secret))
         keeper = LeaseKeeper(
             store=store, runner_id=hub_id, lease_seconds=settings.lease_seconds,
             running=manager.running_ids, lost=manager.lost, adopt=manager.resume,

@@ -20,27 +20,67 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
+from typing import Any, NoReturn, Protocol, TypeVar, cast, overload
 
 from pydantic import BaseModel
 
-from tether.forms import FieldsLike, form_for
-from tether.messages import MarkdownEvent, ProgressEvent, StreamEvent, now_iso
+from tether.forms import FieldsLike, Form, form_for
+from tether.messages import EventBase, MarkdownEvent, ProgressEvent, StreamEvent, now_iso
+from tether.replay import (
+    Replay,
+    ScopeKeys,
+    StepFailed,
+    attempt_entry,
+    failure_message,
+    item_key,
+    item_scope,
+    map_entry,
+    map_item_entry,
+    sleep_entry,
+    step_entry,
+)
+from tether.requests import MISSING
 
-if TYPE_CHECKING:
-    from tether.runner import SessionRunner
+__all__ = ["MISSING", "CancelSession", "Context", "Retry", "Runtime", "StepFailed"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
 
 
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
+class Runtime(Protocol):
+    """What a :class:`Context` needs from whatever runs its session (the runner)."""
 
+    session_id: str
+    owner: str
+    state: dict[str, Any]
+    replay: Replay
 
-MISSING: Any = _Missing()
+    async def emit(self, event: EventBase, scope: str) -> None: ...
+
+    async def set_state(self, values: dict[str, Any], scope: str) -> None: ...
+
+    async def record(self, key: str, entry_json: str) -> None:
+        """Journal ``entry_json`` at ``key`` and wait until it is stored."""
+        ...
+
+    def step_failed(self, step: str, attempt: int) -> None:
+        """The failure about to propagate is ``step``'s attempt ``attempt``."""
+        ...
+
+    async def ask_input(
+        self, *, key: str, scope: str, prompt: str, form: Form, timeout: float | None,
+        default: Any,
+    ) -> Any: ...
+
+    async def ask_confirm(
+        self, *, key: str, scope: str, prompt: str, details: str | None,
+        timeout: float | None, default: Any,
+    ) -> Any: ...
+
+    async def ask_retry(
+        self, *, key: str, scope: str, step: str, error: str, attempt: int
+    ) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +116,14 @@ _ACTIVE: ContextVar[Context | None] = ContextVar("tether_context", default=None)
 class Context:
     """The handle a task gets as its first argument. See the module docstring."""
 
-    def __init__(self, runner: SessionRunner, scope: str = "") -> None:
-        self._runner = runner
-        self._own_scope = scope
-        self._counter = 0
+    def __init__(self, runtime: Runtime, scope: str = "") -> None:
+        self._runner = runtime
+        self._keys = ScopeKeys(scope)
         self._attempt_no = 0
+
+    @property
+    def _own_scope(self) -> str:
+        return self._keys.scope
 
     # --- who and what ----------------------------------------------------------------
 
@@ -120,9 +163,7 @@ class Context:
         return self._here()._own_scope
 
     def _next_key(self, kind: str) -> str:
-        here = self._here()
-        here._counter += 1
-        return f"{here._own_scope}{kind}{here._counter}"
+        return self._here()._keys.next(kind)
 
     # --- showing ---------------------------------------------------------------------
 
@@ -232,38 +273,39 @@ class Context:
     ) -> Any:
         """Run a named unit of work and record its result in the session's journal.
 
-        ``fn`` may be sync or async. Its result must be JSON-serialisable. With ``retry``
-        a failure is retried (after asking, if ``retry.ask``); the last failure propagates.
+        ``fn`` may be sync or async. Its result must be JSON-serialisable (pydantic models,
+        dataclasses, datetimes included); on a resumed run the recorded result is rebuilt
+        as ``fn``'s return annotation says, so it has the same type as live. With
+        ``retry`` a failure is retried (after asking, if ``retry.ask``); the last failure
+        propagates as the exception it was, live and after a resume.
         """
         key = self._next_key("step")
-        done = self._runner.recorded(key, "step", name)
+        replay = self._runner.replay
+        done = replay.step(key, name, fn)
         if done is not None:
-            return done["result"]
+            return done.value
         policy = retry or Retry(attempts=1)
         attempt = 1
         while True:
-            failure = await self._attempt(key, name, attempt, fn, args, kwargs)
-            if not isinstance(failure, _Failure):
-                result = failure
+            outcome = await self._attempt(key, name, attempt, fn, args, kwargs)
+            if not isinstance(outcome, _Failure):
                 break
             if attempt >= policy.attempts:
-                self._runner.failed_attempt = attempt
-                raise failure.exc
+                self._runner.step_failed(name, attempt)
+                raise outcome.exc
             if policy.ask:
                 again = await self._runner.ask_retry(
                     key=f"{key}.retry{attempt}", scope=self._scope, step=name,
-                    error=failure.message, attempt=attempt,
+                    error=failure_message(outcome.exc), attempt=attempt,
                 )
                 if not again:
-                    self._runner.failed_attempt = attempt
-                    raise failure.exc
+                    self._runner.step_failed(name, attempt)
+                    raise outcome.exc
             else:
                 await self.sleep(policy.delay(attempt))
             attempt += 1
-        await self._runner.record(
-            key, {"kind": "step", "name": name, "result": _jsonable(result)}
-        )
-        return result
+        await self._runner.record(key, step_entry(name, outcome))
+        return outcome
 
     async def _attempt(
         self, key: str, name: str, attempt: int, fn: Callable[..., Any],
@@ -272,10 +314,9 @@ class Context:
         """One attempt: its result, or a ``_Failure``. An attempt that failed in an
         earlier run of this session is not run again: its recorded error stands."""
         attempt_key = f"{key}.attempt{attempt}"
-        failed = self._runner.recorded(attempt_key, "attempt", name)
+        failed = self._runner.replay.failed_attempt(attempt_key, name)
         if failed is not None:
-            message = str(failed["error"])
-            return _Failure(StepFailed(name, message), message)
+            return _Failure(failed)
         here = self._here()
         here._attempt_no = attempt
         try:
@@ -284,21 +325,16 @@ class Context:
                 result = await result
             return result
         except Exception as exc:
-            message = str(exc) or type(exc).__name__
-            await self._runner.record(
-                attempt_key, {"kind": "attempt", "name": name, "error": message}
-            )
-            return _Failure(exc, message)
+            await self._runner.record(attempt_key, attempt_entry(name, exc))
+            return _Failure(exc)
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds``; a resumed session waits only for what is left of it."""
         key = self._next_key("sleep")
-        recorded = self._runner.recorded(key, "sleep")
-        if recorded is not None:
-            until = float(recorded["until"])
-        else:
+        until = self._runner.replay.sleep_until(key)
+        if until is None:
             until = time.time() + seconds
-            await self._runner.record(key, {"kind": "sleep", "until": until})
+            await self._runner.record(key, sleep_entry(until))
         await asyncio.sleep(max(0.0, until - time.time()))
 
     async def map(
@@ -313,41 +349,34 @@ class Context:
 
         ``fn`` is ``async def fn(ctx, item)`` (it gets a context of its own, so it can
         stream, ask and step) or ``async def fn(item)``. Results come back in the order of
-        ``items``. If an item fails, the others are cancelled and the error propagates.
-        With ``progress``, a progress event with that label follows each finished item.
-        Inside an item, use the item's context (calls on an enclosing one are counted as
-        the item's anyway, so that a resumed session replays them exactly).
+        ``items`` (rebuilt as ``fn``'s return annotation says for items that finished in
+        an earlier run). If an item fails, the others are cancelled and the error
+        propagates. With ``progress``, a progress event with that label follows each
+        finished item. Inside an item, use the item's context (calls on an enclosing one
+        are counted as the item's anyway, so that a resumed session replays them exactly).
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         key = self._next_key("m")
         values = list(items)
-        recorded = self._runner.recorded(key, "map")
-        if recorded is None:
-            await self._runner.record(key, {"kind": "map", "count": len(values)})
-        elif recorded.get("count") != len(values):
-            self._runner.diverged(key, f"map over {recorded.get('count')} items",
-                                  f"map over {len(values)} items")
+        replay = self._runner.replay
+        if not replay.map_started(key, len(values)):
+            await self._runner.record(key, map_entry(len(values)))
         wants_ctx = len(inspect.signature(fn).parameters) >= 2
         gate = asyncio.Semaphore(concurrency)
-        finished = [
-            self._runner.recorded(f"{key}[{i}]", "map_item") for i in range(len(values))
-        ]
+        finished = [replay.map_item(item_key(key, i), fn) for i in range(len(values))]
         done_count = sum(entry is not None for entry in finished)
 
         async def run(index: int, item: T) -> R:
             nonlocal done_count
-            item_key = f"{key}[{index}]"
             done = finished[index]
             if done is not None:  # finished in an earlier run of this session
-                return cast(R, done["result"])
+                return cast(R, done.value)
             async with gate:
-                child = Context(self._runner, f"{item_key}/")
+                child = Context(self._runner, item_scope(key, index))
                 _ACTIVE.set(child)  # this item's task only: see _here
                 result = await (fn(child, item) if wants_ctx else fn(item))
-                await self._runner.record(
-                    item_key, {"kind": "map_item", "result": _jsonable(result)}
-                )
+                await self._runner.record(item_key(key, index), map_item_entry(result))
                 done_count += 1
                 if progress is not None:  # counts items finished in earlier runs too
                     await child.progress(done_count, len(values), label=progress)
@@ -366,23 +395,6 @@ class Context:
         raise CancelSession(reason)
 
 
-class StepFailed(Exception):
-    """A step attempt that failed in an earlier run of the session (its error recorded)."""
-
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(message)
-        self.step = step
-
-
 @dataclass(frozen=True, slots=True)
 class _Failure:
     exc: Exception
-    message: str
-
-
-def _jsonable(value: Any) -> Any:
-    """A result as it is recorded: a model as its JSON form (the runner's ``record``
-    refuses anything else that JSON cannot hold)."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    return value

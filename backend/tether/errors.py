@@ -20,7 +20,8 @@ The tree::
     ├── StoreUnavailable             503 store_unavailable
     ├── LeaseLost                    raised inside a runner whose session another hub took over
     ├── Nondeterminism               a resumed task no longer makes its recorded calls
-    └── RequestTimedOut              a request expired and the task gave no default
+    ├── RequestTimedOut              a request expired and the task gave no default
+    └── SealBroken                   a secret answer sealed with another hub secret
 
 Each subclass carries the data that names what went wrong (``UnknownSession(session_id)``)
 and class attributes for its HTTP status and error ``code``; ``api.py`` and ``ws.py`` only
@@ -201,3 +202,16 @@ class RequestTimedOut(TetherError):
     def __init__(self, request_id: str, prompt: str) -> None:
         super().__init__(f"Nobody answered {prompt!r} in time (request {request_id}).")
         self.request_id = request_id
+
+
+class SealBroken(TetherError):
+    """A sealed answer cannot be opened: the hub's secret is not the one it was sealed
+    with (``TETHER_SECRET`` differs between hubs), or the stored token was altered."""
+
+    code = "seal_broken"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A secret answer cannot be opened with this hub's secret; every hub of a "
+            "store must share TETHER_SECRET."
+        )

@@ -16,7 +16,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+)
 
 from tether.errors import FieldErrors
 from tether.messages import FieldSpec, FieldType
@@ -27,7 +35,7 @@ ModelOrFields = type[BaseModel] | FieldsLike
 _PY_TYPES: dict[str, Any] = {
     "string": str,
     "text": str,
-    "password": str,
+    "password": SecretStr,  # masked wherever people or logs see the answer
     "email": EmailStr,
     "integer": int,
     "number": float,
@@ -58,6 +66,20 @@ class Form:
     schema: dict[str, Any]
     model_ref: str | None
     returns_model: bool  # True: the task gets a model instance; False: a plain dict
+
+    @property
+    def has_secrets(self) -> bool:
+        """Whether an answer holds secret fields (``SecretStr``: ``writeOnly`` in JSON
+        Schema), which are masked in what people see and sealed for the task."""
+        return _has_write_only(self.schema)
+
+
+def _has_write_only(node: Any) -> bool:
+    if isinstance(node, dict):
+        return node.get("writeOnly") is True or any(_has_write_only(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_write_only(v) for v in node)
+    return False
 
 
 def form_for(spec: ModelOrFields) -> Form:

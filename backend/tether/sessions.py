@@ -45,8 +45,10 @@ from tether.messages import (
     event_body,
     now_iso,
 )
-from tether.requests import PendingRequest, validate_answer
+from tether.replay import RecordedAnswer
+from tether.requests import PendingRequest, answer_record, validate_answer
 from tether.runner import SessionRunner
+from tether.sealing import Sealer
 from tether.store.base import NewSession, SessionRecord, Store
 
 log = logging.getLogger(__name__)
@@ -60,8 +62,9 @@ def new_session_id() -> str:
 class SessionManager:
     """See the module docstring. Build one per process; ``close()`` on shutdown."""
 
-    def __init__(self, *, store: Store, hub: Hub, hub_id: str) -> None:
+    def __init__(self, *, store: Store, hub: Hub, hub_id: str, sealer: Sealer) -> None:
         self._store = store
+        self._sealer = sealer
         self._hub = hub
         self._hub_id = hub_id
         self._runners: dict[str, SessionRunner] = {}
@@ -135,7 +138,7 @@ class SessionManager:
         task_def = self._hub.tasks[record.session.task]
         runner = SessionRunner(
             store=self._store, task=task_def, record=record, runner_id=self._hub_id,
-            resume=resume,
+            sealer=self._sealer, resume=resume,
         )
         self._runners[record.session.id] = runner
         task = asyncio.create_task(runner.run(), name=f"runner-{record.session.id}")
@@ -251,15 +254,15 @@ class SessionManager:
             )
         runner = self._runners.get(session_id)
         model = runner.live_model(request.request_id) if runner else None
-        normalized = validate_answer(pending, value, model=model)
+        validated = validate_answer(pending, value, model=model)
         ts = now_iso()
         try:
-            answer_json = dump_json({"value": normalized, "by": user, "at": ts})
+            answer_json = answer_record(validated, by=user, at=ts, sealer=self._sealer)
         except TypeError as exc:  # e.g. text that is not valid Unicode
             raise InvalidValue({"value": f"The answer is {exc}"}) from exc
-        answered = RequestAnsweredEvent(
-            seq=0, ts=ts, request_id=request.request_id, kind=request.kind, value=normalized,
-            by=user,
+        answered = RequestAnsweredEvent(  # secret fields masked: every tab sees this
+            seq=0, ts=ts, request_id=request.request_id, kind=request.kind,
+            value=validated.public, by=user,
         )
         outcome = await self._store.resolve_request(
             session_id,
@@ -298,7 +301,7 @@ class SessionManager:
         raw = (await self._store.answers(session_id)).get(request_id)
         if raw is None:
             return UnknownRequest(request_id)
-        if json.loads(raw).get("expired"):
+        if RecordedAnswer.from_json(raw).expired:
             return UnknownRequest(request_id, f"Request {request_id!r} expired unanswered.")
         return AlreadyAnswered(request_id)
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import secrets
 from collections import deque
 
+from tether.backoff import Backoff
 from tether.errors import LeaseLost, StoreUnavailable
 from tether.store.base import Entry, Store
 
@@ -104,7 +104,7 @@ class SessionWriter:
         """Append one batch, retrying while the store is away. A retry sends the same
         batch with the same token: if the lost attempt did land, the store recognises
         the token and applies nothing twice."""
-        backoff = 0.05
+        backoff = Backoff()
         while True:
             try:
                 return await self._store.append(
@@ -112,8 +112,7 @@ class SessionWriter:
                 )
             except StoreUnavailable as exc:
                 log.warning("Session %s waits for the store: %s", self._session_id, exc)
-                await asyncio.sleep(backoff * (1 + random.random()))
-                backoff = min(backoff * 2, 2.0)
+                await backoff.wait()
 
     def _fail(self, exc: Exception) -> None:
         if not isinstance(exc, LeaseLost):

@@ -33,7 +33,7 @@ def input_request(model_ref: str | None, fields: list[FieldSpec]) -> PendingRequ
 @pytest.mark.parametrize("kind", ["confirm", "retry"])
 @pytest.mark.parametrize("value", [True, False])
 def test_confirm_and_retry_take_booleans(kind: RequestKind, value: bool) -> None:
-    assert validate_answer(pending(kind), value) is value
+    assert validate_answer(pending(kind), value).full is value
 
 
 @pytest.mark.parametrize("kind", ["confirm", "retry"])
@@ -47,10 +47,10 @@ def test_confirm_and_retry_refuse_anything_but_a_boolean(kind: RequestKind, valu
 def test_input_answers_are_validated_and_recorded_as_the_models_json() -> None:
     form = form_for(Email)
     request = input_request(form.model_ref, form.fields)
-    assert validate_answer(request, {"subject": "hi", "count": "3"}) == {
+    assert validate_answer(request, {"subject": "hi", "count": "3"}).full == {
         "subject": "hi", "count": 3
     }
-    assert validate_answer(request, {"subject": "hi"}) == {"subject": "hi", "count": 1}
+    assert validate_answer(request, {"subject": "hi"}).full == {"subject": "hi", "count": 1}
 
 
 def test_input_answers_get_field_errors() -> None:
@@ -72,7 +72,7 @@ def test_an_input_answer_must_be_an_object(value: Any) -> None:
 def test_a_hub_without_the_class_validates_with_the_fields() -> None:
     fields = form_for(Email).fields
     request = input_request("no_such_module_xyz:Email", fields)
-    assert validate_answer(request, {"subject": "s", "count": 2}) == {"subject": "s", "count": 2}
+    assert validate_answer(request, {"subject": "s", "count": 2}).full == {"subject": "s", "count": 2}
     with pytest.raises(InvalidValue) as info:
         validate_answer(request, {"subject": "s", "count": 0})
     assert info.value.fields is not None and set(info.value.fields) == {"count"}

@@ -20,7 +20,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from tether.messages import Session
+from pydantic import BaseModel, ConfigDict
+
+from tether.messages import Request, Session
 
 # A pseudo-session whose feed carries the command "released" whenever a hub lets leases
 # go: lease keepers subscribe to it like to a session, and adopt at once.
@@ -29,6 +31,17 @@ RELEASES = "__released__"
 ResolveOutcome = Literal["ok", "already_answered", "unknown_request", "session_finished"]
 CancelOutcome = Literal["ok", "already_finished", "unknown_session"]
 ClaimOutcome = Literal["ok", "held", "finished", "gone"]
+
+
+class PendingRequest(BaseModel):
+    """An open request as stored, plus what any hub needs to validate its answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request: Request
+    model_ref: str | None = None
+    journal_key: str | None = None
+    secret: bool = False  # its answers have secret fields: the task reads them sealed
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,7 @@ import json
 from collections.abc import Mapping
 
 from tether.messages import ErrorInfo, Request, Session
-from tether.requests import PendingRequest
-from tether.store.base import NewSession, SessionRecord
+from tether.store.base import NewSession, PendingRequest, SessionRecord
 
 
 def fields_for_new(new: NewSession) -> dict[str, str]:

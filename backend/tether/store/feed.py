@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +20,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 
+from tether.backoff import Backoff
 from tether.errors import StoreUnavailable
 from tether.store.base import SessionListener
 
@@ -150,12 +150,12 @@ class RedisFeed:
         await conn.send_command(*args, check_health=False)
 
     async def _read_loop(self) -> None:
-        backoff = 0.05
+        backoff = Backoff()
         while not self._closing:
             try:
                 if self._conn is None:
                     await self._connect()
-                    backoff = 0.05
+                    backoff.reset()
                     log.info("Redis feed reconnected; refilling %d sessions", len(self._listeners))
                     self._resync_all()
                 message = await self._conn.read_response() if self._conn else None
@@ -163,8 +163,7 @@ class RedisFeed:
                 if self._closing:
                     return
                 self._drop_connection(exc)
-                await asyncio.sleep(backoff * (1 + random.random()))
-                backoff = min(backoff * 2, 2.0)
+                await backoff.wait()
                 continue
             if isinstance(message, list):
                 try:
