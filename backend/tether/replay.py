@@ -368,7 +368,8 @@ def rebuild_failure(step: str, entry: Mapping[str, Any]) -> Exception:
             for name, value in (recorded.get("state") or {}).items():
                 setattr(exc, name, value)
             return exc
-    return StepFailed(step, f"{ref.rpartition(':')[2] or 'Error'}: {message}", ref)
+    name = ref.rpartition(":")[2].rpartition(".")[2] or "Error"
+    return StepFailed(step, f"{name}: {message}", ref)
 
 
 def _construct(cls: type[Exception], args: list[Any]) -> Exception | None:

@@ -72,7 +72,8 @@ def test_an_input_answer_must_be_an_object(value: Any) -> None:
 def test_a_hub_without_the_class_validates_with_the_fields() -> None:
     fields = form_for(Email).fields
     request = input_request("no_such_module_xyz:Email", fields)
-    assert validate_answer(request, {"subject": "s", "count": 2}).full == {"subject": "s", "count": 2}
+    answer = validate_answer(request, {"subject": "s", "count": 2})
+    assert answer.full == {"subject": "s", "count": 2}
     with pytest.raises(InvalidValue) as info:
         validate_answer(request, {"subject": "s", "count": 0})
     assert info.value.fields is not None and set(info.value.fields) == {"count"}
