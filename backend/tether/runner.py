@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from tether.context import MISSING, CancelSession, Context
 from tether.errors import LeaseLost, Nondeterminism, RequestTimedOut, StoreUnavailable
+from tether.forks import hint_for
 from tether.forms import Form
 from tether.hub import TaskDef
 from tether.journal import Journal, RecordedAnswer
@@ -256,16 +257,19 @@ class SessionRunner:
 
     async def ask_input(
         self, *, key: str, scope: str, prompt: str, form: Form, timeout: float | None,
-        default: Any,
+        default: Any, initial: dict[str, Any] | None = None, details: str | None = None,
     ) -> Any:
         rid, created, expires = self._request_identity(key, "input", timeout)
+        if initial is None:  # a fork re-asking: the source's answer (see forks.py)
+            initial = hint_for(self.journal.entries, key, form)
         request = Request(
             request_id=rid, kind="input", prompt=prompt, fields=form.fields,
-            schema_=form.schema, created_at=created, expires_at=expires,
+            schema_=form.schema, details=details, created_at=created, expires_at=expires,
+            initial=initial,
         )
         event = RequestUserInputEvent(
             seq=0, ts=created, request_id=rid, prompt=prompt, fields=form.fields,
-            schema_=form.schema, expires_at=expires,
+            schema_=form.schema, expires_at=expires, initial=initial, details=details,
         )
         pending = PendingRequest(request=request, model_ref=form.model_ref, journal_key=key)
         return await self._open(pending, event, scope, default, model=form.model)
