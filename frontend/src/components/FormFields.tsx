@@ -56,12 +56,12 @@ function RequiredMark() {
   );
 }
 
-function Legend({ field, text }: { field: FormField; text: string }) {
+function Legend({ field, text, row }: { field: FormField; text: string; row: boolean }) {
   const hint = boundsHint(field);
   return (
     <legend>
       {text}
-      {field.required && <RequiredMark />}
+      {field.required && !row && <RequiredMark />}
       {hint && <span className="hint"> {hint}</span>}
     </legend>
   );
@@ -76,8 +76,8 @@ function GroupField({ field, fields, path, formId, value, errors, onChange, rowL
   const key = pathKey(path);
   const errorId = `${idOf(formId, path)}-error`;
   return (
-    <fieldset className={`field-group${errors[key] ? ' has-error' : ''}`} data-field={key} aria-describedby={errors[key] ? errorId : undefined}>
-      <Legend field={field} text={rowLabel ?? field.label} />
+    <fieldset id={idOf(formId, path)} className={`field-group${errors[key] ? ' has-error' : ''}`} data-field={key} aria-describedby={errors[key] ? errorId : undefined}>
+      <Legend field={field} text={rowLabel ?? field.label} row={rowLabel !== undefined} />
       <FieldsView fields={fields} path={path} formId={formId} value={value} errors={errors} onChange={onChange} />
       <ErrorText id={errorId} error={errors[key]} />
       {remove && <div className="group-actions">{remove}</div>}
@@ -94,13 +94,16 @@ function ListField({ field, item, path, formId, value, errors, onChange, rowLabe
   const addRow = (): void => {
     onChange(path, [...rows, emptyRow({ ...field, item })]);
     // Put the cursor in the new row: keyboard users need not hunt for it.
+    const added = idOf(formId, [...path, String(rows.length)]);
     requestAnimationFrame(() => {
-      document.getElementById(idOf(formId, [...path, String(rows.length)]))?.focus();
+      const row = document.getElementById(added);
+      const input = row?.matches('input, select, textarea') ? row : row?.querySelector<HTMLElement>('input, select, textarea');
+      input?.focus();
     });
   };
   return (
-    <fieldset className={`field-group list-input${errors[key] ? ' has-error' : ''}`} data-field={key} aria-describedby={errors[key] ? errorId : undefined}>
-      <Legend field={field} text={label} />
+    <fieldset id={idOf(formId, path)} className={`field-group list-input${errors[key] ? ' has-error' : ''}`} data-field={key} aria-describedby={errors[key] ? errorId : undefined}>
+      <Legend field={field} text={label} row={rowLabel !== undefined} />
       {rows.map((row, i) => {
         const rowPath = [...path, String(i)];
         const name = `${label}, item ${i + 1}`;

@@ -20,10 +20,10 @@ function numberHint(f: FormField): string[] {
   return parts;
 }
 
-function lengthHint(f: FormField, one: string, many: string): string[] {
+function lengthHint(f: FormField, one: string, many: string, minWorthSaying = 0): string[] {
   const { minLength: min, maxLength: max } = f;
   if (min !== undefined && max !== undefined) return [min === max ? plural(min, one, many) : `${min}–${max} ${many}`];
-  if (min !== undefined && min > 0) return [`at least ${plural(min, one, many)}`];
+  if (min !== undefined && min > minWorthSaying) return [`at least ${plural(min, one, many)}`];
   if (max !== undefined) return [`at most ${plural(max, one, many)}`];
   return [];
 }
@@ -33,7 +33,8 @@ export function boundsHint(f: FormField): string | null {
   let parts: string[] = [];
   if (f.type === 'integer' || f.type === 'number') parts = numberHint(f);
   else if (f.type === 'list' || f.type === 'string_list') parts = lengthHint(f, 'item', 'items');
-  else if (!f.enum && f.type !== 'boolean' && f.type !== 'object') parts = lengthHint(f, 'character', 'characters');
+  // "at least 1 character" only repeats what a required mark says.
+  else if (!f.enum && f.type !== 'boolean' && f.type !== 'object') parts = lengthHint(f, 'character', 'characters', 1);
   return parts.length > 0 ? `(${parts.join(', ')})` : null;
 }
 

@@ -87,7 +87,7 @@ describe('a required enum without a default', () => {
 });
 
 describe('sub-form values', () => {
-  it('starts a required list with one empty row, an optional one with none', () => {
+  it('starts a list of values with one empty row, an optional list of models with none', () => {
     const raw = initialValues(fields);
     expect(raw.nums).toEqual(['']);
     expect(raw.lines).toEqual([]);
@@ -181,7 +181,8 @@ describe('hints say what the bounds are', () => {
   it('lengths count characters of text and items of lists', () => {
     expect(hint({ type: 'string', minLength: 3, maxLength: 6 })).toBe('(3–6 characters)');
     expect(hint({ type: 'string', maxLength: 1 })).toBe('(at most 1 character)');
-    expect(hint({ type: 'string', minLength: 1 })).toBe('(at least 1 character)');
+    expect(hint({ type: 'string', minLength: 1 })).toBeNull(); // a required mark says as much
+    expect(hint({ type: 'string', minLength: 2 })).toBe('(at least 2 characters)');
     expect(hint({ type: 'array', items: { type: 'integer' }, minItems: 1 })).toBe('(at least 1 item)');
     expect(hint({ type: 'array', items: { type: 'string' }, maxItems: 3 })).toBe('(at most 3 items)');
     expect(hint({ type: 'string' })).toBeNull();

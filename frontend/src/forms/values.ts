@@ -37,8 +37,10 @@ export function startValue(f: FormField, start: unknown): RawValue {
   if (isGroupField(f)) return initialValues(f.fields, start);
   if (isListField(f)) {
     if (Array.isArray(start)) return start.map((v: unknown) => startValue(f.item, v));
-    // A required list starts with one empty row to fill in; an optional one with none.
-    return f.required ? [startValue(f.item, undefined)] : [];
+    // A list of values starts with one empty row to type in (an empty row sends
+    // nothing); a list of models with one only when it is required (an empty model row
+    // would be refused).
+    return f.required || !isGroupField(f.item) ? [startValue(f.item, undefined)] : [];
   }
   if (f.type === 'boolean') return start === true;
   if (f.enum) {
