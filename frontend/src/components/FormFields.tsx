@@ -109,7 +109,7 @@ function ListField({ field, item, path, formId, value, errors, onChange, rowLabe
         const name = `${label}, item ${i + 1}`;
         const remove = (
           <button type="button" className="button ghost small" aria-label={`Remove ${name}`} onClick={() => onChange(path, rows.filter((_, j) => j !== i))}>
-            ✕
+            {isGroupField(item) ? 'Remove' : '✕'}
           </button>
         );
         return <FieldView key={i} field={item} path={rowPath} formId={formId} value={row} errors={errors} onChange={onChange} rowLabel={name} remove={remove} />;
