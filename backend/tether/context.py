@@ -24,7 +24,7 @@ from typing import Any, NoReturn, Protocol, TypeVar, cast, overload
 
 from pydantic import BaseModel
 
-from tether.forms import FieldsLike, Form, form_for
+from tether.forms import FieldsLike, Form, form_for, initial_values
 from tether.messages import EventBase, MarkdownEvent, ProgressEvent, StreamEvent, now_iso
 from tether.replay import (
     Replay,
@@ -70,7 +70,7 @@ class Runtime(Protocol):
 
     async def ask_input(
         self, *, key: str, scope: str, prompt: str, form: Form, timeout: float | None,
-        default: Any,
+        default: Any, initial: dict[str, Any] | None = None, details: str | None = None,
     ) -> Any: ...
 
     async def ask_confirm(
@@ -192,12 +192,14 @@ class Context:
 
     @overload
     async def ask(
-        self, spec: type[M], *, prompt: str, timeout: float | None = None, default: Any = ...
+        self, spec: type[M], *, prompt: str, timeout: float | None = None, default: Any = ...,
+        initial: Mapping[str, Any] | BaseModel | None = None, details: str | None = None,
     ) -> M: ...
 
     @overload
     async def ask(
-        self, spec: FieldsLike, *, prompt: str, timeout: float | None = None, default: Any = ...
+        self, spec: FieldsLike, *, prompt: str, timeout: float | None = None, default: Any = ...,
+        initial: Mapping[str, Any] | BaseModel | None = None, details: str | None = None,
     ) -> dict[str, Any]: ...
 
     async def ask(
@@ -207,6 +209,8 @@ class Context:
         prompt: str,
         timeout: float | None = None,
         default: Any = MISSING,
+        initial: Mapping[str, Any] | BaseModel | None = None,
+        details: str | None = None,
     ) -> Any:
         """Ask a person to fill in a form and wait for a valid answer.
 
@@ -217,14 +221,20 @@ class Context:
             prompt: shown above the form.
             timeout: seconds to wait; then ``default`` is returned, or the task fails.
             default: the answer to use when the request times out.
+            initial: values the form starts with (field name -> value, or a model
+                instance); unlike ``default`` they are only a suggestion.
+            details: markdown shown above the form, to give the person context.
 
         Raises:
             RequestTimedOut: the request expired and no ``default`` was given.
+            TypeError: ``initial`` is not a mapping or cannot be stored as JSON.
+            ValueError: ``initial`` names a field the form does not have.
         """
         form = form_for(spec)
         value = await self._runner.ask_input(
             key=self._next_key("ask"), scope=self._scope, prompt=prompt, form=form,
-            timeout=timeout, default=default,
+            timeout=timeout, default=default, initial=initial_values(form, initial),
+            details=details,
         )
         if value is default and default is not MISSING:
             return value

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -27,7 +28,7 @@ from pydantic import (
 )
 
 from tether.errors import FieldErrors
-from tether.messages import FieldSpec, FieldType
+from tether.messages import FieldSpec, FieldType, dump_json
 
 FieldsLike = Sequence[FieldSpec | Mapping[str, Any]]
 ModelOrFields = type[BaseModel] | FieldsLike
@@ -114,16 +115,27 @@ def resolve_model(ref: str | None, fields: Sequence[FieldSpec]) -> type[BaseMode
     return model_from_fields(fields)
 
 
+# FieldSpec attribute -> (pydantic constraint, JSON Schema keyword of a scalar, of an array)
+_BOUNDS: tuple[tuple[str, str, str, str], ...] = (
+    ("minimum", "ge", "minimum", "minimum"),
+    ("maximum", "le", "maximum", "maximum"),
+    ("exclusive_minimum", "gt", "exclusiveMinimum", "exclusiveMinimum"),
+    ("exclusive_maximum", "lt", "exclusiveMaximum", "exclusiveMaximum"),
+    ("multiple_of", "multiple_of", "multipleOf", "multipleOf"),
+    ("min_length", "min_length", "minLength", "minItems"),
+    ("max_length", "max_length", "maxLength", "maxItems"),
+)
+
+
 def model_from_fields(fields: Sequence[FieldSpec]) -> type[BaseModel]:
     """A pydantic model equivalent to a field list (used for field-list asks)."""
     definitions: dict[str, Any] = {}
     for f in fields:
-        py_type: Any = Literal[tuple(f.enum)] if f.enum else _PY_TYPES[f.type]
+        py_type: Any = Literal[tuple(f.enum)] if f.enum else _py_type(f)
         constraints: dict[str, Any] = {"description": f.description}
-        if f.minimum is not None:
-            constraints["ge"] = f.minimum
-        if f.maximum is not None:
-            constraints["le"] = f.maximum
+        for attr, constraint, _, _ in _BOUNDS:
+            if getattr(f, attr) is not None:
+                constraints[constraint] = getattr(f, attr)
         fmt = {"email": "email", "text": "textarea", "password": "password"}.get(f.type)
         if fmt is not None:  # keeps the field's type through a schema round trip
             constraints["json_schema_extra"] = {"format": fmt}
@@ -137,25 +149,41 @@ def model_from_fields(fields: Sequence[FieldSpec]) -> type[BaseModel]:
     return cast(type[BaseModel], model)
 
 
+def _py_type(f: FieldSpec) -> Any:
+    if f.type == "list":
+        item = _PY_TYPES.get(f.item_type, Any) if f.item_type else Any
+        return list[item]  # type: ignore[valid-type]  # built at run time
+    return _PY_TYPES[f.type]
+
+
 def fields_from_schema(schema: Mapping[str, Any]) -> list[FieldSpec]:
-    """Flatten a model's JSON Schema into the simple field list of the protocol."""
+    """Flatten a model's JSON Schema into the simple field list of the protocol.
+
+    Nested models and lists of them stay one field each (``object``, ``list``); the
+    schema, which travels beside the fields, describes their parts.
+    """
     required = set(schema.get("required", []))
     out: list[FieldSpec] = []
     for name, prop in schema.get("properties", {}).items():
         prop = _unwrap_optional(prop, schema)
+        kind = _field_type(prop)
         extra: dict[str, Any] = {}
         if "default" in prop:
             extra["default"] = prop["default"]
         if "enum" in prop:
             extra["enum"] = list(prop["enum"])
-        for key in ("minimum", "maximum"):
+        array = prop.get("type") == "array"
+        for attr, _, scalar_key, array_key in _BOUNDS:
+            key = array_key if array else scalar_key
             if key in prop:
-                extra[key] = prop[key]
+                extra[attr] = prop[key]
+        if kind == "list":
+            extra["item_type"] = _field_type(_unwrap_optional(prop.get("items", {}), schema))
         out.append(
             FieldSpec(
                 name=name,
                 description=prop.get("description") or prop.get("title") or name,
-                type=_field_type(prop),
+                type=kind,
                 required=name in required,
                 **extra,
             )
@@ -164,7 +192,10 @@ def fields_from_schema(schema: Mapping[str, Any]) -> list[FieldSpec]:
 
 
 def _unwrap_optional(prop: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:
-    """``X | None`` appears as anyOf[X, null]; $refs point at enums: show the X."""
+    """``X | None`` appears as anyOf[X, null]; $refs point at enums and models: show the X.
+
+    A definition's title is its class name, not the field's label: it is left out.
+    """
     merged = dict(prop)
     variants = [v for v in prop.get("anyOf", []) if v.get("type") != "null"]
     if len(variants) == 1:
@@ -172,7 +203,9 @@ def _unwrap_optional(prop: Mapping[str, Any], root: Mapping[str, Any]) -> dict[s
         merged = {**variants[0], **merged}
     ref = merged.pop("$ref", None)
     if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        merged = {**root.get("$defs", {}).get(ref.removeprefix("#/$defs/"), {}), **merged}
+        target = dict(root.get("$defs", {}).get(ref.removeprefix("#/$defs/"), {}))
+        target.pop("title", None)
+        merged = {**target, **merged}
     return merged
 
 
@@ -182,11 +215,41 @@ def _field_type(prop: Mapping[str, Any]) -> FieldType:
         return _FORMATS.get(prop.get("format", ""), "string")
     if kind in ("integer", "number", "boolean"):
         return cast(FieldType, kind)
-    if kind == "array" and prop.get("items", {}).get("type") == "string":
-        return "string_list"
+    if kind == "array":
+        return "string_list" if prop.get("items", {}).get("type") == "string" else "list"
     if "enum" in prop:
         return "string"
     return "object"
+
+
+def initial_values(
+    form: Form, initial: Mapping[str, Any] | BaseModel | None
+) -> dict[str, Any] | None:
+    """What ``ctx.ask(..., initial=)`` pre-fills, as the JSON the request carries.
+
+    Raises:
+        TypeError: ``initial`` is not a mapping or a model instance, or a value cannot
+            be stored as JSON (it travels in the request and its event).
+        ValueError: ``initial`` names a field the form does not have.
+    """
+    if initial is None:
+        return None
+    if isinstance(initial, BaseModel):
+        data: dict[str, Any] = initial.model_dump(mode="json")
+    elif isinstance(initial, Mapping):
+        data = dict(initial)
+    else:
+        raise TypeError(
+            f"initial= must map field names to values, not {type(initial).__name__}"
+        )
+    unknown = sorted(set(map(str, data)) - {f.name for f in form.fields})
+    if unknown:
+        raise ValueError(f"initial= names fields the form does not have: {unknown}")
+    try:
+        parsed: dict[str, Any] = json.loads(dump_json(data))
+    except TypeError as exc:
+        raise TypeError(f"initial= is {exc}") from exc
+    return parsed
 
 
 def field_errors(exc: ValidationError) -> FieldErrors:

@@ -40,7 +40,7 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled
 RequestKind = Literal["input", "confirm", "retry"]
 FieldType = Literal[
     "string", "text", "integer", "number", "boolean", "email", "password",
-    "date", "datetime", "time", "string_list", "object",
+    "date", "datetime", "time", "string_list", "object", "list",
 ]
 
 
@@ -73,7 +73,14 @@ def now_iso() -> str:
 
 
 class FieldSpec(Wire):
-    """One field of a form, as a browser renders it."""
+    """One field of a form, as a browser renders it.
+
+    The bounds are JSON Schema's: ``minimum``/``maximum`` include the bound,
+    ``exclusive_minimum``/``exclusive_maximum`` do not (pydantic's ``gt``/``lt``).
+    ``min_length``/``max_length`` count the characters of text or the items of a list.
+    A ``list`` holds values of ``item_type`` (``object`` for models; the request's
+    ``schema`` describes them in full).
+    """
 
     name: str
     description: str
@@ -83,6 +90,12 @@ class FieldSpec(Wire):
     enum: list[Any] | None = Opt()
     minimum: float | None = Opt()
     maximum: float | None = Opt()
+    exclusive_minimum: float | None = Opt()
+    exclusive_maximum: float | None = Opt()
+    multiple_of: float | None = Opt()
+    min_length: int | None = Opt()
+    max_length: int | None = Opt()
+    item_type: FieldType | None = Opt()
 
 
 class Request(Wire):
@@ -98,6 +111,7 @@ class Request(Wire):
     attempt: int | None = Opt()
     created_at: str
     expires_at: str | None = Opt()
+    initial: dict[str, Any] | None = Opt()   # values the form starts with
 
 
 class ErrorInfo(Wire):
@@ -162,6 +176,8 @@ class RequestUserInputEvent(EventBase):
     fields: list[FieldSpec]
     schema_: dict[str, Any] = Field(alias="schema")
     expires_at: str | None = Opt()
+    initial: dict[str, Any] | None = Opt()   # values the form starts with
+    details: str | None = Opt()              # RequestUserInputEvent only (Request already has it)
 
 
 class RequestConfirmationEvent(EventBase):

@@ -171,16 +171,18 @@ class RequestBook:
 
     async def ask_input(
         self, *, key: str, scope: str, prompt: str, form: Form, timeout: float | None,
-        default: Any,
+        default: Any, initial: dict[str, Any] | None = None, details: str | None = None,
     ) -> Any:
         times = self._identity(key, "input", timeout)
         request = Request(
             request_id=times.request_id, kind="input", prompt=prompt, fields=form.fields,
-            schema_=form.schema, created_at=times.created_at, expires_at=times.expires_at,
+            schema_=form.schema, details=details, created_at=times.created_at,
+            expires_at=times.expires_at, initial=initial,
         )
         event = RequestUserInputEvent(
             seq=0, ts=times.created_at, request_id=times.request_id, prompt=prompt,
             fields=form.fields, schema_=form.schema, expires_at=times.expires_at,
+            initial=initial, details=details,
         )
         pending = PendingRequest(
             request=request, model_ref=form.model_ref, journal_key=key,

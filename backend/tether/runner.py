@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from tether.backoff import Backoff
 from tether.context import CancelSession, Context
 from tether.errors import LeaseLost, Nondeterminism, RequestTimedOut, StoreUnavailable
+from tether.forks import hint_for
 from tether.forms import Form
 from tether.hub import TaskDef
 from tether.messages import (
@@ -239,10 +240,13 @@ class SessionRunner:
 
     async def ask_input(
         self, *, key: str, scope: str, prompt: str, form: Form, timeout: float | None,
-        default: Any,
+        default: Any, initial: dict[str, Any] | None = None, details: str | None = None,
     ) -> Any:
+        if initial is None:  # a fork re-asking: the source's answer (see forks.py)
+            initial = hint_for(self.replay.entries, key, form)
         return await self._requests.ask_input(
-            key=key, scope=scope, prompt=prompt, form=form, timeout=timeout, default=default
+            key=key, scope=scope, prompt=prompt, form=form, timeout=timeout, default=default,
+            initial=initial, details=details,
         )
 
     async def ask_confirm(

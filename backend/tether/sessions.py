@@ -33,6 +33,7 @@ from tether.errors import (
     UnknownSession,
     UnknownTask,
 )
+from tether.forks import with_hints
 from tether.forms import field_errors
 from tether.hub import Hub
 from tether.messages import (
@@ -185,7 +186,8 @@ class SessionManager:
 
         Its task runs from the start with the source's journal up to that point, so
         finished steps return their recorded results, questions answered before
-        ``at_seq`` keep their answers, and the first question after it is asked again.
+        ``at_seq`` keep their answers, and the first question after it is asked again,
+        its form pre-filled with the source's answer (see :mod:`tether.forks`).
 
         Raises:
             UnknownSession, InvalidMessage (``at_seq`` out of range).
@@ -197,7 +199,10 @@ class SessionManager:
             raise InvalidMessage(
                 f"at_seq must be from 1 to {source.last_seq}.", fields={"at_seq": str(at_seq)}
             )
-        seed = await self._store.fork_seed(session_id, at_seq=at)
+        seed = with_hints(
+            await self._store.fork_seed(session_id, at_seq=at),
+            await self._store.journal(session_id), await self._store.answers(session_id),
+        )
         created_at = now_iso()
         new = NewSession(
             id=new_session_id(), task=source.task, owner=user, created_at=created_at,

@@ -1,12 +1,14 @@
 """Tasks that the demos do not cover, for the browser tests: several questions open at
 once, one of them expiring, and a task state of its own; a steady stream of numbered
-lines that outlives a hub restart."""
+lines that outlives a hub restart; an order form with lists and nested models, asked
+blank and pre-filled."""
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, EmailStr, Field
 
 from tether import Context, Hub
 from tether.demos import build_demo_hub
@@ -32,6 +34,41 @@ class SteadyInputs(BaseModel):
     every: float = Field(0.03, ge=0, le=5, description="Seconds between two lines")
 
 
+class Priority(enum.StrEnum):
+    low = "low"
+    high = "high"
+
+
+class OrderLine(BaseModel):
+    # The pattern is checked by the hub only: its error must reach the row's field.
+    sku: str = Field(pattern=r"^[A-Z]{3}-\d+$", description="Article code")
+    qty: int = Field(gt=0, description="How many")
+
+
+class Address(BaseModel):
+    street: str = Field(description="Street")
+    city: str = Field(description="City")
+
+
+class Order(BaseModel):
+    priority: Priority = Field(description="Priority")  # required, no default
+    quantities: list[int] = Field(min_length=1, description="Quantities")
+    lines: list[OrderLine] = Field(default_factory=list, description="Order lines")
+    ship_to: Address = Field(description="Ship to")
+
+
+class OrderInputs(BaseModel):
+    contact: EmailStr = Field("ops@example.com", description="Who hears about the order")
+
+
+PREFILLED_ORDER: dict[str, Any] = {
+    "priority": "high",
+    "quantities": [2, 7],
+    "lines": [{"sku": "TEA-1", "qty": 2}],
+    "ship_to": {"street": "Main St 1", "city": "Oslo"},
+}
+
+
 def steady_line(index: int, total: int) -> str:
     """The text of line ``index`` (1-based) of ``steady``: numbered, so a lost or doubled
     line shows."""
@@ -39,7 +76,8 @@ def steady_line(index: int, total: int) -> str:
 
 
 def build_browser_hub() -> Hub:
-    """The demo tasks plus ``two_questions`` and ``steady``."""
+    """The demo tasks plus ``two_questions``, ``steady``, ``order_form`` and
+    ``prefilled_order``."""
     hub = build_demo_hub()
 
     @hub.task(title="Two questions", description="Asks two things at once; one expires.")
@@ -65,5 +103,18 @@ def build_browser_hub() -> Hub:
             await ctx.stream(steady_line(index, inputs.lines))
             await ctx.sleep(inputs.every)  # journaled: a resumed run waits only what is left
         return {"lines": inputs.lines}
+
+    @hub.task(title="Order form", description="Asks for an order: rows and a nested address.")
+    async def order_form(ctx: Context, inputs: OrderInputs) -> dict[str, Any]:
+        order = await ctx.ask(Order, prompt="Place the order")
+        return {"contact": inputs.contact, **order.model_dump(mode="json")}
+
+    @hub.task(title="Prefilled order", description="Asks to check an order it fills in.")
+    async def prefilled_order(ctx: Context) -> dict[str, Any]:
+        order = await ctx.ask(
+            Order, prompt="Check the order", initial=PREFILLED_ORDER,
+            details="The customer **called back**: check the quantities.",
+        )
+        return order.model_dump(mode="json")
 
     return hub

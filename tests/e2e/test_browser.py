@@ -20,7 +20,7 @@ from playwright.async_api import (
     expect,
 )
 
-from tests.e2e.browser_tasks import build_browser_hub, steady_line
+from tests.e2e.browser_tasks import PREFILLED_ORDER, build_browser_hub, steady_line
 from tests.support.server import RunningHub, run_hub
 from tests.support.timing import MS
 from tether.config import Settings
@@ -485,8 +485,9 @@ async def test_hub_restart_mid_task_resumes_the_session(
 
 
 async def test_fork_from_an_answered_question(page: Page, artifacts: Path) -> None:
-    """"Fork from here" on a finished session's first question starts a new session that
-    asks it again; another answer there gives another result, and the source keeps its own."""
+    """"Fork from here", offered once on a finished session's first question, starts a new
+    session that asks it again, its form filled in with the old answer; another answer
+    there gives another result, and the source keeps its own."""
     session_id = await start_by_api(page, "email_demo", {"step_seconds": 0})
     await page.goto(f"/sessions/{session_id}")
     await fill_email(page, VALID_EMAIL)
@@ -495,16 +496,15 @@ async def test_fork_from_an_answered_question(page: Page, artifacts: Path) -> No
     result = page.get_by_role("region", name="Result")
     await expect(result).to_contain_text(VALID_EMAIL)
 
-    # The question's line and its answer's line both fork from where it was asked.
+    # Once per exchange: on the question's line, not again on its answer's.
     question = page.locator(".log-request", has_text="Compose the email to send")
     answer = page.locator(".log-answer", has_text="Answered “Compose the email to send”")
     fork = question.get_by_role("button", name="Fork from here")
     at_seq = await question.get_attribute("data-seq")
     assert at_seq is not None
     await expect(fork).to_have_attribute("data-fork-at", at_seq)
-    await expect(answer.get_by_role("button", name="Fork from here")).to_have_attribute(
-        "data-fork-at", at_seq
-    )
+    await expect(answer).to_have_count(1)
+    await expect(answer.get_by_role("button", name="Fork from here")).to_have_count(0)
     await fork.focus()
     await page.screenshot(path=artifacts / "session-fork.png", full_page=True)
     await page.keyboard.press("Enter")  # keyboard alone
@@ -516,6 +516,13 @@ async def test_fork_from_an_answered_question(page: Page, artifacts: Path) -> No
     await expect(
         dialog(page).get_by_role("heading", name="Compose the email to send")
     ).to_be_visible()
+    # Asked again, the form starts with the answer the source gave.
+    await expect(dialog(page).get_by_label("Subject of the email")).to_have_value(
+        "Quarterly numbers"
+    )
+    await expect(dialog(page).get_by_label("Recipient email address")).to_have_value(
+        VALID_EMAIL
+    )
     await fill_email(page, "bob@example.com")
     await dialog(page).get_by_role("button", name="Retry").click()
     await dialog(page).get_by_role("button", name="Yes").click()
@@ -560,9 +567,10 @@ async def test_several_open_requests_each_answerable(page: Page) -> None:
 
     await waiting.locator(".request-item", has_text="Pick a colour").get_by_role("button").click()
     await dialog(page).get_by_label("Favourite colour").select_option("green")
-    await dialog(page).get_by_role("textbox", name="Tags", exact=True).fill("calm")
-    await dialog(page).get_by_role("button", name="+ Add item").click()
-    await dialog(page).get_by_label("Tags, item 2").fill("fast")
+    await dialog(page).get_by_label("Tags, item 1", exact=True).fill("calm")
+    await dialog(page).get_by_role("button", name="Add an item to Tags").click()
+    await expect(dialog(page).get_by_label("Tags, item 2", exact=True)).to_be_focused()
+    await page.keyboard.type("fast")
     await dialog(page).get_by_role("button", name="Submit").click()
 
     result = page.get_by_role("region", name="Result")
@@ -588,18 +596,149 @@ async def test_an_expired_request_leaves_the_list(page: Page) -> None:
 async def test_start_form_shows_the_hubs_field_errors(page: Page) -> None:
     """A start refused with 422 invalid_inputs shows each message next to its field."""
     await page.goto("/")
-    await page.get_by_role("link", name="Start Two questions").click()
-    field = page.get_by_label("Seconds the first question stays open")
-    await expect(field).to_have_value("600")  # the default, filled in
-    await field.fill("0")  # exclusiveMinimum: the browser lets it through, the hub does not
+    await page.get_by_role("link", name="Start Order form").click()
+    field = page.get_by_label("Who hears about the order")
+    await expect(field).to_have_value("ops@example.com")  # the default, filled in
+    await field.fill("nobody")  # the browser does not check addresses; the hub does
     await page.get_by_role("button", name="Start task").click()
-    await expect(page.locator(".field-error")).to_have_text("Input should be greater than 0")
+    await expect(page.locator(".field-error")).to_have_text(re.compile("@-sign"))
+    await expect(field).to_have_attribute("aria-invalid", "true")
+    await expect(field).to_be_focused()
+    await expect(page).to_have_url(re.compile(r"/tasks/order_form$"))
+
+    await field.fill("ana@example.com")
+    await page.get_by_role("button", name="Start task").click()
+    await expect(page).to_have_url(re.compile(r"/sessions/[^/]+$"))
+
+
+async def test_an_exclusive_bound_is_hinted_and_checked_as_exclusive(page: Page) -> None:
+    """gt=0 reads "more than 0" (not "at least 0"), and 0 is refused before sending."""
+    await page.goto("/")
+    await page.get_by_role("link", name="Start Two questions").click()
+    label = page.locator("label", has_text="Seconds the first question stays open")
+    await expect(label).to_contain_text("(more than 0)")
+    field = page.get_by_label("Seconds the first question stays open")
+    await field.fill("0")
+    await page.get_by_role("button", name="Start task").click()
+    await expect(page.locator(".field-error")).to_have_text("Must be more than 0.")
     await expect(field).to_have_attribute("aria-invalid", "true")
     await expect(page).to_have_url(re.compile(r"/tasks/two_questions$"))
 
-    await field.fill("30")
-    await page.get_by_role("button", name="Start task").click()
-    await expect(page).to_have_url(re.compile(r"/sessions/[^/]+$"))
+
+async def open_order(page: Page, task: str) -> Locator:
+    """Start ``task`` and return its input dialog once it shows."""
+    session_id = await start_by_api(page, task, {})
+    await page.goto(f"/sessions/{session_id}")
+    form = dialog(page)
+    await expect(form.get_by_role("heading")).to_be_visible()
+    return form
+
+
+async def fill_address(form: Locator) -> None:
+    ship_to = form.get_by_role("group", name="Ship to")
+    await ship_to.get_by_label("Street").fill("Harbour Rd 4")
+    await ship_to.get_by_label("City").fill("Bergen")
+
+
+async def test_a_required_choice_starts_unset_and_must_be_made(page: Page) -> None:
+    """A required enum without a default starts on "Choose…": submitting it unset shows
+    a field error on it (nothing is sent), and one picked goes through."""
+    form = await open_order(page, "order_form")
+    priority = form.get_by_label("Priority")
+    await expect(priority).to_have_value("")
+    await expect(priority.locator("option:checked")).to_have_text("Choose…")
+    await form.get_by_label("Quantities, item 1", exact=True).fill("3")
+    await fill_address(form)
+    await form.get_by_role("button", name="Submit").click()
+    await expect(form.locator(".field-error")).to_have_text(["Choose one of the options."])
+    await expect(priority).to_have_attribute("aria-invalid", "true")
+    await expect(priority).to_be_focused()
+    await priority.select_option("low")
+    await form.get_by_role("button", name="Submit").click()
+    result = page.get_by_role("region", name="Result")
+    await expect(result).to_contain_text("low")
+
+
+async def test_lists_and_a_nested_model_filled_through_sub_forms(
+    page: Page, artifacts: Path
+) -> None:
+    """list[int] rows, a list of models and a nested model are filled by keyboard in
+    sub-forms (no JSON box), and the task gets them typed."""
+    form = await open_order(page, "order_form")
+    await expect(form.locator("textarea")).to_have_count(0)
+    await form.get_by_label("Priority").select_option("high")
+    await form.get_by_label("Quantities, item 1", exact=True).fill("3")
+    await form.get_by_role("button", name="Add an item to Quantities").click()
+    await expect(form.get_by_label("Quantities, item 2", exact=True)).to_be_focused()
+    await page.keyboard.type("5")
+    await form.get_by_role("button", name="Add an item to Quantities").click()
+    await form.get_by_label("Quantities, item 3", exact=True).fill("9")
+    await form.get_by_role("button", name="Remove Quantities, item 2").click()
+    await form.get_by_role("button", name="Add an item to Order lines").click()
+    line = form.get_by_role("group", name="Order lines, item 1")
+    await expect(line.get_by_label("Article code")).to_be_focused()
+    await page.keyboard.type("TEA-7")
+    await line.get_by_label("How many").fill("4")
+    await fill_address(form)
+    await page.screenshot(path=artifacts / "order-sub-forms.png", full_page=True)
+    await form.get_by_role("button", name="Submit").click()
+
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "completed")
+    response = await page.request.get(f"/api/sessions/{page.url.rsplit('/', 1)[-1]}")
+    assert (await response.json())["result"] == {
+        "contact": "ops@example.com", "priority": "high", "quantities": [3, 9],
+        "lines": [{"sku": "TEA-7", "qty": 4}],
+        "ship_to": {"street": "Harbour Rd 4", "city": "Bergen"},
+    }
+
+
+async def test_the_hubs_error_on_a_sub_field_is_shown_on_that_sub_field(page: Page) -> None:
+    """An answer refused at ``lines.1.sku`` (a check only the hub makes) marks that input
+    of the second row, not the form or the list, and the request stays open."""
+    form = await open_order(page, "order_form")
+    await form.get_by_label("Priority").select_option("low")
+    await form.get_by_label("Quantities, item 1", exact=True).fill("1")
+    for index, sku in enumerate(["TEA-1", "milk"], start=1):
+        await form.get_by_role("button", name="Add an item to Order lines").click()
+        line = form.get_by_role("group", name=f"Order lines, item {index}")
+        await line.get_by_label("Article code").fill(sku)
+        await line.get_by_label("How many").fill("1")
+    await fill_address(form)
+    await form.get_by_role("button", name="Submit").click()
+
+    second = form.get_by_role("group", name="Order lines, item 2").get_by_label("Article code")
+    await expect(second).to_have_attribute("aria-invalid", "true")
+    await expect(second).to_be_focused()
+    await expect(form.locator(".field-error")).to_have_count(1)
+    error = form.locator(".field-error")
+    await expect(error).to_contain_text("String should match pattern")
+    assert await second.get_attribute("aria-describedby") == await error.get_attribute("id")
+    first = form.get_by_role("group", name="Order lines, item 1").get_by_label("Article code")
+    await expect(first).not_to_have_attribute("aria-invalid", "true")
+
+    await second.fill("MLK-2")
+    await expect(form.locator(".field-error")).to_have_count(0)
+    await form.get_by_role("button", name="Submit").click()
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "completed")
+
+
+async def test_an_initial_answer_prefills_the_form_below_its_details(page: Page) -> None:
+    """``ctx.ask(initial=..., details=...)``: every input, rows and nested ones included,
+    starts filled in, the details show above as markdown, and Submit sends them as is."""
+    form = await open_order(page, "prefilled_order")
+    await expect(form.locator(".details strong")).to_have_text("called back")
+    await expect(form.get_by_label("Priority")).to_have_value("1")  # "high"
+    await expect(form.get_by_label("Quantities, item 1", exact=True)).to_have_value("2")
+    await expect(form.get_by_label("Quantities, item 2", exact=True)).to_have_value("7")
+    line = form.get_by_role("group", name="Order lines, item 1")
+    await expect(line.get_by_label("Article code")).to_have_value("TEA-1")
+    await expect(line.get_by_label("How many")).to_have_value("2")
+    ship_to = form.get_by_role("group", name="Ship to")
+    await expect(ship_to.get_by_label("City")).to_have_value("Oslo")
+    await form.get_by_role("button", name="Submit").click()
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "completed")
+    response = await page.request.get(f"/api/sessions/{page.url.rsplit('/', 1)[-1]}")
+    assert (await response.json())["result"] == PREFILLED_ORDER
 
 
 async def test_connection_badge_while_the_hub_is_away(page: Page) -> None:

@@ -150,6 +150,30 @@ async def test_fork_now_of_a_finished_session_replays_to_the_same_result(
     assert "waiting" not in [e.get("status") for e in forked_log], kinds
 
 
+async def test_a_re_asked_question_starts_with_the_answer_the_source_gave(
+    setup: tuple[RunningHub, Counter[str]], user: User
+) -> None:
+    """Forked at the first question, each question asked again starts pre-filled
+    (``initial``) with the source's answer at that point, in the event and in
+    Session.pending; the answer the fork gets is still the person's."""
+    source, log = await completed_interview(user)
+    forked = (await fork(user, source, {"at_seq": asked(log)[0]["seq"]})).json()
+    [who] = await wait_pending(user, forked["id"], "input")
+    assert (who["prompt"], who.get("initial")) == ("Who are you?", {"name": "Ada"})
+    await answer(user, forked["id"], who["request_id"], {"name": "Grace"})
+    [mood] = await wait_pending(user, forked["id"], "input")
+    assert (mood["prompt"], mood.get("initial")) == ("How are you?", {"mood": "well"})
+    await answer(user, forked["id"], mood["request_id"], {"mood": "well"})
+    session = await wait_status(user, forked["id"])
+    assert session["result"] == {"line": "Hello Grace, glad you are well."}
+    events = asked(await all_events(user, forked["id"]))
+    assert [e.get("initial") for e in events] == [{"name": "Ada"}, {"mood": "well"}]
+    # A fork of the fork at its first question offers the fork's answer, not the source's.
+    again = (await fork(user, forked["id"], {"at_seq": events[0]["seq"]})).json()
+    [who_again] = await wait_pending(user, again["id"], "input")
+    assert who_again.get("initial") == {"name": "Grace"}
+
+
 async def test_fork_of_another_users_session_is_404(
     setup: tuple[RunningHub, Counter[str]], user: User
 ) -> None:

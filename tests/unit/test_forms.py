@@ -253,3 +253,88 @@ def test_field_errors_name_each_field_path_once() -> None:
     with pytest.raises(ValidationError) as info:
         Form.model_validate("not an object")
     assert list(field_errors(info.value)) == ["__root__"]
+
+
+class Line(BaseModel):
+    sku: str = Field(min_length=2, max_length=8)
+    qty: int = Field(gt=0, multiple_of=2)
+
+
+class Order(BaseModel):
+    """Bounds of every kind, and the parts that get sub-forms."""
+
+    count: int = Field(gt=0)
+    ratio: float = Field(ge=0, lt=1)
+    below: int = Field(lt=10)
+    step: float = Field(multiple_of=0.5)
+    code: str = Field(min_length=3, max_length=6)
+    nums: list[int] = Field(min_length=1, max_length=4)
+    lines: list[Line] = []
+    ship_to: Inner
+    maybe: Inner | None = None
+
+
+def test_exclusive_bounds_are_not_reported_as_inclusive_ones() -> None:
+    """pydantic's gt/lt become exclusive_minimum/maximum, not minimum/maximum: a form
+    must not hint "at least 0" for gt=0."""
+    fields = by_name(fields_from_schema(Order.model_json_schema()))
+    count = fields["count"]
+    assert (count.exclusive_minimum, count.minimum) == (0, None)
+    assert (fields["ratio"].minimum, fields["ratio"].exclusive_maximum) == (0, 1)
+    assert (fields["below"].exclusive_maximum, fields["below"].maximum) == (10, None)
+    assert fields["step"].multiple_of == 0.5
+    assert "exclusive_minimum" not in fields["ratio"].model_dump(exclude_none=True)
+
+
+def test_length_bounds_count_characters_of_text_and_items_of_lists() -> None:
+    fields = by_name(fields_from_schema(Order.model_json_schema()))
+    assert (fields["code"].min_length, fields["code"].max_length) == (3, 6)
+    assert (fields["nums"].min_length, fields["nums"].max_length) == (1, 4)
+
+
+def test_lists_and_nested_models_are_one_field_each_with_the_item_type() -> None:
+    fields = by_name(fields_from_schema(Order.model_json_schema()))
+    assert (fields["nums"].type, fields["nums"].item_type) == ("list", "integer")
+    assert (fields["lines"].type, fields["lines"].item_type) == ("list", "object")
+    assert (fields["ship_to"].type, fields["ship_to"].required) == ("object", True)
+    assert fields["maybe"].type == "object" and not fields["maybe"].required
+    # A model's class name (its definition's title) is not the field's label.
+    assert fields["ship_to"].description == "ship_to"
+
+
+def test_a_rebuilt_validator_keeps_every_bound_and_the_item_type() -> None:
+    """A hub that cannot import the model validates with one rebuilt from the fields:
+    it must refuse what the original refuses at the top level."""
+    original = Order.model_json_schema()
+    rebuilt = model_from_fields(fields_from_schema(original))
+    good: dict[str, Any] = {
+        "count": 1, "ratio": 0, "below": 9, "step": 1.5, "code": "abc", "nums": [1, 2],
+        "lines": [{"sku": "ab", "qty": 2}], "ship_to": {"x": 1},
+    }
+    Order.model_validate(good)
+    rebuilt.model_validate(good)
+    bad: dict[str, Any] = {
+        "count": 0, "ratio": 1, "below": 10, "step": 0.7, "code": "ab", "nums": [],
+        "lines": [1],
+    }
+    for name, value in bad.items():
+        for model in (Order, rebuilt):
+            with pytest.raises(ValidationError) as info:
+                model.model_validate({**good, name: value})
+            assert {loc.split(".")[0] for loc in field_errors(info.value)} == {name}, (
+                model, name)
+    with pytest.raises(ValidationError) as info:
+        rebuilt.model_validate({**good, "nums": [1, "two"]})
+    assert set(field_errors(info.value)) == {"nums.1"}
+
+
+def test_bounds_survive_the_schema_round_trip_of_a_field_list() -> None:
+    fields = [
+        FieldSpec(name="n", description="N", type="integer", required=True,
+                  exclusive_minimum=0, exclusive_maximum=100, multiple_of=5),
+        FieldSpec(name="code", description="Code", type="string", required=True,
+                  min_length=2, max_length=4),
+        FieldSpec(name="nums", description="Nums", type="list", item_type="integer",
+                  required=True, min_length=1),
+    ]
+    assert fields_from_schema(form_for(fields).schema) == fields

@@ -126,6 +126,7 @@ function InlineForm({ request, onAnswer, submitLabel, acceptLabel }: { request: 
       <GeneratedForm
         key={request.request_id}
         fields={fields}
+        initial={request.initial}
         submitLabel={submitLabel}
         onSubmit={submit}
         compact

@@ -1,8 +1,10 @@
-import { type FormEvent, type ReactNode, useEffect, useId, useMemo, useRef, useState } from 'react';
+import { type FormEvent, type ReactNode, useEffect, useId, useRef, useState } from 'react';
 import {
   type FieldErrors, type FormField, type RawValue, type RawValues,
-  collectValues, errorsByField, initialValues,
+  collectValues, errorsByField, initialValues, setAt,
 } from '../forms/fields';
+import { isGroup } from '../forms/values';
+import { FieldsView, type Path, pathKey } from './FormFields';
 
 export interface SubmitProblem {
   message?: string;
@@ -14,19 +16,23 @@ interface Props {
   submitLabel: string;
   /** Resolves with the hub's objections, or nothing when it accepted. */
   onSubmit: (values: Record<string, unknown>) => Promise<SubmitProblem | undefined>;
+  /** Values the inputs start with instead of the defaults (a request's `initial`). */
+  initial?: unknown;
   /** Buttons after the submit button (e.g. Cancel). */
   actions?: ReactNode;
   autoFocus?: boolean;
   compact?: boolean;
 }
 
-/** A form generated from fields: labels, defaults, required marks and inline errors. */
-export function GeneratedForm({ fields, submitLabel, onSubmit, actions, autoFocus = false, compact = false }: Props) {
+/** A form generated from fields: labels, defaults, required marks, sub-forms for lists
+ * and nested models, and errors next to the (sub-)field they are about. */
+export function GeneratedForm({ fields, submitLabel, onSubmit, initial, actions, autoFocus = false, compact = false }: Props) {
   const formId = useId();
-  const [raw, setRaw] = useState<RawValues>(() => initialValues(fields));
+  const [raw, setRaw] = useState<RawValues>(() => initialValues(fields, initial));
   const [errors, setErrors] = useState<FieldErrors>({});
   const [general, setGeneral] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
+  const [focusError, setFocusError] = useState(0);
   const formRef = useRef<HTMLFormElement>(null);
   const mounted = useRef(true);
   useEffect(() => () => void (mounted.current = false), []);
@@ -36,19 +42,23 @@ export function GeneratedForm({ fields, submitLabel, onSubmit, actions, autoFocu
     formRef.current?.querySelector<HTMLElement>('input, textarea, select')?.focus();
   }, [autoFocus]);
 
-  const focusFirstError = (found: FieldErrors): void => {
-    const first = fields.find((f) => found[f.name]);
-    if (first) formRef.current?.querySelector<HTMLElement>(`[data-field="${CSS.escape(first.name)}"]`)?.focus();
-  };
+  // After errors are drawn: focus the first field (in form order) that has one.
+  useEffect(() => {
+    if (focusError === 0) return;
+    const invalid = formRef.current?.querySelector<HTMLElement>('.has-error');
+    const target = invalid?.matches('input, select, textarea') ? invalid : invalid?.querySelector<HTMLElement>('input, select, textarea, button');
+    target?.focus();
+  }, [focusError]);
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     if (busy) return;
-    const { values, errors: local } = collectValues(fields, raw);
+    const { values, errors: local, raw: shown } = collectValues(fields, raw);
+    setRaw(shown); // empty rows dropped: the rows on screen are the rows the hub numbers
     setGeneral([]);
     if (Object.keys(local).length > 0) {
       setErrors(local);
-      focusFirstError(local);
+      setFocusError((n) => n + 1);
       return;
     }
     setErrors({});
@@ -62,12 +72,20 @@ export function GeneratedForm({ fields, submitLabel, onSubmit, actions, autoFocu
     const messages = [...other];
     if (Object.keys(byField).length === 0 && problem.message) messages.unshift(problem.message);
     setGeneral(messages);
-    focusFirstError(byField);
+    setFocusError((n) => n + 1);
   };
 
-  const set = (name: string, value: RawValue): void => {
-    setRaw((r) => ({ ...r, [name]: value }));
-    if (errors[name]) setErrors(({ [name]: _drop, ...rest }) => rest);
+  const change = (path: Path, value: RawValue): void => {
+    setRaw((r) => {
+      const next = setAt(r, path, value);
+      return isGroup(next) ? next : r;
+    });
+    // Editing a field clears its error and those of its parts (a removed row's, say).
+    const key = pathKey(path);
+    setErrors((errs) => {
+      const kept = Object.entries(errs).filter(([p]) => p !== key && !p.startsWith(`${key}.`));
+      return kept.length === Object.keys(errs).length ? errs : Object.fromEntries(kept);
+    });
   };
 
   return (
@@ -77,9 +95,7 @@ export function GeneratedForm({ fields, submitLabel, onSubmit, actions, autoFocu
           {general.map((m) => <p key={m}>{m}</p>)}
         </div>
       )}
-      {fields.map((f) => (
-        <FieldInput key={f.name} field={f} id={`${formId}-${f.name}`} value={raw[f.name] ?? ''} error={errors[f.name]} onChange={(v) => set(f.name, v)} />
-      ))}
+      <FieldsView fields={fields} path={[]} formId={formId} value={raw} errors={errors} onChange={change} />
       {fields.length === 0 && <p className="muted">No inputs needed.</p>}
       <div className="form-actions">
         <button type="submit" className="button primary" disabled={busy}>
@@ -88,119 +104,5 @@ export function GeneratedForm({ fields, submitLabel, onSubmit, actions, autoFocu
         {actions}
       </div>
     </form>
-  );
-}
-
-interface FieldProps {
-  field: FormField;
-  id: string;
-  value: RawValue;
-  error: string | undefined;
-  onChange: (value: RawValue) => void;
-}
-
-const INPUT_TYPES: Partial<Record<FormField['type'], string>> = {
-  string: 'text', email: 'email', password: 'password', date: 'date', datetime: 'datetime-local', time: 'time',
-};
-
-function FieldInput({ field, id, value, error, onChange }: FieldProps) {
-  const errorId = `${id}-error`;
-  const common = {
-    id,
-    name: field.name,
-    'data-field': field.name,
-    'aria-invalid': error ? true : undefined,
-    'aria-describedby': error ? errorId : undefined,
-    'aria-required': field.required || undefined,
-  };
-  const text = typeof value === 'string' ? value : '';
-  let control: ReactNode;
-  if (field.type === 'boolean') {
-    return (
-      <div className={`field field-check${error ? ' has-error' : ''}`}>
-        <input type="checkbox" {...common} checked={value === true} onChange={(e) => onChange(e.target.checked)} />
-        <label htmlFor={id}>{field.label}{field.required && <RequiredMark />}</label>
-        {error && <p className="field-error" id={errorId}>{error}</p>}
-      </div>
-    );
-  }
-  if (field.enum) {
-    control = (
-      <select {...common} value={text} onChange={(e) => onChange(e.target.value)}>
-        {!field.required && <option value="">—</option>}
-        {field.enum.map((option, i) => <option key={String(i)} value={String(i)}>{String(option)}</option>)}
-      </select>
-    );
-  } else if (field.type === 'string_list') {
-    control = <ListInput id={id} field={field} items={Array.isArray(value) ? value : []} onChange={onChange} invalid={Boolean(error)} />;
-  } else if (field.type === 'text' || field.type === 'object') {
-    control = <textarea {...common} rows={field.type === 'object' ? 6 : 5} value={text} spellCheck={field.type === 'text'} className={field.type === 'object' ? 'mono' : undefined} onChange={(e) => onChange(e.target.value)} />;
-  } else if (field.type === 'integer' || field.type === 'number') {
-    control = (
-      // type="text", not "number": a number input reports text it cannot parse as ''
-      // (the default would then apply without a word); collectValues says what is wrong.
-      <input type="text" inputMode={field.type === 'integer' ? 'numeric' : 'decimal'} autoComplete="off" {...common} value={text} onChange={(e) => onChange(e.target.value)} />
-    );
-  } else {
-    control = <input type={INPUT_TYPES[field.type] ?? 'text'} autoComplete={field.type === 'password' ? 'new-password' : field.type === 'email' ? 'email' : 'off'} {...common} value={text} onChange={(e) => onChange(e.target.value)} />;
-  }
-  const range = rangeHint(field);
-  return (
-    <div className={`field${error ? ' has-error' : ''}`}>
-      <label htmlFor={id} id={`${id}-label`}>
-        {field.label}
-        {field.required && <RequiredMark />}
-        {range && <span className="hint"> {range}</span>}
-      </label>
-      {control}
-      {error && <p className="field-error" id={errorId}>{error}</p>}
-    </div>
-  );
-}
-
-function RequiredMark() {
-  return (
-    <span className="required" title="required">
-      <span aria-hidden="true"> *</span>
-      <span className="sr-only"> (required)</span>
-    </span>
-  );
-}
-
-function rangeHint(field: FormField): string | null {
-  const { minimum: min, maximum: max } = field;
-  if (min !== undefined && max !== undefined) return `(${min}–${max})`;
-  if (min !== undefined) return `(at least ${min})`;
-  if (max !== undefined) return `(at most ${max})`;
-  return null;
-}
-
-function ListInput({ id, field, items, onChange, invalid }: { id: string; field: FormField; items: string[]; onChange: (v: string[]) => void; invalid: boolean }) {
-  const rows = useMemo(() => (items.length === 0 ? [''] : items), [items]);
-  const setAt = (i: number, v: string): void => onChange(rows.map((r, j) => (j === i ? v : r)));
-  return (
-    <div className="list-input" role="group" aria-labelledby={`${id}-label`}>
-      {rows.map((item, i) => (
-        <div className="list-row" key={i}>
-          <input
-            type="text"
-            id={i === 0 ? id : `${id}-${i}`}
-            data-field={i === 0 ? field.name : undefined}
-            aria-label={i === 0 ? undefined : `${field.label}, item ${i + 1}`}
-            aria-invalid={invalid || undefined}
-            value={item}
-            onChange={(e) => setAt(i, e.target.value)}
-          />
-          {rows.length > 1 && (
-            <button type="button" className="button ghost small" aria-label={`Remove item ${i + 1}`} onClick={() => onChange(rows.filter((_, j) => j !== i))}>
-              ✕
-            </button>
-          )}
-        </div>
-      ))}
-      <button type="button" className="button ghost small" onClick={() => onChange([...rows, ''])}>
-        + Add item
-      </button>
-    </div>
   );
 }

@@ -5,6 +5,7 @@ import { useNow } from '../lib/hooks';
 import { countdown } from '../lib/time';
 import type { AnswerOutcome } from '../session/controller';
 import { GeneratedForm, type SubmitProblem } from './GeneratedForm';
+import { Markdown } from './Markdown';
 
 export type AnswerFn = (request: Request, value: unknown) => Promise<AnswerOutcome>;
 
@@ -111,8 +112,10 @@ function InputRequest({ request, onAnswer, onDismiss, titleId }: { request: Requ
   return (
     <>
       <h2 id={titleId}>{request.prompt}</h2>
+      {request.details && <Markdown source={request.details} className="details" />}
       <GeneratedForm
         fields={fields}
+        initial={request.initial}
         submitLabel="Submit"
         onSubmit={submit}
         autoFocus

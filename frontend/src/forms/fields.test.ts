@@ -43,7 +43,9 @@ describe('fieldsFromSchema', () => {
   it('marks required fields, reads defaults, ranges and enums behind $refs', () => {
     expect(fields.filter((f) => f.required).map((f) => f.name)).toEqual(['subject', 'body', 'to_address', 'at', 'secret', 'tags']);
     expect(byName.step_seconds).toMatchObject({ default: 0.8, minimum: 0, maximum: 60 });
-    expect(byName.count?.minimum).toBe(0);
+    // gt=0 is exclusive: not a minimum of 0 (the form would say "at least 0").
+    expect(byName.count).toMatchObject({ exclusiveMinimum: 0 });
+    expect(byName.count?.minimum).toBeUndefined();
     expect(byName.tone).toMatchObject({ enum: ['formal', 'friendly'], default: 'friendly' });
   });
 });
@@ -53,7 +55,7 @@ describe('initialValues and collectValues', () => {
 
   it('fills in defaults', () => {
     const raw = initialValues(fields);
-    expect(raw).toMatchObject({ step_seconds: '0.8', count: '10', urgent: false, tone: '1', when: '', tags: [] });
+    expect(raw).toMatchObject({ step_seconds: '0.8', count: '10', urgent: false, tone: '1', when: '', tags: [''] });
   });
 
   it('turns inputs into typed JSON and leaves empty optional fields to their defaults', () => {
@@ -108,7 +110,7 @@ describe('errorsByField', () => {
     expect(byField).toEqual({
       to_address: 'An email address must have an @-sign.',
       count: 'Input should be greater than 0',
-      tags: 'Input should be a valid string',
+      'tags.1': 'Input should be a valid string',
     });
     expect(other).toEqual(['Something else']);
   });

@@ -108,8 +108,12 @@ export interface StateEvent {
   type: 'state';
 }
 export interface RequestUserInputEvent {
+  details?: string | null;
   expires_at?: string | null;
   fields: FieldSpec[];
+  initial?: {
+    [k: string]: unknown | undefined;
+  } | null;
   prompt: string;
   request_id: string;
   schema: {
@@ -121,13 +125,41 @@ export interface RequestUserInputEvent {
 }
 /**
  * One field of a form, as a browser renders it.
+ *
+ * The bounds are JSON Schema's: ``minimum``/``maximum`` include the bound,
+ * ``exclusive_minimum``/``exclusive_maximum`` do not (pydantic's ``gt``/``lt``).
+ * ``min_length``/``max_length`` count the characters of text or the items of a list.
+ * A ``list`` holds values of ``item_type`` (``object`` for models; the request's
+ * ``schema`` describes them in full).
  */
 export interface FieldSpec {
   default?: unknown;
   description: string;
   enum?: unknown[] | null;
+  exclusive_maximum?: number | null;
+  exclusive_minimum?: number | null;
+  item_type?:
+    | (
+        | 'string'
+        | 'text'
+        | 'integer'
+        | 'number'
+        | 'boolean'
+        | 'email'
+        | 'password'
+        | 'date'
+        | 'datetime'
+        | 'time'
+        | 'string_list'
+        | 'object'
+        | 'list'
+      )
+    | null;
+  max_length?: number | null;
   maximum?: number | null;
+  min_length?: number | null;
   minimum?: number | null;
+  multiple_of?: number | null;
   name: string;
   required: boolean;
   type:
@@ -142,7 +174,8 @@ export interface FieldSpec {
     | 'datetime'
     | 'time'
     | 'string_list'
-    | 'object';
+    | 'object'
+    | 'list';
 }
 export interface RequestConfirmationEvent {
   details?: string | null;
@@ -224,6 +257,9 @@ export interface Request {
   error?: string | null;
   expires_at?: string | null;
   fields?: FieldSpec[] | null;
+  initial?: {
+    [k: string]: unknown | undefined;
+  } | null;
   kind: 'input' | 'confirm' | 'retry';
   prompt: string;
   request_id: string;

@@ -77,9 +77,10 @@ describe('applyEvents', () => {
       { type: 'request_answered', seq: 6, ts, request_id: 'q1', kind: 'input', value: { name: 'a' }, by: 'u' },
       { type: 'request_expired', seq: 7, ts, request_id: 'c1' },
     ]);
+    // Once per exchange: on the line that asked, not again on its answer.
     expect(fork(settled)).toEqual([
       ['stream', null], ['request', 2], ['failure', 3], ['request', 4],
-      ['answer', 3], ['answer', 2], ['notice', null],
+      ['answer', null], ['answer', null], ['notice', null],
     ]);
   });
 

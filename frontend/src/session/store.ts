@@ -159,6 +159,7 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
       return addRequest(s, {
         request_id: e.request_id, kind: 'input', prompt: e.prompt, fields: e.fields,
         schema: e.schema, created_at: e.ts, expires_at: e.expires_at ?? null,
+        details: e.details ?? null, initial: e.initial ?? null,
       });
     case 'request_confirmation':
       push({ ...at, kind: 'request', text: e.prompt, requestId: e.request_id });
@@ -223,7 +224,8 @@ function closed(s: SessionState, id: string): SessionState {
 export function forkPoint(state: Pick<SessionState, 'requests'>, line: LogLine): number | null {
   if (line.requestId === undefined) return null;
   const mark = state.requests[line.requestId];
-  return mark !== undefined && mark.closed ? mark.opened : null;
+  // Offered once per exchange, on the line that asked: not again on its answer's line.
+  return mark !== undefined && mark.closed && line.seq === mark.opened ? mark.opened : null;
 }
 
 function addRequest(s: SessionState, request: Request): SessionState {
