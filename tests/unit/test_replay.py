@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tether.errors import Nondeterminism
 from tether.replay import (
@@ -26,6 +26,7 @@ from tether.replay import (
     request_entry,
     request_times,
     return_type,
+    seconds_until,
     sleep_entry,
     step_entry,
 )
@@ -233,3 +234,83 @@ def test_recorded_answers_round_trip() -> None:
     assert RecordedAnswer.from_json(answered.to_json()) == answered
     expired = RecordedAnswer(expired=True, at="t")
     assert RecordedAnswer.from_json(expired.to_json()) == expired
+
+
+# --- edges that mutation testing showed untested ----------------------------------------
+
+
+def test_any_other_step_name_diverges_whatever_its_order() -> None:
+    replay = replay_of(step1=step_entry("deliver", 1))
+    with pytest.raises(Nondeterminism):
+        replay.step("step1", "send", lambda: None)
+
+
+def test_an_unchanged_version_is_not_mentioned() -> None:
+    replay = replay_of(step1=step_entry("send", 1))
+    replay.versions = ("3", "3")
+    with pytest.raises(Nondeterminism) as caught:
+        replay.step("step1", "deliver", lambda: None)
+    assert "version" not in str(caught.value)
+
+
+def test_a_map_over_fewer_items_diverges() -> None:
+    with pytest.raises(Nondeterminism, match="map over 4 items"):
+        replay_of(m1=map_entry(4)).map_started("m1", 3)
+
+
+class Aliased(BaseModel):
+    full_name: str = Field(alias="fullName")
+
+
+def aliased() -> Aliased:
+    return Aliased(fullName="Ada")
+
+
+def test_a_model_with_aliases_round_trips() -> None:
+    replay = replay_of(step1=step_entry("s", aliased()))
+    step = replay.step("step1", "s", aliased)
+    assert step is not None and step.value == aliased()
+
+
+def unresolvable() -> NoSuchType:  # type: ignore[name-defined]  # noqa: F821 - on purpose
+    raise AssertionError
+
+
+def test_an_annotation_that_cannot_be_resolved_counts_as_none() -> None:
+    assert return_type(unresolvable) is None
+    replay = replay_of(step1=step_entry("s", {"a": 1}))
+    step = replay.step("step1", "s", unresolvable)
+    assert step is not None and step.value == {"a": 1}
+
+
+def listed() -> list[dict[str, int]]:
+    return [{"a": 1}]
+
+
+def test_an_unhashable_annotation_still_rebuilds() -> None:
+    unhashable: Any = Annotated[list[int], {"unhashable": []}]
+
+    def fn() -> Any:
+        return [1]
+
+    fn.__annotations__["return"] = unhashable
+    replay = replay_of(step1=step_entry("s", ["1", 2]))
+    step = replay.step("step1", "s", fn)
+    assert step is not None and step.value == [1, 2]
+
+
+class TwoPart(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+
+
+def test_a_failure_whose_init_takes_other_arguments_is_still_rebuilt() -> None:
+    exc = rebuild_failure("s", json.loads(attempt_entry("s", TwoPart(7, "late"))))
+    assert type(exc) is TwoPart and str(exc) == "7: late" and exc.code == 7
+
+
+def test_seconds_until_a_deadline() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert seconds_until("2026-01-01T00:00:01.500Z", now) == 1.5
+    assert seconds_until("2025-12-31T23:59:59.000Z", now) == -1.0
