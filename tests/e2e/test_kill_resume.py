@@ -15,6 +15,7 @@ import signal
 import time
 
 from tests.e2e.durable_checks import (
+    KILLED_HUB,
     NAME,
     TASKS,
     StartHub,
@@ -23,7 +24,7 @@ from tests.e2e.durable_checks import (
     start_durable,
     wait_log_line,
 )
-from tests.support.follow import Person, step_calls
+from tests.support.follow import Person, step_calls, stored_log
 
 
 async def test_kill_mid_stream_resumes_without_gap_or_duplicate(
@@ -39,11 +40,20 @@ async def test_kill_mid_stream_resumes_without_gap_or_duplicate(
     )
     await follower.wait_for("stream", content="line 30")
     hub.kill()
-    killed_at = follower.last_seq
+    at_kill = await stored_log(redis_url, session_id)
+    streamed = sum(e["type"] == "stream" for e in at_kill)
+    assert 30 < streamed < lines, f"the kill landed after {streamed} of {lines} lines"
     hub.start()
-    log = await finish_durable(person, hub, session_id, follower, redis_url, lines=lines)
+    log = await finish_durable(
+        person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB, lines=lines
+    )
     assert_resumed(hub, session_id)
-    assert follower.connections >= 2 and log[-1]["seq"] > killed_at
+    assert follower.connections == 2
+    # The resumed run appended to the log the killed run left, and its first line is
+    # the one the killed run did not get to.
+    assert log[: len(at_kill)] == at_kill
+    resumed_lines = [e["content"] for e in log[len(at_kill):] if e["type"] == "stream"]
+    assert resumed_lines[0] == f"line {streamed}"
 
 
 async def test_kill_while_waiting_keeps_the_request_id_and_its_answer(
@@ -62,7 +72,9 @@ async def test_kill_while_waiting_keeps_the_request_id_and_its_answer(
     assert after == before  # the same request_id, prompt and created_at
     await wait_log_line(hub, f"Resuming session {session_id}")
     assert (await person.answer(hub, session_id, before["request_id"], NAME)).is_success
-    await finish_durable(person, hub, session_id, follower, redis_url, answered_input=True)
+    await finish_durable(
+        person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB, answered_input=True
+    )
 
 
 async def test_answer_sent_while_no_hub_runs_the_session_is_applied_on_resume(
@@ -86,7 +98,8 @@ async def test_answer_sent_while_no_hub_runs_the_session_is_applied_on_resume(
     assert not any("Resuming session" in line for line in other.log)
     hub.start()
     log = await finish_durable(
-        person, hub, session_id, follower, redis_url, answered_input=True
+        person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB,
+        answered_input=True,
     )
     assert_resumed(hub, session_id)
     answered = [e for e in log if e["type"] == "request_answered"]
@@ -113,7 +126,9 @@ async def test_kill_mid_map_does_not_rerun_finished_items_or_steps(
         "prepare0": 1, "prepare1": 1, "prepare2": 1, "item0": 1, "item1": 1,
     }
     hub.start()
-    await finish_durable(person, hub, session_id, follower, redis_url, answered_input=True)
+    await finish_durable(
+        person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB, answered_input=True
+    )
     assert_resumed(hub, session_id)
 
 
@@ -136,7 +151,8 @@ async def test_kill_with_a_retry_offer_open_keeps_the_offer_and_the_failed_attem
     await wait_log_line(hub, f"Resuming session {session_id}")
     assert (await person.answer(hub, session_id, offer["request_id"], True)).is_success
     await finish_durable(
-        person, hub, session_id, follower, redis_url, answered_input=True, answered_retry=True
+        person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB,
+        answered_input=True, answered_retry=True,
     )
 
 
@@ -179,4 +195,6 @@ async def test_a_hub_restarted_with_its_id_reclaims_at_once(
     hub.start()
     await wait_log_line(hub, f"Resuming session {session_id}")
     assert time.monotonic() - started < 15  # far less than the 60 s lease
-    await finish_durable(person, hub, session_id, follower, redis_url, lines=lines)
+    await finish_durable(
+        person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB, lines=lines
+    )

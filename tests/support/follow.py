@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 from collections.abc import Callable
@@ -24,11 +25,6 @@ from tests.support.tabs import TERMINAL, Tab
 from tests.support.timing import MS, eventually
 
 Frame = dict[str, Any]
-
-# The close codes a follower may see when its hub dies, restarts or loses Redis
-# (None: the TCP connection dropped without a close frame, which websockets calls 1006).
-OUTAGE_CLOSE_CODES = {None, 1006, 1011, 1012, 1013}
-
 
 @dataclass
 class Person:
@@ -149,6 +145,8 @@ class Follower:
     session_id: str
     person: Person
     events: list[Frame] = field(default_factory=list)
+    # One entry per connection that ended before the session did: the hub's close code,
+    # or None when the TCP connection dropped without a close frame (websockets' 1006).
     close_codes: list[int | None] = field(default_factory=list)
     connections: int = 0
     failed_connects: int = 0
@@ -266,6 +264,26 @@ async def step_calls(redis_url: str, session_id: str) -> dict[str, int]:
         return {
             k.removeprefix(prefix): int(str(v)) for k, v in zip(keys, values, strict=True)
         }
+    finally:
+        await client.aclose()
+
+
+async def stored_log(redis_url: str, session_id: str) -> list[Frame]:
+    """The session's event log as Redis holds it, read without any hub (one may be dead)."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        entries = await client.xrange(f"tether:{{{session_id}}}:events")
+        return [json.loads(fields["f"]) for _, fields in entries]
+    finally:
+        await client.aclose()
+
+
+async def runner_of(redis_url: str, session_id: str) -> str | None:
+    """The hub the store names as the session's runner (the lease holder)."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        runner: str | None = await client.hget(f"tether:{{{session_id}}}:rec", "runner")
+        return runner
     finally:
         await client.aclose()
 
