@@ -14,6 +14,8 @@ from __future__ import annotations
 import signal
 import time
 
+import redis.asyncio as aioredis
+
 from tests.e2e.durable_checks import (
     KILLED_HUB,
     NAME,
@@ -24,7 +26,8 @@ from tests.e2e.durable_checks import (
     start_durable,
     wait_log_line,
 )
-from tests.support.follow import Person, step_calls, stored_log
+from tests.support.follow import Person, counters, journal_keys, step_calls, stored_log
+from tests.support.timing import eventually
 
 
 async def test_kill_mid_stream_resumes_without_gap_or_duplicate(
@@ -130,6 +133,52 @@ async def test_kill_mid_map_does_not_rerun_finished_items_or_steps(
         person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB, answered_input=True
     )
     assert_resumed(hub, session_id)
+
+
+async def test_kill_after_map_items_returned_does_not_run_them_again(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """SIGKILL once two of four ctx.map items have returned and been recorded, while the
+    other two still run: after the restart the recorded items' bodies do not run again
+    (each began and ended once across both runs), the unfinished ones run again and
+    end once, and the results keep their order."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="1")
+    person = await Person.sign_in(hub)
+    session_id = await person.start(hub, "fanned", {"counter_url": redis_url})
+    began, ended = f"began:{session_id}:", f"ended:{session_id}:"
+
+    async def quick_ones_recorded() -> bool:
+        recorded = {k for k in await journal_keys(redis_url, session_id) if k.endswith("]")}
+        return len(recorded) == 2 and await counters(redis_url, began) == {
+            f"item{i}": 1 for i in range(4)
+        }
+
+    await eventually(quick_ones_recorded, timeout_ms=10_000, what="items 0 and 1 recorded")
+    hub.kill()
+    assert await counters(redis_url, ended) == {"item0": 1, "item1": 1}
+    hub.start()
+    await wait_log_line(hub, f"Resuming session {session_id}")
+
+    async def slow_ones_began_again() -> bool:
+        return (await counters(redis_url, began)).get("item3") == 2 and (
+            await counters(redis_url, began)
+        ).get("item2") == 2
+
+    await eventually(slow_ones_began_again, timeout_ms=10_000, what="items 2, 3 to run again")
+    await go(redis_url, session_id, 2)
+    session = await person.finished(hub, session_id)
+    assert session["status"] == "completed" and session["result"] == [0, 10, 20, 30], session
+    assert await counters(redis_url, ended) == {f"item{i}": 1 for i in range(4)}
+    assert await counters(redis_url, began) == {"item0": 1, "item1": 1, "item2": 2, "item3": 2}
+
+
+async def go(redis_url: str, session_id: str, items: int) -> None:
+    """Let ``items`` of ``fanned``'s waiting items end."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.rpush(f"go:{session_id}", *[1] * items)
+    finally:
+        await client.aclose()
 
 
 async def test_kill_with_a_retry_offer_open_keeps_the_offer_and_the_failed_attempt(

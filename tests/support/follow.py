@@ -256,9 +256,14 @@ def _describe_gaps(seqs: list[int], last: int) -> str:
 
 async def step_calls(redis_url: str, session_id: str) -> dict[str, int]:
     """How often each step body of ``durable_tasks.durable`` ran, by name."""
+    return await counters(redis_url, f"calls:{session_id}:")
+
+
+async def counters(redis_url: str, prefix: str) -> dict[str, int]:
+    """The counters a task of ``durable_tasks`` keeps in Redis under ``prefix``, by the
+    rest of their key."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        prefix = f"calls:{session_id}:"
         keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
         values = await client.mget(keys) if keys else []
         return {
@@ -274,6 +279,16 @@ async def stored_log(redis_url: str, session_id: str) -> list[Frame]:
     try:
         entries = await client.xrange(f"tether:{{{session_id}}}:events")
         return [json.loads(fields["f"]) for _, fields in entries]
+    finally:
+        await client.aclose()
+
+
+async def journal_keys(redis_url: str, session_id: str) -> set[str]:
+    """The keys of the session's journal as Redis holds it (``m1[0]``: item 0 of the
+    first map is recorded)."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return set(await client.hkeys(f"tether:{{{session_id}}}:journal"))
     finally:
         await client.aclose()
 
