@@ -85,6 +85,26 @@ async def fanned(ctx: Context, inputs: FannedInputs) -> list[int]:
     return values
 
 
+class WaitInputs(BaseModel):
+    seconds: float
+
+
+@hub.task(title="Nap", description="One journaled sleep between two lines.")
+async def nap(ctx: Context, inputs: WaitInputs) -> float:
+    await ctx.stream("napping")
+    await ctx.sleep(inputs.seconds)
+    await ctx.stream("awake")
+    return inputs.seconds
+
+
+@hub.task(title="Deadline", description="A question that expires with a default.")
+async def deadline(ctx: Context, inputs: WaitInputs) -> str:
+    answer = await ctx.ask(
+        NAME_FIELDS, prompt="Who are you?", timeout=inputs.seconds, default={"name": "nobody"}
+    )
+    return str(answer["name"])
+
+
 class StreamInputs(BaseModel):
     lines: int = 200
     line_seconds: float = 0.01

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import datetime
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -27,7 +29,7 @@ from tests.e2e.durable_checks import (
     wait_log_line,
 )
 from tests.support.follow import Person, counters, journal_keys, step_calls, stored_log
-from tests.support.timing import eventually
+from tests.support.timing import MS, eventually
 
 
 async def test_kill_mid_stream_resumes_without_gap_or_duplicate(
@@ -179,6 +181,74 @@ async def go(redis_url: str, session_id: str, items: int) -> None:
         await client.rpush(f"go:{session_id}", *[1] * items)
     finally:
         await client.aclose()
+
+
+async def test_kill_mid_sleep_waits_only_the_rest_after_the_resume(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """SIGKILL during a ctx.sleep, the hub away for half of it: the resumed run wakes when
+    the first run would have (the deadline is journaled), not a whole sleep after the
+    restart."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="1")
+    person = await Person.sign_in(hub)
+    nap = 3000 * MS
+    session_id = await person.start(hub, "nap", {"seconds": nap})
+    await eventually(lambda: _journaled(redis_url, session_id, "sleep"), what="the sleep")
+    hub.kill()
+    napping = _when(_first(await stored_log(redis_url, session_id), "napping"))
+    # Down for half the sleep: a resumed run that slept anew would take 1.5 naps.
+    await eventually(lambda: time.time() - napping >= nap / 2, timeout_ms=nap * 1000 / MS)
+    hub.start()
+    session = await person.finished(hub, session_id)
+    assert session["status"] == "completed", session
+    log = await person.events(hub, session_id)
+    slept = _when(_first(log, "awake")) - napping
+    print(f"nap of {nap:.2f} s across a kill took {slept:.2f} s")
+    assert nap - 0.05 <= slept < nap * 1.25, f"a {nap} s nap took {slept:.2f} s"
+    assert [e["content"] for e in log if e["type"] == "stream"] == ["napping", "awake"]
+
+
+async def test_kill_with_a_timed_request_open_keeps_its_deadline(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """SIGKILL while a question with a timeout is open, the hub away for half of it: after
+    the restart the request has the same expires_at, and it expires then (with its
+    default), not a whole timeout after the restart."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="1")
+    person = await Person.sign_in(hub)
+    timeout = 4000 * MS
+    session_id = await person.start(hub, "deadline", {"seconds": timeout})
+    before = await person.pending(hub, session_id, "input")
+    hub.kill()
+    expires_at = _when({"ts": before["expires_at"]})
+    opened = _when({"ts": before["created_at"]})
+    assert abs(expires_at - opened - timeout) < 0.01, before
+    await eventually(lambda: time.time() - opened >= timeout / 2,
+                     timeout_ms=timeout * 1000 / MS)
+    hub.start()
+    after = await person.pending(hub, session_id, "input")
+    assert after == before  # the same request id, created_at and expires_at
+    session = await person.finished(hub, session_id)
+    assert session["status"] == "completed" and session["result"] == "nobody", session
+    log = await person.events(hub, session_id)
+    [expired] = [e for e in log if e["type"] == "request_expired"]
+    assert expired["request_id"] == before["request_id"]
+    late = _when(expired) - expires_at
+    print(f"expired {late:.3f} s after its deadline")
+    assert 0 <= late < timeout / 4, f"expired {late:.2f} s after its deadline"
+
+
+async def _journaled(redis_url: str, session_id: str, kind: str) -> bool:
+    return any(key.startswith(kind) for key in await journal_keys(redis_url, session_id))
+
+
+def _first(log: list[dict[str, Any]], content: str) -> dict[str, Any]:
+    return next(e for e in log if e["type"] == "stream" and e["content"] == content)
+
+
+def _when(event: dict[str, Any]) -> float:
+    """An event's ``ts`` as a POSIX time (the hub's clock is this machine's)."""
+    return datetime.fromisoformat(str(event["ts"]).replace("Z", "+00:00")).timestamp()
 
 
 async def test_kill_with_a_retry_offer_open_keeps_the_offer_and_the_failed_attempt(
