@@ -703,6 +703,32 @@ async def test_connection_badge_while_the_hub_is_away(page: Page) -> None:
     ).to_be_visible()
 
 
+async def test_a_socket_refused_4401_says_not_signed_in_and_stops(
+    context: BrowserContext, page: Page
+) -> None:
+    """The identity cookie is gone when the app reconnects: the hub refuses the socket
+    with 4401, the badge says "Not signed in" and the app does not try again."""
+    opened: list[str] = []
+    routes: list[WebSocketRoute] = []
+
+    def through(ws: WebSocketRoute) -> None:
+        opened.append(ws.url)
+        ws.connect_to_server()
+        routes.append(ws)
+
+    await page.route_web_socket(re.compile(r"/ws/sessions/"), through)
+    session_id = await start_by_api(page, "email_demo", {"step_seconds": 0})
+    await page.goto(f"/sessions/{session_id}")
+    badge = page.locator(".conn")
+    await expect(badge).to_have_attribute("data-phase", "open")
+    await context.clear_cookies()
+    await routes[0].close(code=1012, reason="hub restarting")
+    await expect(badge).to_have_text("Not signed in")
+    await expect(badge).to_have_attribute("data-phase", "closed")
+    await expect(page.get_by_role("button", name="Retry now")).to_have_count(0)
+    assert len(opened) == 2, opened
+
+
 async def test_the_hub_serves_the_build(page: Page) -> None:
     """App routes get index.html (never cached); hashed assets are cached for good."""
     response = await page.request.get("/sessions/anything")
