@@ -277,8 +277,8 @@ async def stored_log(redis_url: str, session_id: str) -> list[Frame]:
     """The session's event log as Redis holds it, read without any hub (one may be dead)."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        entries = await client.xrange(f"tether:{{{session_id}}}:events")
-        return [json.loads(fields["f"]) for _, fields in entries]
+        entries = await client.xrange(f"tether:{{{session_id}}}:events") or []
+        return [json.loads(str(fields["f"])) for _, fields in entries if fields]
     finally:
         await client.aclose()
 
@@ -288,7 +288,7 @@ async def journal_keys(redis_url: str, session_id: str) -> set[str]:
     first map is recorded)."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        return set(await client.hkeys(f"tether:{{{session_id}}}:journal"))
+        return {str(key) for key in await client.hkeys(f"tether:{{{session_id}}}:journal")}
     finally:
         await client.aclose()
 
@@ -297,8 +297,8 @@ async def runner_of(redis_url: str, session_id: str) -> str | None:
     """The hub the store names as the session's runner (the lease holder)."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        runner: str | None = await client.hget(f"tether:{{{session_id}}}:rec", "runner")
-        return runner
+        runner = await client.hget(f"tether:{{{session_id}}}:rec", "runner")
+        return None if runner is None else str(runner)
     finally:
         await client.aclose()
 
