@@ -20,6 +20,10 @@ from tests.support.timing import eventually
 TASKS = "tests.e2e.durable_tasks:hub"
 StartHub = Callable[..., HubProcess]
 NAME = {"name": "Ada"}
+# What a follower of a hub killed with SIGKILL records: its one connection drops without
+# a close frame (None); its attempts while no hub listens fail to connect (failed
+# connects, not closes), and the restarted hub serves it to the end.
+KILLED_HUB: list[int | None] = [None]
 
 
 async def start_durable(
@@ -32,10 +36,11 @@ async def start_durable(
 
 async def finish_durable(
     person: Person, hub: HubProcess, session_id: str, follower: Follower, redis_url: str,
-    *, lines: int = 40, items: int = 6, answered_input: bool = False,
-    answered_retry: bool = False,
+    *, close_codes: list[int | None], lines: int = 40, items: int = 6,
+    answered_input: bool = False, answered_retry: bool = False,
 ) -> list[dict[str, Any]]:
-    """Answer what is still open, wait for the end, then check everything. Returns the log."""
+    """Answer what is still open, wait for the end, then check everything, including that
+    the follower's connections ended with exactly ``close_codes``. Returns the log."""
     if not answered_input:
         request = await person.pending(hub, session_id, "input")
         assert (await person.answer(hub, session_id, request["request_id"], NAME)).is_success
@@ -51,6 +56,7 @@ async def finish_durable(
     }
     log = await person.events(hub, session_id)
     assert_exactly_once(follower.events, log)
+    assert follower.close_codes == close_codes
     assert await step_calls(redis_url, session_id) == durable_calls(items=items)
     assert_asked_once(log)
     assert_emitted_once(log, lines=lines, items=items)

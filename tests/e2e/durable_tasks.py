@@ -59,6 +59,52 @@ async def durable(ctx: Context, inputs: DurableInputs) -> dict[str, Any]:
     return {"name": answer["name"], "squares": squares, "flaky_calls": attempts}
 
 
+class FannedInputs(BaseModel):
+    counter_url: str
+    items: int = 4
+    quick: int = 2
+
+
+@hub.task(title="Fanned", description="A map whose last items wait for a go in Redis.")
+async def fanned(ctx: Context, inputs: FannedInputs) -> list[int]:
+    """Every item body counts in Redis when it begins and when it ends, outside any step,
+    so a test sees a body re-run even if its steps would replay. Items from ``quick`` on
+    wait for a "go" pushed to the list ``go:<session>``: a test kills the hub while the first items
+    are recorded and the others still run."""
+    counter = aioredis.Redis.from_url(inputs.counter_url)
+
+    async def item(index: int) -> int:
+        await counter.incr(f"began:{ctx.session_id}:item{index}")
+        if index >= inputs.quick:  # one "go" pushed by the test per waiting item
+            await counter.blpop([f"go:{ctx.session_id}"], timeout=0)
+        await counter.incr(f"ended:{ctx.session_id}:item{index}")
+        return index * 10
+
+    values = await ctx.map(item, range(inputs.items), concurrency=inputs.items)
+    await counter.aclose()
+    return values
+
+
+class WaitInputs(BaseModel):
+    seconds: float
+
+
+@hub.task(title="Nap", description="One journaled sleep between two lines.")
+async def nap(ctx: Context, inputs: WaitInputs) -> float:
+    await ctx.stream("napping")
+    await ctx.sleep(inputs.seconds)
+    await ctx.stream("awake")
+    return inputs.seconds
+
+
+@hub.task(title="Deadline", description="A question that expires with a default.")
+async def deadline(ctx: Context, inputs: WaitInputs) -> str:
+    answer = await ctx.ask(
+        NAME_FIELDS, prompt="Who are you?", timeout=inputs.seconds, default={"name": "nobody"}
+    )
+    return str(answer["name"])
+
+
 class StreamInputs(BaseModel):
     lines: int = 200
     line_seconds: float = 0.01

@@ -5,6 +5,7 @@ mid-task, and forking a session from an answered question.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -16,6 +17,7 @@ from playwright.async_api import (
     BrowserContext,
     Locator,
     Page,
+    WebSocket,
     WebSocketRoute,
     expect,
 )
@@ -371,34 +373,101 @@ async def test_trimmed_history_resumes_from_a_snapshot(page: Page) -> None:
     assert await log.get_attribute("data-lines") == "1"
 
 
-async def test_reconnect_resumes_without_gaps_or_duplicates(page: Page) -> None:
-    """The hub restarting (1012) mid-stream: the app resumes with after= its last seq, and
-    the log has every line once, in order."""
-    routes: list[WebSocketRoute] = []
+# Event types the app's log shows as a row of their own (session/store.ts); a status
+# event shows only when it says something the other rows do not.
+ROW_TYPES = {
+    "stream", "markdown", "request_user_input", "request_confirmation", "task_failed",
+    "request_answered", "request_expired", "task_completed", "task_cancelled", "snapshot",
+}
 
-    def through(ws: WebSocketRoute) -> None:
-        ws.connect_to_server()
-        routes.append(ws)
 
-    await page.route_web_socket(re.compile(r"/ws/sessions/"), through)
-    session_id = await start_by_api(page, "email_demo", {"step_seconds": 0.3})
-    await page.goto(f"/sessions/{session_id}")
-    await fill_email(page, VALID_EMAIL)
-    await expect(page.get_by_text("Processing email step 2/5...")).to_be_visible()
-    await routes[0].close(code=1012, reason="hub restarting")
+class SocketWatch:
+    """Every WebSocket the page opens: its ``after=`` and the seqs of the events it got."""
 
-    await expect(dialog(page).get_by_text("Attempt 1 failed")).to_be_visible()
-    assert len(routes) == 2
-    after = int(routes[1].url.rsplit("after=", 1)[1])
-    assert after >= 7  # at least: status x2, stream, request, answer, status, step 1
-    seqs = [
-        int(s or 0)
-        for s in await page.locator(".log-row").evaluate_all("rows => rows.map(r => r.dataset.seq)")
-    ]
-    assert seqs == sorted(set(seqs))
-    steps = [t for t in await log_rows(page).all_inner_texts() if t.startswith("Processing")]
-    assert steps == [f"Processing email step {i}/5..." for i in range(1, 6)]
-    await expect(page.locator(".conn")).to_have_attribute("data-phase", "open")
+    def __init__(self, page: Page) -> None:
+        self.sockets: list[tuple[int, list[int]]] = []
+        page.on("websocket", self._opened)
+
+    def _opened(self, ws: WebSocket) -> None:
+        seqs: list[int] = []
+        self.sockets.append((int(ws.url.rsplit("after=", 1)[1]), seqs))
+
+        def received(payload: str | bytes) -> None:
+            frame = json.loads(payload)
+            if "seq" in frame:
+                seqs.append(int(frame["seq"]))
+
+        ws.on("framereceived", received)
+
+    def assert_resumed_exactly(self, last_seq: int) -> None:
+        """Each socket asked for the events after the last one the page already had, and
+        across all of them the page received 1..last_seq, each once."""
+        had = 0
+        for after, seqs in self.sockets:
+            assert after == had, f"reconnected with after={after}, having {had}"
+            had = max([had, *seqs])
+        received = [seq for _, seqs in self.sockets for seq in seqs]
+        assert received == list(range(1, last_seq + 1)), received
+
+
+async def stored_events(page: Page, session_id: str) -> list[dict[str, Any]]:
+    response = await page.request.get(f"/api/sessions/{session_id}/events")
+    assert response.status == 200, await response.text()
+    events: list[dict[str, Any]] = (await response.json())["events"]
+    return events
+
+
+async def assert_rows_are_the_stored_log(page: Page, session_id: str) -> list[int]:
+    """The log's rows are the stored events that show as rows, in order, none missing
+    and none twice (status rows aside). Returns the stored log's last seq."""
+    stored = await stored_events(page, session_id)
+    rows = await page.locator(".log-row").evaluate_all(
+        """rows => rows.map(r => [Number(r.dataset.seq),
+            [...r.classList].find(c => c.startsWith('log-') && c !== 'log-row')])"""
+    )
+    shown = [seq for seq, kind in rows if kind != "log-status"]
+    assert shown == [e["seq"] for e in stored if e["type"] in ROW_TYPES]
+    return [e["seq"] for e in stored]
+
+
+@pytest.mark.hub_settings(secret="browser-reconnect-secret", hub_id="browser-reconnect-hub")
+async def test_reconnect_resumes_without_gaps_or_duplicates(
+    browser: Browser, hub_settings: Settings
+) -> None:
+    """The hub stops mid-task (its sockets close with 1012) and comes back on the same
+    address: the app reconnects with after= the last seq it had, receives every event
+    of the session exactly once across its connections, and its log shows each stored
+    event once, in order."""
+    errors: list[str] = []
+    context: BrowserContext | None = None
+    try:
+        async with run_hub(hub_settings, build_browser_hub()) as first:
+            context = await browser.new_context(
+                base_url=first.base_url, viewport={"width": 1100, "height": 860}
+            )
+            page = await context.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            watch = SocketWatch(page)
+            session_id = await start_by_api(page, "email_demo", {"step_seconds": 0.3})
+            await page.goto(f"/sessions/{session_id}")
+            await fill_email(page, VALID_EMAIL)
+            await expect(page.get_by_text("Processing email step 2/5...")).to_be_visible()
+        await expect(page.locator(".conn")).to_contain_text("Reconnecting")
+        port = int(first.base_url.rsplit(":", 1)[1])
+        async with run_hub(hub_settings, build_browser_hub(), port=port):
+            await expect(dialog(page).get_by_text("Attempt 1 failed")).to_be_visible()
+            await expect(page.locator(".conn")).to_have_attribute("data-phase", "open")
+            assert len(watch.sockets) >= 2, "the app never reconnected"
+            assert watch.sockets[-1][0] > 7  # the new socket resumed past the answer
+            seqs = await assert_rows_are_the_stored_log(page, session_id)
+            watch.assert_resumed_exactly(seqs[-1])
+            steps = [t for t in await log_rows(page).all_inner_texts()
+                     if t.startswith("Processing")]
+            assert steps == [f"Processing email step {i}/5..." for i in range(1, 6)]
+    finally:
+        if context is not None:
+            await context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
 
 
 async def read_whole_log(page: Page) -> list[tuple[int, str, str]]:
@@ -469,8 +538,11 @@ async def test_hub_restart_mid_task_resumes_the_session(
             await expect(log_rows(page).last).to_have_text("Task completed.")
 
             lines = await read_whole_log(page)
-            seqs = [seq for seq, _, _ in lines]
-            assert seqs == sorted(set(seqs)), "a line repeated or out of order"
+            stored = await stored_events(page, session_id)
+            # Every stored event that shows as a row, once and in order: no gap, no dup.
+            assert [seq for seq, kind, _ in lines if kind != "status"] == [
+                e["seq"] for e in stored if e["type"] in ROW_TYPES
+            ]
             streamed = [text for _, kind, text in lines if kind == "stream"]
             assert streamed == [steady_line(i, total) for i in range(1, total + 1)]
             assert [kind for _, kind, _ in lines].count("done") == 1
@@ -768,6 +840,32 @@ async def test_connection_badge_while_the_hub_is_away(page: Page) -> None:
     await expect(
         dialog(page).get_by_role("heading", name="Compose the email to send")
     ).to_be_visible()
+
+
+async def test_a_socket_refused_4401_says_not_signed_in_and_stops(
+    context: BrowserContext, page: Page
+) -> None:
+    """The identity cookie is gone when the app reconnects: the hub refuses the socket
+    with 4401, the badge says "Not signed in" and the app does not try again."""
+    opened: list[str] = []
+    routes: list[WebSocketRoute] = []
+
+    def through(ws: WebSocketRoute) -> None:
+        opened.append(ws.url)
+        ws.connect_to_server()
+        routes.append(ws)
+
+    await page.route_web_socket(re.compile(r"/ws/sessions/"), through)
+    session_id = await start_by_api(page, "email_demo", {"step_seconds": 0})
+    await page.goto(f"/sessions/{session_id}")
+    badge = page.locator(".conn")
+    await expect(badge).to_have_attribute("data-phase", "open")
+    await context.clear_cookies()
+    await routes[0].close(code=1012, reason="hub restarting")
+    await expect(badge).to_have_text("Not signed in")
+    await expect(badge).to_have_attribute("data-phase", "closed")
+    await expect(page.get_by_role("button", name="Retry now")).to_have_count(0)
+    assert len(opened) == 2, opened
 
 
 async def test_the_hub_serves_the_build(page: Page) -> None:

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import datetime
+from typing import Any
+
+import redis.asyncio as aioredis
 
 from tests.e2e.durable_checks import (
+    KILLED_HUB,
     NAME,
     TASKS,
     StartHub,
@@ -23,7 +28,8 @@ from tests.e2e.durable_checks import (
     start_durable,
     wait_log_line,
 )
-from tests.support.follow import Person, step_calls
+from tests.support.follow import Person, counters, journal_keys, step_calls, stored_log
+from tests.support.timing import MS, eventually
 
 
 async def test_kill_mid_stream_resumes_without_gap_or_duplicate(
@@ -39,11 +45,20 @@ async def test_kill_mid_stream_resumes_without_gap_or_duplicate(
     )
     await follower.wait_for("stream", content="line 30")
     hub.kill()
-    killed_at = follower.last_seq
+    at_kill = await stored_log(redis_url, session_id)
+    streamed = sum(e["type"] == "stream" for e in at_kill)
+    assert 30 < streamed < lines, f"the kill landed after {streamed} of {lines} lines"
     hub.start()
-    log = await finish_durable(person, hub, session_id, follower, redis_url, lines=lines)
+    log = await finish_durable(
+        person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB, lines=lines
+    )
     assert_resumed(hub, session_id)
-    assert follower.connections >= 2 and log[-1]["seq"] > killed_at
+    assert follower.connections == 2
+    # The resumed run appended to the log the killed run left, and its first line is
+    # the one the killed run did not get to.
+    assert log[: len(at_kill)] == at_kill
+    resumed_lines = [e["content"] for e in log[len(at_kill):] if e["type"] == "stream"]
+    assert resumed_lines[0] == f"line {streamed}"
 
 
 async def test_kill_while_waiting_keeps_the_request_id_and_its_answer(
@@ -62,7 +77,9 @@ async def test_kill_while_waiting_keeps_the_request_id_and_its_answer(
     assert after == before  # the same request_id, prompt and created_at
     await wait_log_line(hub, f"Resuming session {session_id}")
     assert (await person.answer(hub, session_id, before["request_id"], NAME)).is_success
-    await finish_durable(person, hub, session_id, follower, redis_url, answered_input=True)
+    await finish_durable(
+        person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB, answered_input=True
+    )
 
 
 async def test_answer_sent_while_no_hub_runs_the_session_is_applied_on_resume(
@@ -86,7 +103,8 @@ async def test_answer_sent_while_no_hub_runs_the_session_is_applied_on_resume(
     assert not any("Resuming session" in line for line in other.log)
     hub.start()
     log = await finish_durable(
-        person, hub, session_id, follower, redis_url, answered_input=True
+        person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB,
+        answered_input=True,
     )
     assert_resumed(hub, session_id)
     answered = [e for e in log if e["type"] == "request_answered"]
@@ -113,8 +131,124 @@ async def test_kill_mid_map_does_not_rerun_finished_items_or_steps(
         "prepare0": 1, "prepare1": 1, "prepare2": 1, "item0": 1, "item1": 1,
     }
     hub.start()
-    await finish_durable(person, hub, session_id, follower, redis_url, answered_input=True)
+    await finish_durable(
+        person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB, answered_input=True
+    )
     assert_resumed(hub, session_id)
+
+
+async def test_kill_after_map_items_returned_does_not_run_them_again(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """SIGKILL once two of four ctx.map items have returned and been recorded, while the
+    other two still run: after the restart the recorded items' bodies do not run again
+    (each began and ended once across both runs), the unfinished ones run again and
+    end once, and the results keep their order."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="1")
+    person = await Person.sign_in(hub)
+    session_id = await person.start(hub, "fanned", {"counter_url": redis_url})
+    began, ended = f"began:{session_id}:", f"ended:{session_id}:"
+
+    async def quick_ones_recorded() -> bool:
+        recorded = {k for k in await journal_keys(redis_url, session_id) if k.endswith("]")}
+        return len(recorded) == 2 and await counters(redis_url, began) == {
+            f"item{i}": 1 for i in range(4)
+        }
+
+    await eventually(quick_ones_recorded, timeout_ms=10_000, what="items 0 and 1 recorded")
+    hub.kill()
+    assert await counters(redis_url, ended) == {"item0": 1, "item1": 1}
+    hub.start()
+    await wait_log_line(hub, f"Resuming session {session_id}")
+
+    async def slow_ones_began_again() -> bool:
+        return (await counters(redis_url, began)).get("item3") == 2 and (
+            await counters(redis_url, began)
+        ).get("item2") == 2
+
+    await eventually(slow_ones_began_again, timeout_ms=10_000, what="items 2, 3 to run again")
+    await go(redis_url, session_id, 2)
+    session = await person.finished(hub, session_id)
+    assert session["status"] == "completed" and session["result"] == [0, 10, 20, 30], session
+    assert await counters(redis_url, ended) == {f"item{i}": 1 for i in range(4)}
+    assert await counters(redis_url, began) == {"item0": 1, "item1": 1, "item2": 2, "item3": 2}
+
+
+async def go(redis_url: str, session_id: str, items: int) -> None:
+    """Let ``items`` of ``fanned``'s waiting items end."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.rpush(f"go:{session_id}", *[1] * items)
+    finally:
+        await client.aclose()
+
+
+async def test_kill_mid_sleep_waits_only_the_rest_after_the_resume(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """SIGKILL during a ctx.sleep, the hub away for half of it: the resumed run wakes when
+    the first run would have (the deadline is journaled), not a whole sleep after the
+    restart."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="1")
+    person = await Person.sign_in(hub)
+    nap = 3000 * MS
+    session_id = await person.start(hub, "nap", {"seconds": nap})
+    await eventually(lambda: _journaled(redis_url, session_id, "sleep"), what="the sleep")
+    hub.kill()
+    napping = _when(_first(await stored_log(redis_url, session_id), "napping"))
+    # Down for half the sleep: a resumed run that slept anew would take 1.5 naps.
+    await eventually(lambda: time.time() - napping >= nap / 2, timeout_ms=nap * 1000 / MS)
+    hub.start()
+    session = await person.finished(hub, session_id)
+    assert session["status"] == "completed", session
+    log = await person.events(hub, session_id)
+    slept = _when(_first(log, "awake")) - napping
+    print(f"nap of {nap:.2f} s across a kill took {slept:.2f} s")
+    assert nap - 0.05 <= slept < nap * 1.25, f"a {nap} s nap took {slept:.2f} s"
+    assert [e["content"] for e in log if e["type"] == "stream"] == ["napping", "awake"]
+
+
+async def test_kill_with_a_timed_request_open_keeps_its_deadline(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """SIGKILL while a question with a timeout is open, the hub away for half of it: after
+    the restart the request has the same expires_at, and it expires then (with its
+    default), not a whole timeout after the restart."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-a", TETHER_LEASE_SECONDS="1")
+    person = await Person.sign_in(hub)
+    timeout = 4000 * MS
+    session_id = await person.start(hub, "deadline", {"seconds": timeout})
+    before = await person.pending(hub, session_id, "input")
+    hub.kill()
+    expires_at = _when({"ts": before["expires_at"]})
+    opened = _when({"ts": before["created_at"]})
+    assert abs(expires_at - opened - timeout) < 0.01, before
+    await eventually(lambda: time.time() - opened >= timeout / 2,
+                     timeout_ms=timeout * 1000 / MS)
+    hub.start()
+    after = await person.pending(hub, session_id, "input")
+    assert after == before  # the same request id, created_at and expires_at
+    session = await person.finished(hub, session_id)
+    assert session["status"] == "completed" and session["result"] == "nobody", session
+    log = await person.events(hub, session_id)
+    [expired] = [e for e in log if e["type"] == "request_expired"]
+    assert expired["request_id"] == before["request_id"]
+    late = _when(expired) - expires_at
+    print(f"expired {late:.3f} s after its deadline")
+    assert 0 <= late < timeout / 4, f"expired {late:.2f} s after its deadline"
+
+
+async def _journaled(redis_url: str, session_id: str, kind: str) -> bool:
+    return any(key.startswith(kind) for key in await journal_keys(redis_url, session_id))
+
+
+def _first(log: list[dict[str, Any]], content: str) -> dict[str, Any]:
+    return next(e for e in log if e["type"] == "stream" and e["content"] == content)
+
+
+def _when(event: dict[str, Any]) -> float:
+    """An event's ``ts`` as a POSIX time (the hub's clock is this machine's)."""
+    return datetime.fromisoformat(str(event["ts"]).replace("Z", "+00:00")).timestamp()
 
 
 async def test_kill_with_a_retry_offer_open_keeps_the_offer_and_the_failed_attempt(
@@ -136,7 +270,8 @@ async def test_kill_with_a_retry_offer_open_keeps_the_offer_and_the_failed_attem
     await wait_log_line(hub, f"Resuming session {session_id}")
     assert (await person.answer(hub, session_id, offer["request_id"], True)).is_success
     await finish_durable(
-        person, hub, session_id, follower, redis_url, answered_input=True, answered_retry=True
+        person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB,
+        answered_input=True, answered_retry=True,
     )
 
 
@@ -179,4 +314,6 @@ async def test_a_hub_restarted_with_its_id_reclaims_at_once(
     hub.start()
     await wait_log_line(hub, f"Resuming session {session_id}")
     assert time.monotonic() - started < 15  # far less than the 60 s lease
-    await finish_durable(person, hub, session_id, follower, redis_url, lines=lines)
+    await finish_durable(
+        person, hub, session_id, follower, redis_url, close_codes=KILLED_HUB, lines=lines
+    )

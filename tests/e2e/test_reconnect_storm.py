@@ -1,6 +1,7 @@
-"""Reconnect storm against a hub process: 20 clients whose connections are dropped at
-random every few hundred milliseconds for TETHER_STORM_SECONDS (30 s, the issue's
-figure) while a task streams without pause. Every client must end with the exact log."""
+"""Reconnect storm against a hub process: 20 clients watch a task that streams without
+pause for TETHER_STORM_SECONDS (30 s, the issue's figure); every 100-400 ms one of them,
+picked at random, has its connection dropped (so each client is dropped every few
+seconds). Every client must end with the exact log."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ LINE_SECONDS = 0.01
 async def test_reconnect_storm_loses_and_duplicates_nothing(
     hub_procs: Callable[..., HubProcess], redis_url: str
 ) -> None:
-    """20 clients kicked at random every 100-400 ms for the whole storm while the task
-    emits continuously: each one reconnects with after= and sees 1..L exactly once."""
+    """One of 20 clients, picked at random, kicked every 100-400 ms for the whole storm
+    while the task emits continuously: each one reconnects with after= and sees 1..L
+    exactly once."""
     hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-storm")
     person = await Person.sign_in(hub)
     lines = int(STORM_SECONDS / LINE_SECONDS)  # sleeping alone takes the whole storm
@@ -52,11 +54,15 @@ async def test_reconnect_storm_loses_and_duplicates_nothing(
     ]
     for index, follower in enumerate(followers):
         assert_exactly_once(follower.events, log, who=f"client {index}")
+        # A kick aborts the TCP connection, so it ends with no close frame (None); the
+        # hub itself never closed one (no 4008, no 1011) and never went silent.
+        assert follower.close_codes == [None] * follower.kicks, (index, follower.close_codes)
     reconnects = sum(f.connections - 1 for f in followers)
     print(
         f"storm: {storm:.1f} s, {CLIENTS} clients, {kicks} kicks, {reconnects} "
         f"reconnects, {len(log)} events each, {sum(f.failed_connects for f in followers)} "
         f"failed connects, 0 gaps, 0 duplicates"
     )
+    # One kick per 0.25 s on average; a kick misses a client that is reconnecting.
     assert kicks >= STORM_SECONDS * 2, "the storm kicked too few clients to prove anything"
     assert reconnects >= kicks, "every kicked client reconnected"

@@ -10,12 +10,23 @@ from collections.abc import Callable
 import httpx
 
 from tests.e2e.durable_checks import NAME
-from tests.support.follow import OUTAGE_CLOSE_CODES, Follower, Person, assert_exactly_once
+from tests.support.follow import Follower, Person, assert_exactly_once
 from tests.support.hub_proc import HubProcess
 from tests.support.redis_proc import RedisProcess
 from tests.support.timing import eventually
 
 TASKS = "tests.e2e.durable_tasks:hub"
+
+
+def assert_outage_codes(codes: list[int | None], *, down_long: bool) -> None:
+    """PROTOCOL.md: a socket open when the hub loses its store is closed with 1012; a
+    reconnect while the store is still away is refused with 1013, until it is back. A
+    follower reconnects at once after the 1012, so an outage longer than that first
+    retry shows at least one 1013."""
+    assert codes[:1] == [1012], codes
+    assert set(codes[1:]) <= {1013}, codes
+    if down_long:
+        assert len(codes) >= 2, codes
 
 
 async def readyz(hub: HubProcess) -> int:
@@ -64,7 +75,7 @@ async def test_redis_restart_mid_session_loses_nothing(
         await follower.wait_finished()
         await follower.stop()
         assert_exactly_once(follower.events, log, who=f"client {index}")
-        assert set(follower.close_codes) <= OUTAGE_CLOSE_CODES, follower.close_codes
+        assert_outage_codes(follower.close_codes, down_long=True)
     print(
         "redis outage: close codes", [f.close_codes for f in followers],
         "failed connects", [f.failed_connects for f in followers],
@@ -100,4 +111,6 @@ async def test_answer_sent_as_redis_comes_back_reaches_the_waiting_task(
     await follower.wait_finished()
     await follower.stop()
     assert_exactly_once(follower.events, await person.events(hub, session_id))
-    assert set(follower.close_codes) <= OUTAGE_CLOSE_CODES, follower.close_codes
+    # Redis is restarted as soon as the hub reports it gone: the follower's first retry
+    # may already find it back, so a 1013 may or may not follow.
+    assert_outage_codes(follower.close_codes, down_long=False)

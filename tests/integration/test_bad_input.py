@@ -192,16 +192,25 @@ async def strict_hub() -> AsyncIterator[RunningHub]:
 
 
 async def test_frame_over_the_size_limit_closes_1009(strict_hub: RunningHub) -> None:
-    """A frame bigger than max_frame_bytes closes with 1009; one just under is fine."""
+    """A frame of exactly max_frame_bytes is served; one byte more closes with 1009."""
+    limit = strict_hub.settings.max_frame_bytes
     async with new_user(strict_hub) as user:
         session = await user.start("pick_and_confirm")
         tab = await Tab.open(user, session["id"])
         await tab.until("replay_complete")
-        padded = json.dumps({"type": "ping", "ref": "x" * 100})
-        await tab.ws.send(padded)
+        await tab.ws.send(ping_of_size(limit))
         await tab.until("pong")
-        await tab.ws.send(json.dumps({"type": "ping", "ref": "x" * 2000}))
+        await tab.ws.send(ping_of_size(limit + 1))
         assert await tab.closed_with() == 1009
+
+
+def ping_of_size(size: int) -> str:
+    """A ping frame of exactly ``size`` bytes, padded with JSON whitespace (a ``ref`` is
+    limited to 128 characters)."""
+    bare = json.dumps({"type": "ping"})
+    frame = bare[:-1] + " " * (size - len(bare)) + "}"
+    assert len(frame.encode()) == size
+    return frame
 
 
 async def test_flooding_messages_closes_1008(strict_hub: RunningHub) -> None:

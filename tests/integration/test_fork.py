@@ -143,10 +143,14 @@ async def test_fork_now_of_a_finished_session_replays_to_the_same_result(
     assert calls == {"prepare": 1, "compose": 1}
     forked_log = await all_events(user, session["id"])
     kinds = [e["type"] for e in forked_log]
-    for request in asked(forked_log):  # each question shown with its recorded answer next
+    shown = asked(forked_log)
+    assert [e["prompt"] for e in shown] == ["Who are you?", "How are you?"], kinds
+    for request in shown:  # each question shown with its recorded answer next
         index = forked_log.index(request)
         assert forked_log[index + 1]["type"] == "request_answered"
         assert forked_log[index + 1]["request_id"] == request["request_id"]
+    answers = [e["value"] for e in forked_log if e["type"] == "request_answered"]
+    assert answers == [{"name": "Ada"}, {"mood": "well"}]
     assert "waiting" not in [e.get("status") for e in forked_log], kinds
 
 

@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 
+from tests.support.follow import journal_keys
 from tests.support.server import RunningHub, User, new_user, run_hub
 from tests.support.tabs import all_events, answer, wait_pending, wait_status
+from tests.support.timing import eventually
 from tether import Context, Hub
 from tether.config import Settings
 from tether.demos import build_demo_hub
@@ -63,6 +65,12 @@ def signature(event: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(sorted((k, str(v)) for k, v in event.items() if k not in ("seq", "ts")))
 
 
+async def items_recorded(redis_url: str, session_id: str, count: int) -> bool:
+    """``count`` ctx.map items have their result in the journal."""
+    keys = await journal_keys(redis_url, session_id)
+    return sum(key.endswith("]") for key in keys) == count
+
+
 def item_of(request: dict[str, Any]) -> int:
     return int(request["prompt"].removeprefix("Keep item ").removesuffix("?"))
 
@@ -80,6 +88,8 @@ async def test_calls_on_an_enclosing_context_inside_map_items_replay_exactly(
             for request in opened[:2]:
                 assert (await answer(user, sid, request["request_id"], True)).status_code == 200
             await wait_pending(user, sid, "confirm", count=2)
+            await eventually(lambda: items_recorded(redis_url, sid, 2), what="2 items recorded")
+            assert calls == {f"item{i}": 1 for i in range(4)}
             async with hub_on(redis_url, mapped_hub(calls), "hub-b") as hub_b:
                 await hub_a.stop()  # graceful: runners stopped, leases released
                 async with same_user_on(hub_b, user) as user_b:
@@ -97,6 +107,10 @@ async def test_calls_on_an_enclosing_context_inside_map_items_replay_exactly(
     for request in opened[:2]:
         expected[item_of(request)] = item_of(request) * 10
     assert final["result"] == expected
+    # The items that had returned on A are not run again on B; the two still asking
+    # were running when A stopped, so their bodies ran once more to reach the question.
+    answered_on_a = {item_of(r) for r in opened[:2]}
+    assert calls == {f"item{i}": 1 if i in answered_on_a else 2 for i in range(4)}
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     signatures = [signature(e) for e in events if e["type"] != "status"]
     assert len(signatures) == len(set(signatures)), "an event was emitted twice"

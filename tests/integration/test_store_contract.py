@@ -7,14 +7,16 @@ with the real message models, the way the session manager and runner build them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
 
-from tests.support.timing import eventually
+from tests.support.timing import MS, eventually
 from tether.errors import LeaseLost, UnknownSession
 from tether.messages import (
     Request,
@@ -870,6 +872,29 @@ async def test_an_expired_lease_is_an_orphan_that_exactly_one_runner_claims(
         await store.append(session_id, [Entry(body=stream("late"))], runner="hub-1")
     await store.append(session_id, [Entry(body=stream("mine"))], runner="hub-2")
     assert await store.renew("hub-1", [session_id]) == [session_id]
+
+
+async def test_a_renewed_lease_outlives_its_length(make_store: MakeStore) -> None:
+    """A short lease renewed for several times its length is never an orphan and another
+    runner's claim is ``held`` all along; once renewal stops it runs out as it should."""
+    lease = 300 * MS
+    store = await make_store(lease_seconds=lease)
+    session_id = await create_running(store, runner="hub-1")
+    started = time.monotonic()
+    rounds = 0
+    # Each check comes right after a renewal, so a slow machine cannot make the lease run
+    # out between the two; but the loop outlasts the lease, so a renewal that does not
+    # extend it is caught.
+    while time.monotonic() - started < 3 * lease or rounds < 3:
+        assert await store.renew("hub-1", [session_id]) == []
+        assert session_id not in await store.orphans(100), f"orphaned after {rounds} renewals"
+        assert await store.claim(session_id, "hub-2") == "held"
+        rounds += 1
+        await asyncio.sleep(lease / 4)
+    record = await store.get_session(session_id)
+    assert record is not None and record.runner == "hub-1"
+    await eventually(lambda: _contains(store.orphans(100), session_id), what="orphan")
+    assert await store.claim(session_id, "hub-2") == "ok"
 
 
 async def test_release_lets_another_runner_claim_at_once(make_store: MakeStore) -> None:

@@ -36,6 +36,21 @@ async def wait_forever(ctx: Context) -> None:
     await asyncio.Event().wait()
 
 
+# Per session: set by a test to let ``slow_to_cancel`` finish cleaning up.
+cleanup_done: dict[str, asyncio.Event] = {}
+
+
+@hub_def.task()
+async def slow_to_cancel(ctx: Context) -> None:
+    """Sleeps until cancelled, then cleans up until the test lets it finish."""
+    await ctx.stream("sleeping")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await ctx.stream("cleaning up")
+        await cleanup_done.setdefault(ctx.session_id, asyncio.Event()).wait()
+
+
 @hub_def.task()
 async def confirm_each(ctx: Context, inputs: Items) -> list[bool]:
     """One confirmation per item, all open at once (ctx.map), results in item order."""
@@ -122,7 +137,7 @@ async def test_cancel_over_websocket_reaches_every_tab(user: User) -> None:
 
 
 async def test_cancel_over_http_reaches_every_tab(user: User) -> None:
-    """POST .../cancel answers 202 (and again 202 while it ends); tabs see task_cancelled."""
+    """POST .../cancel answers 202; tabs see task_cancelled; once ended, 409."""
     session = await user.start("confirm_each")
     sid = session["id"]
     tabs = [await Tab.open(user, sid) for _ in range(2)]
@@ -135,6 +150,24 @@ async def test_cancel_over_http_reaches_every_tab(user: User) -> None:
     assert final["status"] == "cancelled" and final["pending"] == []
     again = await user.http.post(f"/api/sessions/{sid}/cancel")
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_finished"
+
+
+async def test_a_second_cancel_while_the_task_ends_answers_202_again(user: User) -> None:
+    """Cancel is idempotent: a second POST .../cancel while the task is still cleaning up
+    after the first answers 202 too, and the session ends cancelled once."""
+    sid = (await user.start("slow_to_cancel"))["id"]
+    tab = await Tab.open(user, sid)
+    await tab.seen_or_until("stream", content="sleeping")
+    first = await user.http.post(f"/api/sessions/{sid}/cancel")
+    assert first.status_code == 202, first.text
+    await tab.until("stream", content="cleaning up")
+    again = await user.http.post(f"/api/sessions/{sid}/cancel")
+    assert again.status_code == 202, again.text
+    assert again.json()["status"] not in ("completed", "failed", "cancelled")
+    cleanup_done.setdefault(sid, asyncio.Event()).set()
+    await tab.until("status", status="cancelled")
+    assert len(tab.of_type("task_cancelled")) == 1
+    assert (await get_session(user, sid))["status"] == "cancelled"
 
 
 async def test_parallel_requests_answered_out_of_order(user: User) -> None:

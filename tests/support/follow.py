@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 from collections.abc import Callable
@@ -24,11 +25,6 @@ from tests.support.tabs import TERMINAL, Tab
 from tests.support.timing import MS, eventually
 
 Frame = dict[str, Any]
-
-# The close codes a follower may see when its hub dies, restarts or loses Redis
-# (None: the TCP connection dropped without a close frame, which websockets calls 1006).
-OUTAGE_CLOSE_CODES = {None, 1006, 1011, 1012, 1013}
-
 
 @dataclass
 class Person:
@@ -149,6 +145,8 @@ class Follower:
     session_id: str
     person: Person
     events: list[Frame] = field(default_factory=list)
+    # One entry per connection that ended before the session did: the hub's close code,
+    # or None when the TCP connection dropped without a close frame (websockets' 1006).
     close_codes: list[int | None] = field(default_factory=list)
     connections: int = 0
     failed_connects: int = 0
@@ -258,14 +256,49 @@ def _describe_gaps(seqs: list[int], last: int) -> str:
 
 async def step_calls(redis_url: str, session_id: str) -> dict[str, int]:
     """How often each step body of ``durable_tasks.durable`` ran, by name."""
+    return await counters(redis_url, f"calls:{session_id}:")
+
+
+async def counters(redis_url: str, prefix: str) -> dict[str, int]:
+    """The counters a task of ``durable_tasks`` keeps in Redis under ``prefix``, by the
+    rest of their key."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        prefix = f"calls:{session_id}:"
         keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
         values = await client.mget(keys) if keys else []
         return {
             k.removeprefix(prefix): int(str(v)) for k, v in zip(keys, values, strict=True)
         }
+    finally:
+        await client.aclose()
+
+
+async def stored_log(redis_url: str, session_id: str) -> list[Frame]:
+    """The session's event log as Redis holds it, read without any hub (one may be dead)."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        entries = await client.xrange(f"tether:{{{session_id}}}:events") or []
+        return [json.loads(str(fields["f"])) for _, fields in entries if fields]
+    finally:
+        await client.aclose()
+
+
+async def journal_keys(redis_url: str, session_id: str) -> set[str]:
+    """The keys of the session's journal as Redis holds it (``m1[0]``: item 0 of the
+    first map is recorded)."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return {str(key) for key in await client.hkeys(f"tether:{{{session_id}}}:journal")}
+    finally:
+        await client.aclose()
+
+
+async def runner_of(redis_url: str, session_id: str) -> str | None:
+    """The hub the store names as the session's runner (the lease holder)."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        runner = await client.hget(f"tether:{{{session_id}}}:rec", "runner")
+        return None if runner is None else str(runner)
     finally:
         await client.aclose()
 

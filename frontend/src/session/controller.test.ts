@@ -34,7 +34,7 @@ const inputRequest: Event = {
   fields: [{ name: 'to_address', description: 'To', type: 'email', required: true }], schema: {},
 };
 
-async function connected(): Promise<{ controller: SessionController; socket: FakeSocket }> {
+async function connected(): Promise<{ controller: SessionController; socket: FakeSocket; sockets: FakeSocket[] }> {
   const sockets: FakeSocket[] = [];
   const controller = new SessionController('s1', {
     createSocket: (url) => {
@@ -52,7 +52,7 @@ async function connected(): Promise<{ controller: SessionController; socket: Fak
   socket.push(confirmRequest);
   socket.push(inputRequest);
   socket.push({ type: 'replay_complete', last_seq: 2 });
-  return { controller, socket };
+  return { controller, socket, sockets };
 }
 
 beforeEach(() => {
@@ -97,6 +97,21 @@ describe('SessionController', () => {
     const snapshot = controller.getSnapshot();
     expect(snapshot.store.pending.map((r) => r.request_id)).toEqual(['i1']);
     expect(snapshot.toasts.map((t) => t.text)).toEqual(['“Send?” was confirmed by you in another tab.']);
+  });
+
+  it('on 4401 gives up on answers in flight, says why and stops reconnecting', async () => {
+    const { controller, socket, sockets } = await connected();
+    const request = controller.getSnapshot().store.pending[0];
+    if (!request) throw new Error('no request');
+    const outcome = controller.answer(request, true);
+    socket.onclose?.({ code: 4401, reason: 'Not authenticated.' });
+    await expect(outcome).resolves.toMatchObject({ ok: false, code: 'disconnected' });
+    expect(controller.getSnapshot().connection).toEqual({ phase: 'closed', reason: 'not_authenticated' });
+    controller.reconnectNow();
+    vi.advanceTimersByTime(60_000);
+    expect(sockets).toHaveLength(1);
+    expect(controller.getSnapshot().connection).toEqual({ phase: 'closed', reason: 'not_authenticated' });
+    expect(controller.getSnapshot().store.pending.map((r) => r.request_id)).toEqual(['c1', 'i1']);
   });
 
   it('gives up on answers in flight when the connection drops', async () => {

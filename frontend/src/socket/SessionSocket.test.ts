@@ -130,6 +130,19 @@ describe('SessionSocket backoff', () => {
     expect(socket.state).toEqual({ phase: 'closed', reason: 'not_found' });
   });
 
+  it('does not reconnect after 4401 (not authenticated), not even on "Retry now"', () => {
+    const { socket, sockets, last, states } = setup();
+    socket.start();
+    last().replay(0, range(1, 2));
+    last().serverClose(4401);
+    expect(states[states.length - 1]).toEqual({ phase: 'closed', reason: 'not_authenticated' });
+    socket.reconnectNow();
+    vi.advanceTimersByTime(60_000);
+    expect(sockets).toHaveLength(1);
+    expect(socket.state).toEqual({ phase: 'closed', reason: 'not_authenticated' });
+    expect(socket.lastSeq).toBe(2);
+  });
+
   it('reconnects at once and quietly after 4008 (too slow)', () => {
     const { socket, sockets, last, states } = setup();
     socket.start();
