@@ -248,14 +248,17 @@ class Context:
                 break
             if attempt >= policy.attempts:
                 self._runner.failed_attempt = attempt
+                self._runner.failed_step = (name, failure.exc)
                 raise failure.exc
             if policy.ask:
                 again = await self._runner.ask_retry(
                     key=f"{key}.retry{attempt}", scope=self._scope, step=name,
                     error=failure.message, attempt=attempt,
+                    error_type=type(failure.exc).__name__,
                 )
                 if not again:
                     self._runner.failed_attempt = attempt
+                    self._runner.failed_step = (name, failure.exc)
                     raise failure.exc
             else:
                 await self.sleep(policy.delay(attempt))
