@@ -276,7 +276,8 @@ export function fromSnapshot(e: SnapshotEvent): SessionState {
 export function fromSession(s: SessionState, session: Session): SessionState {
   const error = session.status === 'failed' ? session.error : null;
   let progress: readonly ProgressBar[] = [];
-  for (const [label, bar] of Object.entries(session.progress)) {
+  // `?? {}`: a hub from before `progress` existed (mid-deploy) leaves it out.
+  for (const [label, bar] of Object.entries(session.progress ?? {})) {
     if (bar !== undefined) progress = withBar(progress, { label, done: bar.done, total: bar.total });
   }
   return {
