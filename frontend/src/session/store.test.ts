@@ -94,13 +94,19 @@ describe('applyEvents', () => {
       progress: { a: { done: 2, total: 2 }, b: { done: 1, total: 3 } },
     };
     const live = applyEvents(emptySession, log);
-    for (const [left, gone] of [[0, 2], [1, 4], [3, 8], [5, 6], [9, 10]] as const) {
+    for (const [left, gone] of [[0, 1], [0, 2], [1, 4], [3, 8], [5, 6], [9, 10]] as const) {
       // A tab that left after `left` events comes back when events up to `gone` are no longer
       // kept: a snapshot at `gone`, then the kept tail.
       const tab = applyEvents(emptySession, log.slice(0, left));
       const back = applyEvents(tab, [{ type: 'snapshot', seq: gone, ts, session: now }, ...log.slice(gone)]);
       expect(view(back)).toEqual(view(live));
       expect(back.lines.at(-1)).toEqual(live.lines.at(-1));
+      // The kept events read as they did live, after the notice; only an answer whose
+      // question is gone (opened at 4, answered at 6) cannot quote it any more.
+      const expected = live.lines
+        .filter((line) => line.seq > gone)
+        .map((line) => (gone >= 4 && line.seq === 6 ? { ...line, text: 'Confirmed' } : line));
+      expect(back.lines.slice(1)).toEqual(expected);
       expect(back.notKept).toBe(gone);
     }
     expect(live.cancelledBy).toBe('u_2');

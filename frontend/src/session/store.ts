@@ -56,6 +56,9 @@ export interface Answered {
 export interface SessionState {
   lastSeq: number;
   status: SessionStatus | null;
+  /** The status the log's lines were last told of: the status before the next status
+   * event (after a snapshot, as far as its seq tells: see fromSnapshot). */
+  logStatus: SessionStatus | null;
   lines: readonly LogLine[];
   progress: readonly ProgressBar[];
   state: Readonly<Record<string, unknown>>;
@@ -91,6 +94,7 @@ export interface Failure {
 export const emptySession: SessionState = {
   lastSeq: 0,
   status: null,
+  logStatus: null,
   lines: [],
   progress: [],
   state: {},
@@ -167,16 +171,15 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
       const terminal = TERMINAL.has(e.status);
       // running ⇄ waiting flips with every question: log only the start and the end.
       // `task_completed` and `task_cancelled` say the rest in their own words.
+      // The hub sends a status event only when the status changes, so each one is a change.
       const quiet =
         e.status === 'waiting' ||
         e.status === 'completed' ||
         (e.status === 'cancelled' && s.cancelReason !== null) ||
-        (e.status === 'running' && s.status !== null && s.status !== 'pending');
-      if (!quiet && e.status !== s.status) {
-        push({ ...at, kind: 'status', text: statusText(e.status) });
-      }
+        (e.status === 'running' && s.logStatus !== null && s.logStatus !== 'pending');
+      if (!quiet) push({ ...at, kind: 'status', text: statusText(e.status) });
       const failure = e.status === 'failed' ? (s.failure ?? s.lastError) : s.failure;
-      return { ...s, status: e.status, pending: terminal ? [] : s.pending, failure };
+      return { ...s, status: e.status, logStatus: e.status, pending: terminal ? [] : s.pending, failure };
     }
     case 'stream':
       push({ ...at, kind: 'stream', text: e.content });
@@ -269,7 +272,11 @@ function addRequest(s: SessionState, request: Request): SessionState {
 
 /** The base view a snapshot sets: its session as it is now, and nothing older. */
 export function fromSnapshot(e: SnapshotEvent): SessionState {
-  return { ...fromSession(emptySession, e.session), lastSeq: e.seq, notKept: e.seq };
+  // The status as of the snapshot's seq is not sent, only what the lines need of it: at
+  // seq 1 (the first event, always `pending`) it is `pending`; later it is past `pending`,
+  // so a kept `running` is a flip from `waiting`, not the start, as in a live tab.
+  const logStatus = e.seq === 1 ? 'pending' : e.session.status;
+  return { ...fromSession(emptySession, e.session), lastSeq: e.seq, notKept: e.seq, logStatus };
 }
 
 /** The state a Session object describes (everything but the log's lines). */
