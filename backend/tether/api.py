@@ -24,12 +24,14 @@ from tether.messages import (
     Answer,
     Answered,
     ForkSession,
+    Session,
     SessionPage,
     SnapshotEvent,
     StartSession,
     TaskInfo,
     TaskList,
     now_iso,
+    seen_by,
 )
 from tether.sessions import SessionManager
 
@@ -43,6 +45,11 @@ B = TypeVar("B", bound=BaseModel)
 
 def json_response(body: BaseModel, status: int = 200) -> Response:
     return Response(body.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def session_response(session: Session, user: str, status: int = 200) -> Response:
+    """A Session as ``user`` may see it (see :func:`tether.messages.seen_by`)."""
+    return json_response(seen_by(session, user), status)
 
 
 def error_response(exc: TetherError) -> JSONResponse:
@@ -136,7 +143,7 @@ async def start_session(request: Request) -> Response:
     session, created = await _manager(request).start(
         body.task, body.inputs, owner=_user(request), idempotency_key=key
     )
-    return json_response(session, 201 if created else 200)
+    return session_response(session, _user(request), 201 if created else 200)
 
 
 async def list_sessions(request: Request) -> Response:
@@ -148,12 +155,15 @@ async def list_sessions(request: Request) -> Response:
     sessions, cursor = await _manager(request).store.list_sessions(
         _user(request), status=status, limit=limit, before=before
     )
-    return json_response(SessionPage(sessions=sessions, next=cursor))
+    user = _user(request)
+    page = SessionPage(sessions=[seen_by(s, user) for s in sessions], next=cursor)
+    return json_response(page)
 
 
 async def get_session(request: Request) -> Response:
-    record = await _manager(request).get(request.path_params["session_id"], user=_user(request))
-    return json_response(record.session)
+    user = _user(request)
+    record = await _manager(request).get(request.path_params["session_id"], user=user)
+    return session_response(record.session, user)
 
 
 async def list_events(request: Request) -> Response:
@@ -166,12 +176,12 @@ async def list_events(request: Request) -> Response:
     events = await manager.store.read_events(session_id, after=after, limit=limit)
     frames, last_seq = events.frames, events.last_seq
     if events.trimmed:
-        # History after `after` is gone: start with the whole session, as on the socket.
-        session = (await manager.get(session_id, user=user)).session
-        snapshot = SnapshotEvent(seq=session.last_seq, ts=now_iso(), session=session)
-        rest = await manager.store.read_events(session_id, after=session.last_seq, limit=limit)
-        frames = [snapshot.model_dump_json(), *rest.frames]
-        last_seq = max(last_seq, rest.last_seq)
+        # Events after `after` are gone: as on the socket, a snapshot stands in for them
+        # (seq = just before the oldest kept event), then the kept ones; the snapshot
+        # counts as one of the page's `limit` events.
+        session = seen_by((await manager.get(session_id, user=user)).session, user)
+        snapshot = SnapshotEvent(seq=events.gone_upto, ts=now_iso(), session=session)
+        frames = [snapshot.model_dump_json(), *frames[: limit - 1]]
     frames = _within_budget(frames)
     # Frames are stored encoded: the page is spliced together, not re-serialised.
     body = f'{{"events":[{",".join(frames)}],"last_seq":{last_seq}}}'
@@ -190,10 +200,9 @@ def _within_budget(frames: list[str]) -> list[str]:
 
 
 async def cancel_session(request: Request) -> Response:
-    session = await _manager(request).cancel(
-        request.path_params["session_id"], user=_user(request)
-    )
-    return json_response(session, 202)
+    user = _user(request)
+    session = await _manager(request).cancel(request.path_params["session_id"], user=user)
+    return session_response(session, user, 202)
 
 
 async def answer_request(request: Request) -> Response:
@@ -209,10 +218,11 @@ async def answer_request(request: Request) -> Response:
 
 async def fork_session(request: Request) -> Response:
     body = await read_body(request, ForkSession, optional=True)
+    user = _user(request)
     session = await _manager(request).fork(
-        request.path_params["session_id"], user=_user(request), at_seq=body.at_seq
+        request.path_params["session_id"], user=user, at_seq=body.at_seq
     )
-    return json_response(session, 201)
+    return session_response(session, user, 201)
 
 
 async def api_not_found(request: Request) -> Response:

@@ -64,8 +64,8 @@ class Runtime(Protocol):
         """Journal ``entry_json`` at ``key`` and wait until it is stored."""
         ...
 
-    def step_failed(self, step: str, attempt: int) -> None:
-        """The failure about to propagate is ``step``'s attempt ``attempt``."""
+    def step_failed(self, step: str, attempt: int, exc: BaseException) -> None:
+        """``exc``, about to propagate, is what ``step``'s attempt ``attempt`` raised."""
         ...
 
     async def ask_input(
@@ -79,7 +79,8 @@ class Runtime(Protocol):
     ) -> Any: ...
 
     async def ask_retry(
-        self, *, key: str, scope: str, step: str, error: str, attempt: int
+        self, *, key: str, scope: str, step: str, error: str, attempt: int,
+        error_type: str | None = None,
     ) -> bool: ...
 
 
@@ -301,15 +302,16 @@ class Context:
             if not isinstance(outcome, _Failure):
                 break
             if attempt >= policy.attempts:
-                self._runner.step_failed(name, attempt)
+                self._runner.step_failed(name, attempt, outcome.exc)
                 raise outcome.exc
             if policy.ask:
                 again = await self._runner.ask_retry(
                     key=f"{key}.retry{attempt}", scope=self._scope, step=name,
                     error=failure_message(outcome.exc), attempt=attempt,
+                    error_type=type(outcome.exc).__name__,
                 )
                 if not again:
-                    self._runner.step_failed(name, attempt)
+                    self._runner.step_failed(name, attempt, outcome.exc)
                     raise outcome.exc
             else:
                 await self.sleep(policy.delay(attempt))

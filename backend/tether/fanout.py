@@ -14,6 +14,11 @@ An outbox goes through three phases, and its ``last`` seq makes the joins exact:
 3. **live**: frames from the feed. A frame at or below ``last`` is a duplicate and is
    dropped; a frame beyond ``last + 1`` means the feed lost something (a Redis reconnect)
    and the gap is filled from the log first.
+
+Whenever a read from the log finds that events past ``last`` are gone (the history cap),
+a ``snapshot`` stands in for them: its seq is the one just before the oldest kept event,
+its session is the session as it is when it is sent, and every kept event follows it, so
+the client's cursor goes on from the snapshot's seq with no gap (PROTOCOL.md §4).
 """
 
 from __future__ import annotations
@@ -152,27 +157,13 @@ class Outbox:
         await self._drain()
 
     async def _replay(self) -> None:
-        first = await self._store.read_events(self.session_id, after=self.after, limit=READ_CHUNK)
-        target = first.last_seq
+        chunk = await self._store.read_events(self.session_id, after=self.after, limit=READ_CHUNK)
+        target = chunk.last_seq
         self.last = min(self.after, target)
         await self._send(ReplayStart(after=self.after, last_seq=target).model_dump_json())
-        frames = first.frames
-        if first.trimmed:
-            await self._send_snapshot()
-            frames = (await self._read()).frames
-        while frames and self.last < target:
-            progressed = False
-            for frame in frames:
-                seq = seq_of(frame)
-                if seq > target:
-                    break
-                if seq > self.last:
-                    await self._send(frame)
-                    self.last = seq
-                    progressed = True
-            if not progressed or self.last >= target:
-                break
-            frames = (await self._read()).frames
+        while self.last < target and await self._send_chunk(chunk, upto=target):
+            if self.last < target:
+                chunk = await self._read()
         await self._send(ReplayComplete(last_seq=max(target, self.last)).model_dump_json())
 
     async def _catch_up(self) -> None:
@@ -206,30 +197,40 @@ class Outbox:
     async def _read(self) -> EventRange:
         return await self._store.read_events(self.session_id, after=self.last, limit=READ_CHUNK)
 
-    async def _send_snapshot(self) -> None:
-        """History after ``last`` was trimmed: send the whole session instead."""
+    async def _send_chunk(self, chunk: EventRange, *, upto: int | None) -> bool:
+        """Send the frames of ``chunk`` past ``last`` (up to ``upto``; None: all), after a
+        snapshot when the ones right after ``last`` are gone. True if anything was sent."""
+        sent = False
+        if chunk.trimmed and chunk.gone_upto > self.last:
+            await self._send_snapshot(chunk.gone_upto)
+            sent = True
+        for frame in chunk.frames:
+            seq = seq_of(frame)
+            if upto is not None and seq > upto:
+                break
+            if seq > self.last:
+                await self._send(frame)
+                self.last = seq
+                sent = True
+        return sent
+
+    async def _send_snapshot(self, seq: int) -> None:
+        """Events up to ``seq`` are gone: send the session in their place, as it is now.
+
+        Now rather than as of ``seq`` (which nothing keeps): every kept event after ``seq``
+        follows, and each of them re-applies to the same final view (a later status,
+        state or progress replaces an earlier one; requests open and close by id)."""
         session = await self._snapshot()
-        frame = SnapshotEvent(seq=session.last_seq, ts=now_iso(), session=session)
+        frame = SnapshotEvent(seq=seq, ts=now_iso(), session=session)
         await self._send(frame.model_dump_json())
-        self.last = session.last_seq
+        self.last = seq
 
     async def _send_from_log(self, upto: int | None) -> None:
         """Send logged frames after ``last`` up to ``upto`` (None: all there are)."""
         while upto is None or self.last < upto:
             chunk = await self._read()
-            frames = chunk.frames
-            if chunk.trimmed:  # this client fell behind the history cap
-                await self._send_snapshot()
-                continue
-            if not frames:
+            if not await self._send_chunk(chunk, upto=upto):
                 return
-            for frame in frames:
-                seq = seq_of(frame)
-                if upto is not None and seq > upto:
-                    return
-                if seq > self.last:
-                    await self._send(frame)
-                    self.last = seq
             if upto is None and self.last >= chunk.last_seq:
                 return
 

@@ -117,6 +117,17 @@ class Request(Wire):
 class ErrorInfo(Wire):
     type: str
     message: str
+    traceback: str | None = Opt()   # only in what the session's owner is sent
+
+
+class ProgressInfo(Wire):
+    done: float
+    total: float
+
+
+class ForkOrigin(Wire):
+    session_id: str
+    at_seq: int
 
 
 class Session(Wire):
@@ -132,6 +143,20 @@ class Session(Wire):
     result: Any
     error: ErrorInfo | None
     last_seq: int
+    progress: dict[str, ProgressInfo] = Field(default_factory=dict)  # latest per label ("" = none)
+    cancel_reason: str | None = None
+    cancelled_by: str | None = None      # user id; None when the task cancelled itself
+    forked_from: ForkOrigin | None = None
+
+
+def seen_by(session: Session, user: str) -> Session:
+    """``session`` as ``user`` may see it: the one place that decides what only its owner
+    is sent (today the failure's traceback). Every Session the hub serves passes here."""
+    if user == session.owner or session.error is None or session.error.traceback is None:
+        return session
+    return session.model_copy(
+        update={"error": session.error.model_copy(update={"traceback": None})}
+    )
 
 
 # --- Stored events (numbered) ------------------------------------------------------------
@@ -195,6 +220,8 @@ class TaskFailedEvent(EventBase):
     attempt: int
     request_id: str | None = Opt()
     expires_at: str | None = Opt()
+    error_type: str | None = Opt()       # the exception's class name
+    step: str | None = Opt()             # the step whose attempt failed; None for the task itself
 
 
 class RequestAnsweredEvent(EventBase):
@@ -218,6 +245,7 @@ class TaskCompletedEvent(EventBase):
 class TaskCancelledEvent(EventBase):
     type: Literal["task_cancelled"] = "task_cancelled"
     reason: str
+    by: str | None = Opt()
 
 
 class SnapshotEvent(EventBase):

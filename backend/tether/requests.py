@@ -207,7 +207,8 @@ class RequestBook:
                                 scope, default)
 
     async def ask_retry(
-        self, *, key: str, scope: str, step: str, error: str, attempt: int
+        self, *, key: str, scope: str, step: str, error: str, attempt: int,
+        error_type: str | None = None,
     ) -> bool:
         times = self._identity(key, "retry", None)
         rid = times.request_id
@@ -217,7 +218,7 @@ class RequestBook:
         )
         event = TaskFailedEvent(
             seq=0, ts=times.created_at, error=error, can_retry=True, attempt=attempt,
-            request_id=rid,
+            request_id=rid, error_type=error_type, step=step,
         )
         pending = PendingRequest(request=request, journal_key=key)
         return bool(await self._open(pending, event, scope, MISSING))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,8 @@ from tether.forms import Form
 from tether.hub import TaskDef
 from tether.messages import (
     EventBase,
+    ProgressEvent,
+    ProgressInfo,
     StateEvent,
     TaskCancelledEvent,
     TaskCompletedEvent,
@@ -41,12 +44,14 @@ from tether.messages import (
 from tether.replay import RecordedAnswer, Replay
 from tether.requests import PendingRequest, RequestBook
 from tether.sealing import Sealer
-from tether.store.base import Entry, SessionRecord, Store
+from tether.store.base import Entry, SessionRecord, Store, parse_cancel
+from tether.store.codec import cancelled_fields
 from tether.writer import SessionWriter
 
 log = logging.getLogger(__name__)
 
 _ANSWERED = '"type":"request_answered"'
+MAX_TRACEBACK = 16_000  # characters of a failure's traceback kept (its end: the raise)
 
 
 class SessionRunner:
@@ -71,13 +76,14 @@ class SessionRunner:
         self.owner = record.session.owner
         self.state: dict[str, Any] = {}
         self.failed_attempt = 1
-        self.failed_step: str | None = None
+        self.failed_step: tuple[str, BaseException] | None = None  # (step, what it raised)
         self.replay = Replay(versions=(record.version, task.version))
         self._runner_id = runner_id
         self._writer = SessionWriter(store, self.session_id, runner=runner_id)
         self._requests = self._request_book()
         self._task: asyncio.Task[Any] | None = None
         self._cancel_reason: str | None = None
+        self._cancel_by: str | None = None
         self._abandoned = False
         self._background: set[asyncio.Task[None]] = set()
 
@@ -107,7 +113,7 @@ class SessionRunner:
                 await self._writer.write(Entry(set={"status": "running"}))
             self._task = asyncio.create_task(self._call_task(), name=f"task-{self.session_id}")
             if self._record.cancel_requested:
-                self.cancel("cancelled")
+                self.cancel("cancelled", by=self._record.cancel_by)
             try:
                 await asyncio.wait([self._task])
             except asyncio.CancelledError:
@@ -166,7 +172,7 @@ class SessionRunner:
         if self.replay.diverged is not None:  # even if the task caught it: its journal is void
             entry = self._failed(ts, self.replay.diverged)
         elif task.cancelled() or self._cancel_reason is not None:
-            entry = _cancelled(ts, self._cancel_reason or "cancelled")
+            entry = _cancelled(ts, self._cancel_reason or "cancelled", self._cancel_by)
         elif isinstance(exc, CancelSession):
             entry = _cancelled(ts, exc.reason)
         elif isinstance(exc, LeaseLost):
@@ -191,16 +197,21 @@ class SessionRunner:
         message = printable(str(exc) or type(exc).__name__)
         if not isinstance(exc, (RequestTimedOut, Nondeterminism)):
             log.warning("Session %s failed", self.session_id, exc_info=exc)
+        step = self.failed_step[0] if self.failed_step and self.failed_step[1] is exc else None
         event = TaskFailedEvent(
-            seq=0, ts=ts, error=message, can_retry=False, attempt=self.failed_attempt
+            seq=0, ts=ts, error=message, can_retry=False, attempt=self.failed_attempt,
+            error_type=type(exc).__name__, step=step,
         )
-        error = dump_json({"type": type(exc).__name__, "message": message})
+        trace = printable("".join(traceback.format_exception(exc)))[-MAX_TRACEBACK:]
+        error = dump_json({"type": type(exc).__name__, "message": message, "traceback": trace})
         return Entry(body=event_body(event), set={"status": "failed", "error": error})
 
-    def cancel(self, reason: str) -> None:
-        """Cancel the task: it sees ``CancelledError`` at whatever it is awaiting."""
+    def cancel(self, reason: str, *, by: str | None = None) -> None:
+        """Cancel the task: it sees ``CancelledError`` at whatever it is awaiting.
+        ``by``: the user who asked (None: unknown)."""
         if self._task is not None and not self._task.done():
             self._cancel_reason = reason
+            self._cancel_by = by
             self._task.cancel()
 
     def abandon(self) -> None:
@@ -216,13 +227,19 @@ class SessionRunner:
         await self._writer.write_durable(Entry(journal={key: entry_json}))
         self.replay.remember(key, entry_json)
 
-    def step_failed(self, step: str, attempt: int) -> None:
-        self.failed_step = step
+    def step_failed(self, step: str, attempt: int, exc: BaseException) -> None:
+        self.failed_step = (step, exc)
         self.failed_attempt = attempt
 
     async def emit(self, event: EventBase, scope: str) -> None:
         if not self.replay.emit(scope):
-            await self._writer.write(Entry(body=event_body(event), emit_scope=scope))
+            progress = {}
+            if isinstance(event, ProgressEvent):  # kept per label for snapshots
+                info = ProgressInfo(done=event.done, total=event.total)
+                progress = {event.label or "": info.model_dump_json()}
+            await self._writer.write(
+                Entry(body=event_body(event), emit_scope=scope, progress=progress)
+            )
 
     async def set_state(self, values: dict[str, Any], scope: str) -> None:
         merged = {**self.state, **values}
@@ -259,10 +276,12 @@ class SessionRunner:
         )
 
     async def ask_retry(
-        self, *, key: str, scope: str, step: str, error: str, attempt: int
+        self, *, key: str, scope: str, step: str, error: str, attempt: int,
+        error_type: str | None = None,
     ) -> bool:
         return await self._requests.ask_retry(
-            key=key, scope=scope, step=step, error=error, attempt=attempt
+            key=key, scope=scope, step=step, error=error, attempt=attempt,
+            error_type=error_type,
         )
 
     def live_model(self, request_id: str) -> type[BaseModel] | None:
@@ -279,8 +298,9 @@ class SessionRunner:
             self._requests.answered(event["request_id"], event["value"])
 
     def on_command(self, session_id: str, command: str) -> None:
-        if command == "cancel":
-            self.cancel("cancelled")
+        is_cancel, by = parse_cancel(command)
+        if is_cancel:
+            self.cancel("cancelled", by=by)
 
     def on_outage(self) -> None:
         return None  # the writer retries; answers are refilled by on_resync
@@ -304,16 +324,16 @@ class SessionRunner:
                 self._requests.refill(await self._store.answers(self.session_id))
                 record = await self._store.get_session(self.session_id)
                 if record is not None and record.cancel_requested:
-                    self.cancel("cancelled")
+                    self.cancel("cancelled", by=record.cancel_by)
                 return
             except StoreUnavailable as exc:
                 log.warning("Session %s refills later: %s", self.session_id, exc)
                 await backoff.wait()
 
 
-def _cancelled(ts: str, reason: str) -> Entry:
-    event = TaskCancelledEvent(seq=0, ts=ts, reason=reason)
-    return Entry(body=event_body(event), set={"status": "cancelled"})
+def _cancelled(ts: str, reason: str, by: str | None = None) -> Entry:
+    event = TaskCancelledEvent(seq=0, ts=ts, reason=reason, by=by)
+    return Entry(body=event_body(event), set=cancelled_fields(reason, by))
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -38,6 +38,7 @@ from tether.forms import field_errors
 from tether.hub import Hub
 from tether.messages import (
     TERMINAL_STATUSES,
+    ForkOrigin,
     RequestAnsweredEvent,
     RequestKind,
     Session,
@@ -209,6 +210,7 @@ class SessionManager:
             inputs_json=dump_json(source.inputs), version=record.version,
             runner=self._hub_id,
             first_event=event_body(StatusEvent(seq=0, ts=created_at, status="pending")),
+            forked_from=ForkOrigin(session_id=session_id, at_seq=at),
         )
         new_id, _, _ = await self._store.create_session(new, seed=seed)
         forked = await self._store.get_session(new_id)
@@ -311,13 +313,14 @@ class SessionManager:
         return AlreadyAnswered(request_id)
 
     async def cancel(self, session_id: str, *, user: str) -> Session:
-        """Ask the session's runner to cancel it (idempotent while it runs).
+        """Ask the session's runner to cancel it on ``user``'s behalf (idempotent while it
+        runs; the first to ask is recorded as who cancelled it).
 
         Raises:
             UnknownSession, AlreadyFinished.
         """
         record = await self.get(session_id, user=user)
-        outcome = await self._store.request_cancel(session_id)
+        outcome = await self._store.request_cancel(session_id, by=user)
         if outcome == "already_finished":
             raise AlreadyFinished(session_id, record.session.status)
         if outcome == "unknown_session":

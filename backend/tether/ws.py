@@ -44,6 +44,7 @@ from tether.messages import (
     RetryFrame,
     Session,
     UserInputFrame,
+    seen_by,
 )
 from tether.sessions import SessionManager
 
@@ -216,7 +217,8 @@ class _Connection:
         await self._send({"type": "websocket.send", "text": text})
 
     async def _snapshot(self) -> Session:
-        return (await self._manager.get(self._session_id, user=self._user)).session
+        record = await self._manager.get(self._session_id, user=self._user)
+        return seen_by(record.session, self._user)
 
     def _writer_failed(self, exc: BaseException) -> None:
         if isinstance(exc, StoreUnavailable):

@@ -358,19 +358,32 @@ async def test_phone_width(
 
 
 @pytest.mark.hub_settings(history_cap=100)
-async def test_trimmed_history_resumes_from_a_snapshot(page: Page) -> None:
-    """When the hub kept only the newest events, the view starts from its snapshot."""
+async def test_a_refreshed_long_ticker_shows_the_kept_tail_and_a_true_notice(page: Page) -> None:
+    """Past the history cap a refresh shows a notice that names how many earlier events
+    are no longer kept, then every line the hub still keeps, up to the end."""
     session_id = await start_by_api(page, "ticker", {"count": 1000, "size": 16})
     await page.goto(f"/sessions/{session_id}")
     await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "completed")
     await page.reload()
     await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "completed")
     await expect(page.get_by_role("region", name="Result")).to_contain_text("1000")
+
+    # What the hub keeps, read from just past the snapshot's seq (no snapshot involved).
+    first = await (await page.request.get(f"/api/sessions/{session_id}/events?limit=1")).json()
+    gone = first["events"][0]["seq"]
+    assert first["events"][0]["type"] == "snapshot" and gone > 0
+    page_ = await (await page.request.get(f"/api/sessions/{session_id}/events?after={gone}")).json()
+    kept = [e["content"] for e in page_["events"] if e["type"] == "stream"]
+    assert len(kept) >= 90 and kept[-1].startswith("00000999")
+
     log = page.get_by_role("log")
+    # the notice, every kept line, "Task completed."
+    await expect(log).to_have_attribute("data-lines", str(1 + len(kept) + 1))
+    await expect(log_rows(page).last).to_have_text("Task completed.")
+    await expect(page.get_by_text(kept[-1], exact=True)).to_be_visible()
     await log.evaluate("el => { el.scrollTop = 0; }")
-    await expect(log_rows(page).first).to_contain_text("Earlier events are no longer kept")
-    # The snapshot covers the whole finished session: nothing is replayed after it.
-    assert await log.get_attribute("data-lines") == "1"
+    await expect(log_rows(page).first).to_have_text(f"{gone:,} earlier events are no longer kept.")
+    await expect(page.get_by_text(kept[0], exact=True)).to_be_visible()
 
 
 # Event types the app's log shows as a row of their own (session/store.ts); a status

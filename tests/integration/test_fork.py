@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.server import RunningHub, User, new_user, run_hub
-from tests.support.tabs import all_events, answer, wait_pending, wait_status
+from tests.support.tabs import all_events, answer, get_session, wait_pending, wait_status
 from tether import Context, Hub
 from tether.config import Settings
 
@@ -97,6 +97,10 @@ async def test_fork_at_the_first_request_asks_it_again_and_keeps_earlier_steps(
     assert response.status_code == 201, response.text
     forked = response.json()
     assert forked["id"] != source and forked["task"] == "interview"
+    origin = {"session_id": source, "at_seq": first["seq"]}
+    assert forked["forked_from"] == origin
+    assert (await get_session(user, forked["id"]))["forked_from"] == origin
+    assert (await get_session(user, source))["forked_from"] is None
 
     await answer_open(user, forked["id"], first["prompt"], {"name": "Grace"})
     await answer_open(user, forked["id"], "How are you?", {"mood": "curious"})

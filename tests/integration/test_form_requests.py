@@ -89,7 +89,8 @@ async def test_initial_that_json_cannot_hold_fails_the_task_clearly(user: User) 
 async def test_initial_naming_an_unknown_field_fails_the_task_clearly(user: User) -> None:
     session = await wait_status(user, (await user.start("misnamed_initial"))["id"])
     assert session["status"] == "failed"
-    assert session["error"] == {
-        "type": "ValueError",
-        "message": "initial= names fields the form does not have: ['custmer']",
-    }
+    error = session["error"]
+    assert (error["type"], error["message"]) == (
+        "ValueError", "initial= names fields the form does not have: ['custmer']"
+    )
+    assert error["traceback"].rstrip().endswith(error["message"])

@@ -1,4 +1,5 @@
-"""Reconnecting with ``after=``: no gap, no duplicate, replay framed, snapshots when trimmed."""
+"""Reconnecting with ``after=``: no gap, no duplicate, replay framed, and past the history
+cap a snapshot followed by every event the hub still keeps."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from pydantic import BaseModel
 
 from tests.support.server import RunningHub, User, new_user, run_hub
 from tests.support.tabs import Tab, all_events, answer, get_session, wait_pending, wait_status
-from tests.support.timing import MS
+from tests.support.timing import MS, eventually
+from tests.support.view import fold, of_session
 from tether import Context, Hub
 from tether.config import Settings
 
 hub_def = Hub()
+CAP = 20  # small_history_hub's history_cap
 
 
 class Lines(BaseModel):
@@ -59,6 +62,24 @@ async def lines_then_confirm(ctx: Context, inputs: Lines) -> str:
     return "done"
 
 
+class Ticks(BaseModel):
+    count: int = 300
+
+
+@hub_def.task()
+async def long_ticker(ctx: Context, inputs: Ticks) -> dict[str, int]:
+    """Two progress bars and some state, ``count`` lines, then "Finish?" and one more line."""
+    await ctx.progress(1, 4, label="setup")
+    await ctx.set_state(phase="ticking")
+    for i in range(inputs.count):
+        await ctx.stream(f"tick {i}")
+    await ctx.progress(inputs.count, inputs.count)
+    await ctx.set_state(phase="asking")
+    await ctx.confirm("Finish?")
+    await ctx.stream("finished")
+    return {"ticks": inputs.count}
+
+
 def store_settings(request: pytest.FixtureRequest, **changes: Any) -> Settings:
     url = request.getfixturevalue("redis_url") if request.param == "redis" else None
     return Settings(redis_url=url, static_dir=None, **changes)
@@ -73,7 +94,7 @@ async def hub(request: pytest.FixtureRequest) -> AsyncIterator[RunningHub]:
 
 @pytest.fixture(params=["memory", "redis"])
 async def small_history_hub(request: pytest.FixtureRequest) -> AsyncIterator[RunningHub]:
-    async with run_hub(store_settings(request, history_cap=20), hub_def) as running:
+    async with run_hub(store_settings(request, history_cap=CAP), hub_def) as running:
         yield running
 
 
@@ -175,40 +196,148 @@ async def test_every_connection_frames_its_replay(user: User) -> None:
     await wait_status(user, sid)
 
 
-async def test_trimmed_history_replays_as_snapshot(small_history_hub: RunningHub) -> None:
-    """With history_cap=20, after=0 starts with a snapshot whose seq is the last seq it
-    covers (the whole session in it), then consecutive seqs, then live events."""
-    async with new_user(small_history_hub) as user:
-        # Redis trims its stream approximately (whole 100-entry nodes): log well past that.
-        session = await user.start("lines_then_confirm", {"count": 300})
-        sid = session["id"]
-        (ask,) = await wait_pending(user, sid, "confirm")
-        covered = (await get_session(user, sid))["last_seq"]
-        assert covered > 300
+async def events_page(user: User, sid: str, after: int, limit: int = 1000) -> dict[str, Any]:
+    response = await user.http.get(
+        f"/api/sessions/{sid}/events", params={"after": after, "limit": limit}
+    )
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()
+    return page
 
-        tab = await Tab.open(user, sid, after=0)
+
+async def kept_log(user: User, sid: str, snapshot_seq: int) -> list[dict[str, Any]]:
+    """The events the hub keeps after ``snapshot_seq``, read from that point (not a
+    trimmed one, so no snapshot is involved in reading them)."""
+    events = await all_events(user, sid, after=snapshot_seq)
+    assert all(e["type"] != "snapshot" for e in events)
+    return events
+
+
+async def long_ticker_waiting(user: User, count: int = 300) -> tuple[str, dict[str, Any]]:
+    """A ``long_ticker`` session well past the cap (Redis trims whole 100-entry nodes),
+    waiting at "Finish?"; returns its id and the open request."""
+    session = await user.start("long_ticker", {"count": count})
+    sid = session["id"]
+    (ask,) = await wait_pending(user, sid, "confirm")
+    assert (await get_session(user, sid))["last_seq"] > count
+    return sid, ask
+
+
+@pytest.mark.parametrize("after", [0, 5])
+async def test_a_refresh_past_the_cap_gets_a_snapshot_then_every_kept_event(
+    small_history_hub: RunningHub, after: int
+) -> None:
+    """A tab that comes back from a trimmed point (a refresh: after=0) gets one snapshot
+    whose seq is just before the oldest kept event, then every event the hub keeps, in
+    order, then live events; its view is the session's."""
+    async with new_user(small_history_hub) as user:
+        sid, ask = await long_ticker_waiting(user)
+        tab = await Tab.open(user, sid, after=after)
         await tab.until("replay_complete")
-        snapshot = tab.events[0]
+        snapshot, *tail = tab.events
         assert snapshot["type"] == "snapshot"
-        assert snapshot["seq"] == snapshot["session"]["last_seq"] >= covered
-        assert snapshot["session"]["state"] == {"streamed": 300}
-        assert [r["request_id"] for r in snapshot["session"]["pending"]] == [ask["request_id"]]
-        assert [e["seq"] for e in tab.events[1:]] == list(
-            range(snapshot["seq"] + 1, snapshot["seq"] + len(tab.events))
-        )
+        assert after < snapshot["seq"] < tab.replay_last
+        assert tail == await kept_log(user, sid, snapshot["seq"])
+        assert len(tail) >= CAP
+        assert [e["type"] for e in tail[-2:]] == ["request_confirmation", "status"]
+        assert [e["content"] for e in tail if e["type"] == "stream"][-1] == "tick 299"
+        session = await get_session(user, sid)
+        assert snapshot["session"]["pending"] == session["pending"]
+        assert fold(tab.events) == of_session(session)
 
         await tab.send(type="confirm", request_id=ask["request_id"], value=True)
-        done = await tab.until("task_completed")
-        assert done["result"] == "done"
-        seqs = [e["seq"] for e in tab.events[1:]]
-        assert seqs == list(range(snapshot["seq"] + 1, snapshot["seq"] + 1 + len(seqs)))
+        await tab.until("status", status="completed")
+        final = await wait_status(user, sid)
+        assert fold(tab.events) == of_session(final)
+        assert tab.events[-1] == (await events_page(user, sid, final["last_seq"] - 1))[
+            "events"][0]
 
-        # HTTP gives the same answer: a snapshot first, then consecutive seqs.
-        response = await user.http.get(f"/api/sessions/{sid}/events", params={"after": 0})
-        page = response.json()
-        assert page["events"][0]["type"] == "snapshot"
-        rest = [e["seq"] for e in page["events"][1:]]
-        assert rest == list(range(page["events"][0]["seq"] + 1, page["last_seq"] + 1))
+
+async def test_progress_survives_a_refresh_past_the_cap(small_history_hub: RunningHub) -> None:
+    """Progress reported before the kept tail (the "setup" bar) is in the snapshot, and
+    the refreshed tab ends with the same bars as the tab that watched from the start."""
+    async with new_user(small_history_hub) as user:
+        session = await user.start("long_ticker", {"count": 300})
+        sid = session["id"]
+        watcher = await Tab.open(user, sid)
+        await watcher.until("request_confirmation")
+        refreshed = await Tab.open(user, sid)
+        await refreshed.until("replay_complete")
+        snapshot = refreshed.events[0]
+        assert snapshot["type"] == "snapshot"
+        assert all(e.get("label") != "setup" for e in refreshed.events[1:])  # trimmed
+        bars = {"setup": {"done": 1, "total": 4}, "": {"done": 300, "total": 300}}
+        assert snapshot["session"]["progress"] == bars
+        assert (await get_session(user, sid))["progress"] == bars
+        assert fold(refreshed.events).progress == fold(watcher.events).progress == {
+            "setup": (1, 4), "": (300, 300)}
+
+
+async def test_two_tabs_stopped_at_different_points_end_with_the_same_view(
+    small_history_hub: RunningHub,
+) -> None:
+    """Two tabs leave a streaming session at different lines, the session goes on far
+    past the cap and ends; both come back from where they were and end with the same
+    view as the session and with its last event."""
+    async with new_user(small_history_hub) as user:
+        session = await user.start("stream_until_stopped", {"count": 50})
+        sid = session["id"]
+        early = await Tab.open(user, sid)
+        for _ in range(30):
+            await early.read()
+        await early.ws.close()
+        late = await Tab.open(user, sid)
+        await late.until("stream", where=lambda e: e["seq"] > early.last_seq + 300)
+        await late.ws.close()
+        left = [list(early.events), list(late.events)]
+
+        async def moved_on() -> bool:
+            return (await get_session(user, sid))["last_seq"] > late.last_seq + 500
+
+        await eventually(moved_on, timeout_ms=20_000, what="the session to stream on")
+        (stop,) = await wait_pending(user, sid, "confirm")
+        assert (await answer(user, sid, stop["request_id"], True)).status_code == 200
+        final = await wait_status(user, sid, timeout_ms=60_000)
+
+        tails = []
+        for before, tab in zip(left, (early, late), strict=True):
+            back = await Tab.open(user, sid, after=tab.last_seq)
+            await back.until("replay_complete", timeout=30)
+            snapshot = back.events[0]
+            assert snapshot["type"] == "snapshot" and snapshot["seq"] > tab.last_seq
+            tails.append(back.events[1:])
+            assert back.events[1:] == await kept_log(user, sid, snapshot["seq"])
+            assert back.last_seq == final["last_seq"]
+            assert fold(before + back.events) == of_session(final)
+        assert tails[0] == tails[1]
+        assert tails[0][-1]["type"] == "status" and tails[0][-1]["status"] == "completed"
+
+
+async def test_events_pages_from_a_trimmed_point(small_history_hub: RunningHub) -> None:
+    """GET .../events?after= a trimmed point: a snapshot (seq just before the oldest kept
+    event) then kept events, at most ``limit`` per page; paging on from the last seq of
+    each page reads every kept event once, and ends at the log's last seq."""
+    async with new_user(small_history_hub) as user:
+        sid, ask = await long_ticker_waiting(user)
+        await answer(user, sid, ask["request_id"], True)
+        final = await wait_status(user, sid)
+        first = await events_page(user, sid, after=3, limit=8)
+        snapshot = first["events"][0]
+        assert snapshot["type"] == "snapshot" and snapshot["seq"] > 3
+        assert len(first["events"]) == 8 and first["last_seq"] == final["last_seq"]
+        pages, read = [first], first["events"][1:]
+        while read[-1]["seq"] < final["last_seq"]:
+            page = await events_page(user, sid, after=read[-1]["seq"], limit=8)
+            assert 0 < len(page["events"]) <= 8
+            assert page["events"][0]["type"] != "snapshot"
+            pages.append(page)
+            read.extend(page["events"])
+        assert [e["seq"] for e in read] == list(range(snapshot["seq"] + 1, final["last_seq"] + 1))
+        assert read == await kept_log(user, sid, snapshot["seq"])
+        tab = await Tab.open(user, sid, after=3)
+        await tab.until("replay_complete")
+        assert tab.events[0]["seq"] == snapshot["seq"] and tab.events[1:] == read
+        assert fold([snapshot, *read]) == of_session(final)
 
 
 async def test_reconnect_after_the_end_gets_only_the_tail(user: User) -> None:

@@ -9,12 +9,13 @@ import pytest
 import websockets
 from pydantic import BaseModel
 
-from tests.support.server import RunningHub, new_user, run_hub
+from tests.support.server import RunningHub, User, new_user, run_hub
 from tests.support.tabs import Tab, all_events, answer, small_buffer_socket, wait_status
 from tether import Context, Hub
 from tether.config import Settings
 
 SEND_QUEUE = 256
+SMALL_CAP = 300  # far fewer events than a flood writes
 hub_def = Hub()
 
 
@@ -45,6 +46,58 @@ async def hub(request: pytest.FixtureRequest) -> AsyncIterator[RunningHub]:
     settings = Settings(redis_url=url, static_dir=None, send_queue=SEND_QUEUE)
     async with run_hub(settings, hub_def) as running:
         yield running
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def small_history_hub(request: pytest.FixtureRequest) -> AsyncIterator[RunningHub]:
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    settings = Settings(
+        redis_url=url, static_dir=None, send_queue=SEND_QUEUE, history_cap=SMALL_CAP
+    )
+    async with run_hub(settings, hub_def) as running:
+        yield running
+
+
+async def slow_tab_closed_4008(user: User, sid: str) -> Tab:
+    """A tab that reads nothing (a tiny TCP receive buffer and a one-message incoming
+    queue) while the flood runs; it is read at the end, up to its 4008 close."""
+    slow_ws = await websockets.connect(
+        f"{user.hub.ws_url}/ws/sessions/{sid}?after=0",
+        sock=small_buffer_socket(user.hub.base_url), max_queue=1,
+        additional_headers=user.cookie_header, max_size=None,
+    )
+    user.sockets.append(slow_ws)
+    slow = Tab(slow_ws, 0)
+    go = await slow.seen_or_until("request_confirmation")
+    if not slow.replay_done:
+        await slow.until("replay_complete")
+    assert (await answer(user, sid, go["request_id"], True)).status_code == 200
+    return slow
+
+
+async def test_a_tab_closed_4008_past_the_cap_comes_back_to_the_kept_tail(
+    small_history_hub: RunningHub,
+) -> None:
+    """A slow tab closed with 4008 that comes back after the hub trimmed past its cursor
+    gets a snapshot (seq just before the oldest kept event), then every kept event to the
+    end: no gap after the snapshot, and the end of the session."""
+    count, size = 1500, 16 * 1024
+    async with new_user(small_history_hub) as user:
+        session = await user.start("flood", {"count": count, "size": size})
+        sid = session["id"]
+        slow = await slow_tab_closed_4008(user, sid)
+        final = await wait_status(user, sid, timeout_ms=60_000)
+        assert await slow.closed_with(timeout=30) == 4008
+        assert slow.last_seq < final["last_seq"] - 2 * SMALL_CAP  # its cursor is trimmed
+
+        again = await Tab.open(user, sid, after=slow.last_seq, max_size=None)
+        await again.until("replay_complete", timeout=30)
+        snapshot, *tail = again.events
+        assert snapshot["type"] == "snapshot" and snapshot["seq"] > slow.last_seq
+        assert tail == await all_events(user, sid, after=snapshot["seq"])
+        assert len(tail) >= SMALL_CAP and again.last_seq == final["last_seq"]
+        assert [e["content"][:8] for e in tail if e["type"] == "stream"][-1] == f"{count - 1:08d}"
+        assert snapshot["session"]["status"] == "completed"
 
 
 async def test_slow_tab_is_closed_4008_and_others_get_everything(hub: RunningHub) -> None:

@@ -19,6 +19,9 @@ import pytest
 from tests.support.timing import MS, eventually
 from tether.errors import LeaseLost, UnknownSession
 from tether.messages import (
+    ForkOrigin,
+    ProgressEvent,
+    ProgressInfo,
     Request,
     RequestAnsweredEvent,
     RequestConfirmationEvent,
@@ -35,6 +38,7 @@ from tether.messages import (
 from tether.requests import PendingRequest
 from tether.sessions import new_session_id
 from tether.store.base import Entry, NewSession, Seed, Store
+from tether.store.codec import cancelled_fields
 from tether.store.memory import MemoryStore
 from tether.store.redis import RedisStore
 
@@ -114,7 +118,7 @@ class Recorder:
 
 def new_session(
     *, owner: str = "alice", session_id: str | None = None, inputs: dict[str, Any] | None = None,
-    runner: str = "hub-1",
+    runner: str = "hub-1", forked_from: ForkOrigin | None = None,
 ) -> NewSession:
     created_at = now_iso()
     return NewSession(
@@ -126,6 +130,7 @@ def new_session(
         version="v1",
         runner=runner,
         first_event=event_body(StatusEvent(seq=0, ts=created_at, status="pending")),
+        forked_from=forked_from,
     )
 
 
@@ -168,6 +173,13 @@ def answer(request_id: str, value: Any, by: str = "alice") -> tuple[str, str]:
                              by=by)
     )
     return json.dumps({"value": value, "by": by, "at": ts}), body
+
+
+def progress(done: float, total: float, label: str | None = None) -> Entry:
+    """A progress event with the per-label record the runner keeps beside it."""
+    event = ProgressEvent(seq=0, ts=now_iso(), done=done, total=total, label=label)
+    info = ProgressInfo(done=done, total=total)
+    return Entry(body=event_body(event), progress={label or "": info.model_dump_json()})
 
 
 def completed(result: Any) -> Entry:
@@ -562,6 +574,106 @@ async def test_read_events_says_trimmed_once_history_exceeds_the_cap(
     oldest = seqs[0]
     assert not (await store.read_events(session_id, after=oldest - 1, limit=5)).trimmed
     assert (await store.read_events(session_id, after=oldest - 2, limit=5)).trimmed
+
+
+async def test_read_events_from_a_trimmed_point_returns_the_kept_tail(
+    make_store: MakeStore,
+) -> None:
+    """From a trimmed point the kept events come back, oldest first, paged by ``limit``;
+    ``gone_upto`` is the seq just before the oldest of them (where a snapshot goes), and
+    at least ``history_cap`` events are kept."""
+    store = await make_store(history_cap=150)
+    session_id = await create(store)
+    for n in range(10):
+        await store.append(session_id, [Entry(body=stream(f"{n}:{i}")) for i in range(100)])
+    last_seq = 1001
+    whole = await store.read_events(session_id, after=0, limit=100_000)
+    assert whole.trimmed and whole.last_seq == last_seq
+    kept = [seq_of(f) for f in whole.frames]
+    assert kept == list(range(whole.gone_upto + 1, last_seq + 1))
+    assert len(kept) >= 150 and whole.gone_upto > 0
+    # the same tail from any trimmed point, and exactly it from the snapshot's seq on
+    for after in (0, 1, whole.gone_upto - 1):
+        again = await store.read_events(session_id, after=after, limit=100_000)
+        assert again.trimmed and again.frames == whole.frames
+        assert again.gone_upto == whole.gone_upto
+    tail = await store.read_events(session_id, after=whole.gone_upto, limit=100_000)
+    assert not tail.trimmed and tail.frames == whole.frames
+    # bounded pages: the first page from a trimmed point is the oldest kept events
+    page = await store.read_events(session_id, after=0, limit=7)
+    assert page.trimmed and page.frames == whole.frames[:7]
+    assert page.gone_upto == whole.gone_upto
+    untrimmed = await store.read_events(session_id, after=last_seq, limit=10)
+    assert (untrimmed.frames, untrimmed.trimmed, untrimmed.gone_upto) == ([], False, last_seq)
+
+
+async def test_progress_is_kept_per_label_past_the_history_cap(make_store: MakeStore) -> None:
+    """The record holds the latest progress of every label ("" for none), written with
+    its event, even once those events are trimmed and after the session ends."""
+    store = await make_store(history_cap=20)
+    session_id = await create_running(store)
+    await store.append(session_id, [progress(1, 5, "files"), progress(1, 3)])
+    await store.append(session_id, [progress(2, 5, "files"), Entry(body=stream("x"))])
+    await store.append(session_id, [progress(4, 5, "files")])
+    for _ in range(3):
+        await store.append(session_id, [Entry(body=stream(str(i))) for i in range(100)])
+    assert (await store.read_events(session_id, after=0, limit=10)).trimmed
+    expected = {"": ProgressInfo(done=1, total=3), "files": ProgressInfo(done=4, total=5)}
+    record = await store.get_session(session_id)
+    assert record is not None and record.session.progress == expected
+    listed, _ = await store.list_sessions("alice", status=None, limit=10, before=None)
+    assert [s.progress for s in listed] == [expected]
+    await store.append(session_id, [completed("ok"), progress(5, 5, "files")])
+    record = await store.get_session(session_id)
+    assert record is not None and record.session.progress == expected  # nothing after the end
+
+
+async def test_a_session_starts_without_progress(store: Store) -> None:
+    record = await store.get_session(await create_running(store))
+    assert record is not None and record.session.progress == {}
+
+
+async def test_request_cancel_records_who_asked_first(store: Store) -> None:
+    """The first to ask is who cancelled: the record and every cancel command name them;
+    the cancelled outcome then puts reason and person on the session."""
+    session_id = await create_running(store)
+    listener = Recorder()
+    await store.subscribe(session_id, listener)
+    assert await store.request_cancel(session_id, by="u_alice") == "ok"
+    assert await store.request_cancel(session_id, by="u_bob") == "ok"
+    await eventually(lambda: listener.commands == ["cancel:u_alice", "cancel:u_alice"],
+                     what="two cancel commands naming the first to ask")
+    record = await store.get_session(session_id)
+    assert record is not None and record.cancel_requested and record.cancel_by == "u_alice"
+    assert (record.session.cancel_reason, record.session.cancelled_by) == (None, None)
+    event = TaskCancelledEvent(seq=0, ts=now_iso(), reason="cancelled", by="u_alice")
+    await store.append(
+        session_id, [Entry(body=event_body(event), set=cancelled_fields("cancelled", "u_alice"))]
+    )
+    record = await store.get_session(session_id)
+    assert record is not None and record.session.status == "cancelled"
+    assert (record.session.cancel_reason, record.session.cancelled_by) == (
+        "cancelled", "u_alice")
+
+
+async def test_a_self_cancelled_session_has_a_reason_and_nobody_who_cancelled(
+    store: Store,
+) -> None:
+    session_id = await create_running(store)
+    await store.append(session_id, [Entry(set=cancelled_fields("declined: «no»", None))])
+    record = await store.get_session(session_id)
+    assert record is not None and record.cancel_by is None
+    assert (record.session.cancel_reason, record.session.cancelled_by) == ("declined: «no»", None)
+
+
+async def test_a_forked_session_knows_its_origin(store: Store) -> None:
+    origin = ForkOrigin(session_id=sid(1), at_seq=7)
+    forked = await create(store, forked_from=origin)
+    plain = await create(store)
+    record = await store.get_session(forked)
+    assert record is not None and record.session.forked_from == origin
+    record = await store.get_session(plain)
+    assert record is not None and record.session.forked_from is None
 
 
 async def test_a_roomy_history_is_never_trimmed(store: Store) -> None:

@@ -101,6 +101,23 @@ async def always_failing_step(ctx: Context) -> None:
 
 
 @hub_def.task()
+async def broken_step_asks(ctx: Context) -> None:
+    """A step that never works, asking whether to retry after each failure."""
+
+    def call() -> None:
+        raise ValueError("still broken")
+
+    await ctx.step("broken", call, retry=Retry(attempts=3, ask=True))
+
+
+@hub_def.task()
+async def cancels_itself(ctx: Context) -> None:
+    """Ends itself cancelled, with a reason of its own."""
+    await ctx.stream("giving up")
+    ctx.cancel("nothing to do")
+
+
+@hub_def.task()
 async def raises(ctx: Context) -> None:
     """Raises straight away."""
     await ctx.stream("about to fail")
@@ -131,9 +148,11 @@ async def test_cancel_over_websocket_reaches_every_tab(user: User) -> None:
     assert ack["ref"] == "stop"
     for tab in tabs:
         cancelled = await tab.seen_or_until("task_cancelled")
-        assert cancelled["reason"] == "cancelled"
+        assert cancelled["reason"] == "cancelled" and cancelled["by"] == session["owner"]
         await tab.seen_or_until("status", status="cancelled")
-    assert (await get_session(user, session["id"]))["status"] == "cancelled"
+    final = await get_session(user, session["id"])
+    assert final["status"] == "cancelled"
+    assert (final["cancel_reason"], final["cancelled_by"]) == ("cancelled", session["owner"])
 
 
 async def test_cancel_over_http_reaches_every_tab(user: User) -> None:
@@ -145,9 +164,11 @@ async def test_cancel_over_http_reaches_every_tab(user: User) -> None:
     first = await user.http.post(f"/api/sessions/{sid}/cancel")
     assert first.status_code == 202 and first.json()["id"] == sid
     for tab in tabs:
-        await tab.until("task_cancelled")
+        cancelled = await tab.until("task_cancelled")
+        assert cancelled["by"] == session["owner"]
     final = await wait_status(user, sid)
     assert final["status"] == "cancelled" and final["pending"] == []
+    assert (final["cancel_reason"], final["cancelled_by"]) == ("cancelled", session["owner"])
     again = await user.http.post(f"/api/sessions/{sid}/cancel")
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_finished"
 
@@ -168,6 +189,18 @@ async def test_a_second_cancel_while_the_task_ends_answers_202_again(user: User)
     await tab.until("status", status="cancelled")
     assert len(tab.of_type("task_cancelled")) == 1
     assert (await get_session(user, sid))["status"] == "cancelled"
+
+
+async def test_a_task_that_cancels_itself_names_its_reason_and_nobody(user: User) -> None:
+    """ctx.cancel(reason): task_cancelled carries the reason and no ``by``; the session
+    holds the reason and ``cancelled_by`` None."""
+    session = await user.start("cancels_itself")
+    final = await wait_status(user, session["id"])
+    assert final["status"] == "cancelled"
+    assert (final["cancel_reason"], final["cancelled_by"]) == ("nothing to do", None)
+    (cancelled,) = [e for e in await all_events(user, session["id"])
+                    if e["type"] == "task_cancelled"]
+    assert cancelled["reason"] == "nothing to do" and "by" not in cancelled
 
 
 async def test_parallel_requests_answered_out_of_order(user: User) -> None:
@@ -248,9 +281,32 @@ async def test_step_failing_every_attempt_fails_the_session(user: User) -> None:
     session = await user.start("always_failing_step")
     final = await wait_status(user, session["id"])
     assert final["status"] == "failed"
-    assert final["error"] == {"type": "ValueError", "message": "still broken"}
+    error = final["error"]
+    assert (error["type"], error["message"]) == ("ValueError", "still broken")
+    assert 'raise ValueError("still broken")' in error["traceback"]
+    assert error["traceback"].rstrip().endswith("ValueError: still broken")
     failed = [e for e in await all_events(user, session["id"]) if e["type"] == "task_failed"]
     assert len(failed) == 1 and failed[0]["attempt"] == 2 and failed[0]["can_retry"] is False
+    assert (failed[0]["error_type"], failed[0]["step"]) == ("ValueError", "broken")
+    assert "traceback" not in json.dumps(failed[0])  # events go to everyone: no traceback
+
+
+async def test_a_retry_offer_and_the_failure_after_it_name_the_step(user: User) -> None:
+    """The retry offer's task_failed names the step and the exception's class; declining
+    fails the session with a task_failed that names the step too."""
+    session = await user.start("broken_step_asks")
+    sid = session["id"]
+    (offer,) = await wait_pending(user, sid, "retry")
+    events = await all_events(user, sid)
+    (offered,) = [e for e in events if e["type"] == "task_failed"]
+    assert offered["can_retry"] is True and offered["request_id"] == offer["request_id"]
+    assert (offered["error_type"], offered["step"], offered["attempt"]) == (
+        "ValueError", "broken", 1)
+    assert (await answer(user, sid, offer["request_id"], False)).status_code == 200
+    final = await wait_status(user, sid)
+    assert final["status"] == "failed" and final["error"]["type"] == "ValueError"
+    last = [e for e in await all_events(user, sid) if e["type"] == "task_failed"][-1]
+    assert (last["can_retry"], last["error_type"], last["step"]) == (False, "ValueError", "broken")
 
 
 async def test_task_that_raises_ends_failed_with_the_error(user: User) -> None:
@@ -260,10 +316,12 @@ async def test_task_that_raises_ends_failed_with_the_error(user: User) -> None:
     failed = await tab.until("task_failed")
     assert failed["can_retry"] is False and "missing thing" in failed["error"]
     assert "request_id" not in failed
+    assert failed["error_type"] == "KeyError" and "step" not in failed  # the task's own
     final = await wait_status(user, session["id"])
     assert final["status"] == "failed" and final["result"] is None
     assert final["error"]["type"] == "KeyError"
     assert "missing thing" in final["error"]["message"]
+    assert 'raise KeyError("missing thing")' in final["error"]["traceback"]
 
 
 async def test_step_results_are_in_the_journal(redis_url: str) -> None:

@@ -23,8 +23,9 @@ TERMINAL = ("completed", "failed", "cancelled")
 
 class Tab:
     """One WebSocket on a session. Every frame read is checked against the protocol:
-    ``replay_start`` first, numbered events consecutive (a ``snapshot`` may jump ahead,
-    only as the first event of a replay), ``replay_complete`` before any live event.
+    ``replay_start`` first, numbered events consecutive, ``replay_complete`` before any
+    live event. A ``snapshot`` stands in for trimmed events: it jumps ahead (its seq is
+    the one just before the oldest kept event), and the next event is its seq + 1.
     """
 
     def __init__(self, ws: ClientConnection, after: int) -> None:
@@ -71,8 +72,7 @@ class Tab:
             return
         seq = frame["seq"]
         if kind == "snapshot":
-            assert not self.replay_done and not self.events, "snapshot opens a replay"
-            assert seq >= self.last_seq
+            assert seq > self.last_seq, f"snapshot {seq} does not skip past {self.last_seq}"
         else:
             assert seq == self.last_seq + 1, f"seq {seq} after {self.last_seq}: gap or dup"
             # Stored events up to replay_start's last_seq come before replay_complete,

@@ -13,15 +13,18 @@ from tether.messages import (
     CLIENT_FRAME_TYPES,
     EVENT_ADAPTER,
     ConfirmFrame,
+    ErrorInfo,
     FieldSpec,
     ProgressEvent,
     RequestUserInputEvent,
+    Session,
     StatusEvent,
     StreamEvent,
     UserInputFrame,
     event_body,
     frame_with_seq,
     now_iso,
+    seen_by,
     seq_of,
 )
 
@@ -120,3 +123,18 @@ def test_client_frames_from_json_refuse_extra_fields() -> None:
 def test_status_events_refuse_unknown_statuses() -> None:
     with pytest.raises(ValidationError):
         StatusEvent(seq=1, ts="t", status="paused")
+
+
+def test_only_the_owner_is_shown_a_failures_traceback() -> None:
+    """seen_by: the one place that drops what only a session's owner may see."""
+    failed = Session(
+        id="s", task="t", status="failed", owner="u_owner", created_at="c", updated_at="c",
+        inputs={}, state={}, pending=[], result=None, last_seq=3,
+        error=ErrorInfo(type="KeyError", message="'x'", traceback="Traceback ...\nKeyError"),
+    )
+    assert seen_by(failed, "u_owner") is failed
+    other = seen_by(failed, "u_other")
+    assert other.error is not None and other.error.traceback is None
+    assert (other.error.type, other.error.message) == ("KeyError", "'x'")
+    assert "traceback" not in json.loads(other.model_dump_json())["error"]
+    assert other.model_copy(update={"error": failed.error}) == failed  # nothing else differs

@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from tether.messages import Request, Session
+from tether.messages import ForkOrigin, Request, Session, seq_of
 
 # A pseudo-session whose feed carries the command "released" whenever a hub lets leases
 # go: lease keepers subscribe to it like to a session, and adopt at once.
@@ -31,6 +31,20 @@ RELEASES = "__released__"
 ResolveOutcome = Literal["ok", "already_answered", "unknown_request", "session_finished"]
 CancelOutcome = Literal["ok", "already_finished", "unknown_session"]
 ClaimOutcome = Literal["ok", "held", "finished", "gone"]
+
+# The command a session's runner receives when someone asks to cancel it:
+# ``cancel`` alone, or ``cancel:<user id>`` naming who asked (see cancel_command).
+CANCEL = "cancel"
+
+
+def cancel_command(by: str | None) -> str:
+    return CANCEL if not by else f"{CANCEL}:{by}"
+
+
+def parse_cancel(command: str) -> tuple[bool, str | None]:
+    """``(is a cancel, who asked)`` for a command made by :func:`cancel_command`."""
+    name, _, by = command.partition(":")
+    return name == CANCEL, by or None
 
 
 class PendingRequest(BaseModel):
@@ -56,6 +70,7 @@ class NewSession:
     version: str
     runner: str
     first_event: str  # the body of the initial ``status: pending`` event
+    forked_from: ForkOrigin | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +89,10 @@ class Entry:
     ``result`` and ``error`` JSON). ``pending_add`` maps request ids to the JSON of a
     :class:`tether.requests.PendingRequest`. ``journal`` maps journal keys to JSON.
     ``emit_scope`` names the context scope that emitted the event, so a resumed task can
-    tell which of its emits are already in the log.
+    tell which of its emits are already in the log. ``progress`` maps a progress label
+    (``""`` for none) to the JSON of its :class:`tether.messages.ProgressInfo`: the store
+    keeps the latest per label with the event, so a snapshot can show every bar even once
+    the events that drew them are trimmed.
     """
 
     body: str | None = None
@@ -83,6 +101,7 @@ class Entry:
     pending_del: tuple[str, ...] = ()
     journal: dict[str, str] = field(default_factory=dict)
     emit_scope: str | None = None
+    progress: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +114,26 @@ class SessionRecord:
     cancel_requested: bool
     # request id -> PendingRequest JSON, in the order they were opened
     pending_raw: dict[str, str]
+    cancel_by: str | None = None  # who asked first to cancel (None: nobody, or unknown)
 
 
 @dataclass(frozen=True, slots=True)
 class EventRange:
-    """Frames with seq > after, oldest first. ``trimmed`` when some of them are gone."""
+    """The frames with seq > after that the log still keeps, oldest first, at most limit.
+
+    ``trimmed`` when some frames with seq > after are gone (past the history cap): then
+    ``frames`` starts at the oldest event the log keeps, and :attr:`gone_upto` is the seq
+    just before it, which is where a ``snapshot`` stands in for what is gone.
+    """
 
     frames: list[str]
     last_seq: int
     trimmed: bool
+
+    @property
+    def gone_upto(self) -> int:
+        """The seq just before the oldest kept event (``last_seq`` if none is kept)."""
+        return seq_of(self.frames[0]) - 1 if self.frames else self.last_seq
 
 
 class SessionListener(Protocol):
@@ -164,7 +194,14 @@ class Store(Protocol):
         """
         ...
 
-    async def read_events(self, session_id: str, *, after: int, limit: int) -> EventRange: ...
+    async def read_events(self, session_id: str, *, after: int, limit: int) -> EventRange:
+        """Up to ``limit`` kept frames with seq > ``after``; from a trimmed point, the
+        oldest kept ones (see :class:`EventRange`), never nothing while any is kept.
+
+        Raises:
+            UnknownSession.
+        """
+        ...
 
     async def resolve_request(
         self,
@@ -215,8 +252,10 @@ class Store(Protocol):
         """Unfinished sessions whose record names ``runner``, whatever their lease."""
         ...
 
-    async def request_cancel(self, session_id: str) -> CancelOutcome:
-        """Mark the session for cancellation and tell its runner."""
+    async def request_cancel(self, session_id: str, *, by: str | None = None) -> CancelOutcome:
+        """Mark the session for cancellation and tell its runner (the command
+        :func:`cancel_command` makes, naming who asked first: a later cancel while it
+        runs does not change who cancelled it)."""
         ...
 
     async def subscribe(self, session_id: str, listener: SessionListener) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from tether.messages import ErrorInfo, Request, Session
+from tether.messages import ErrorInfo, ForkOrigin, ProgressInfo, Request, Session
 from tether.store.base import NewSession, PendingRequest, SessionRecord
 
 
@@ -26,7 +26,14 @@ def fields_for_new(new: NewSession) -> dict[str, str]:
         "version": new.version,
         "runner": new.runner,
         "cancel": "0",
+        "forked_from": new.forked_from.model_dump_json() if new.forked_from else "null",
     }
+
+
+def cancelled_fields(reason: str, by: str | None) -> dict[str, str]:
+    """The record fields a ``cancelled`` outcome sets (``Entry.set``)."""
+    return {"status": "cancelled", "cancel_reason": json.dumps(reason, ensure_ascii=False),
+            "cancelled_by": json.dumps(by, ensure_ascii=False)}
 
 
 def pending_requests(pending_raw: Mapping[str, str]) -> list[Request]:
@@ -36,8 +43,18 @@ def pending_requests(pending_raw: Mapping[str, str]) -> list[Request]:
     return requests
 
 
-def record_from_fields(fields: Mapping[str, str], pending_raw: Mapping[str, str]) -> SessionRecord:
+def record_from_fields(
+    fields: Mapping[str, str],
+    pending_raw: Mapping[str, str],
+    progress_raw: Mapping[str, str],
+) -> SessionRecord:
+    """A record from its stored fields, open requests and progress (label -> JSON).
+
+    Fields added after a session was stored (``forked_from``, ``cancel_reason``, …) may be
+    missing from it: they read as their defaults.
+    """
     error = json.loads(fields["error"])
+    forked_from = json.loads(fields.get("forked_from", "null"))
     session = Session(
         id=fields["id"],
         task=fields["task"],
@@ -51,6 +68,13 @@ def record_from_fields(fields: Mapping[str, str], pending_raw: Mapping[str, str]
         result=json.loads(fields["result"]),
         error=ErrorInfo.model_validate(error) if error else None,
         last_seq=int(fields["last_seq"]),
+        progress={
+            label: ProgressInfo.model_validate_json(raw)
+            for label, raw in sorted(progress_raw.items())
+        },
+        cancel_reason=json.loads(fields.get("cancel_reason", "null")),
+        cancelled_by=json.loads(fields.get("cancelled_by", "null")),
+        forked_from=ForkOrigin.model_validate(forked_from) if forked_from else None,
     )
     return SessionRecord(
         session=session,
@@ -58,4 +82,5 @@ def record_from_fields(fields: Mapping[str, str], pending_raw: Mapping[str, str]
         runner=fields["runner"],
         cancel_requested=fields["cancel"] == "1",
         pending_raw=dict(pending_raw),
+        cancel_by=fields.get("cancel_by") or None,
     )

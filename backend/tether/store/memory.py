@@ -32,6 +32,7 @@ from tether.store.base import (
     Seed,
     SessionListener,
     SessionRecord,
+    cancel_command,
 )
 from tether.store.codec import fields_for_new, record_from_fields
 
@@ -48,6 +49,7 @@ class _Stored:
     answers: dict[str, str] = field(default_factory=dict)
     journal: dict[str, str] = field(default_factory=dict)
     emits: dict[str, int] = field(default_factory=dict)
+    progress: dict[str, str] = field(default_factory=dict)  # label -> ProgressInfo JSON
     marks: dict[str, int] = field(default_factory=dict)  # "j:<key>" / "a:<rid>" -> seq
     expires_at: float | None = None
 
@@ -155,7 +157,7 @@ class MemoryStore:
         stored = self._get(session_id)
         if stored is None:
             return None
-        return record_from_fields(stored.fields, stored.pending)
+        return record_from_fields(stored.fields, stored.pending, stored.progress)
 
     async def list_sessions(
         self, owner: str, *, status: str | None, limit: int, before: str | None
@@ -171,7 +173,7 @@ class MemoryStore:
                 continue
             if status is not None and stored.fields["status"] != status:
                 continue
-            out.append(record_from_fields(stored.fields, stored.pending).session)
+            out.append(record_from_fields(stored.fields, stored.pending, stored.progress).session)
             if len(out) == limit + 1:
                 break
         for session_id in gone:
@@ -219,6 +221,7 @@ class MemoryStore:
             self._push(stored, entry.body, frames)
             if entry.emit_scope is not None:
                 stored.emits[entry.emit_scope] = stored.emits.get(entry.emit_scope, 0) + 1
+        stored.progress.update(entry.progress)
         for key, value in entry.journal.items():
             stored.journal[key] = value
             stored.marks[f"j:{key}"] = int(fields["last_seq"])
@@ -360,15 +363,18 @@ class MemoryStore:
         expired = sorted((t, sid) for sid, t in self._leases.items() if t <= now)
         return [sid for _, sid in expired[:limit]]
 
-    async def request_cancel(self, session_id: str) -> CancelOutcome:
+    async def request_cancel(self, session_id: str, *, by: str | None = None) -> CancelOutcome:
         stored = self._get(session_id)
         if stored is None:
             return "unknown_session"
         if stored.fields["status"] in TERMINAL_STATUSES:
             return "already_finished"
-        stored.fields["cancel"] = "1"
+        if stored.fields["cancel"] != "1":  # the first to ask is who cancelled it
+            stored.fields["cancel"] = "1"
+            stored.fields["cancel_by"] = by or ""
+        command = cancel_command(stored.fields.get("cancel_by") or None)
         for listener in list(self._listeners.get(session_id, ())):
-            listener.on_command(session_id, "cancel")
+            listener.on_command(session_id, command)
         return "ok"
 
     # --- live feed -------------------------------------------------------------------

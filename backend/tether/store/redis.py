@@ -9,10 +9,12 @@ Layout, per session ``S`` (the ``{S}`` hash tag keeps a session's keys in one sl
     tether:{S}:emits     hash    context scope -> events emitted so far
     tether:{S}:events    stream  entry "<seq>-0" with field f = the frame, capped
     tether:{S}:marks     hash    "j:<key>" / "a:<request id>" -> seq when it was written
+    tether:{S}:progress  hash    progress label ("" = none) -> latest ProgressInfo JSON
     tether:active        zset    unfinished session id -> lease expiry (ms, Redis clock)
     tether:owner:{U}     zset    the owner's session ids (all score 0, ordered by id)
     tether:idem:{H}      string  "<session id>\\n<fingerprint>"; H = sha256(owner, key)
     channel tether:ch:{S}        "E" + frames joined by newlines, or "C" + a command
+                                 ("cancel" or "cancel:<user id>", see base.cancel_command)
 
 Every write is one Lua script (``lua/*.lua``), which numbers events, keeps the status in
 step with the open requests and publishes the new frames in the same atomic step.
@@ -65,10 +67,11 @@ ACTIVE = "tether:active"  # unfinished session id -> lease expiry (ms, Redis clo
 
 
 def _keys(session_id: str) -> list[str]:
-    """rec, pending, events, answers, journal, emits, marks, active: as the scripts expect."""
+    """rec, pending, events, answers, journal, emits, marks, active, progress: as the
+    scripts expect."""
     base = f"tether:{{{session_id}}}"
     return [f"{base}:rec", f"{base}:pending", f"{base}:events", f"{base}:answers",
-            f"{base}:journal", f"{base}:emits", f"{base}:marks", ACTIVE]
+            f"{base}:journal", f"{base}:emits", f"{base}:marks", ACTIVE, f"{base}:progress"]
 
 
 def channel(session_id: str) -> str:
@@ -89,6 +92,8 @@ def _entry_json(entry: Entry) -> dict[str, Any]:
         out["pdel"] = list(entry.pending_del)
     if entry.journal:
         out["j"] = entry.journal
+    if entry.progress:
+        out["p"] = entry.progress
     return out
 
 
@@ -195,17 +200,18 @@ class RedisStore:
         return str(session_id), bool(int(created)), str(original)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
-        rec, pending, *_ = _keys(session_id)
+        rec, pending, *_, progress = _keys(session_id)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.hgetall(rec)
                 pipe.hgetall(pending)
-                fields, pending_raw = await pipe.execute()
+                pipe.hgetall(progress)
+                fields, pending_raw, progress_raw = await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
         if not fields:
             return None
-        return record_from_fields(fields, pending_raw)
+        return record_from_fields(fields, pending_raw, progress_raw)
 
     async def list_sessions(
         self, owner: str, *, status: str | None, limit: int, before: str | None
@@ -240,13 +246,14 @@ class RedisStore:
     async def _records(self, ids: Sequence[str]) -> list[SessionRecord | None]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for session_id in ids:
-                rec, pending, *_ = _keys(session_id)
+                rec, pending, *_, progress = _keys(session_id)
                 pipe.hgetall(rec)
                 pipe.hgetall(pending)
+                pipe.hgetall(progress)
             raw = await pipe.execute()
         return [
-            record_from_fields(raw[i], raw[i + 1]) if raw[i] else None
-            for i in range(0, len(raw), 2)
+            record_from_fields(raw[i], raw[i + 1], raw[i + 2]) if raw[i] else None
+            for i in range(0, len(raw), 3)
         ]
 
     # --- the log ---------------------------------------------------------------------
@@ -320,7 +327,7 @@ class RedisStore:
         return {k: int(v) for k, v in (await self._hash(_keys(session_id)[5])).items()}
 
     async def fork_seed(self, session_id: str, *, at_seq: int) -> Seed:
-        _, _, _, answers_key, journal_key, _, marks_key, _ = _keys(session_id)
+        _, _, _, answers_key, journal_key, _, marks_key, *_ = _keys(session_id)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.hgetall(journal_key)
@@ -361,8 +368,10 @@ class RedisStore:
     async def orphans(self, limit: int) -> list[str]:
         return list(await self._run(self._orphans, [ACTIVE], [limit]))
 
-    async def request_cancel(self, session_id: str) -> CancelOutcome:
-        outcome = await self._run(self._cancel, [_keys(session_id)[0]], [channel(session_id)])
+    async def request_cancel(self, session_id: str, *, by: str | None = None) -> CancelOutcome:
+        outcome = await self._run(
+            self._cancel, [_keys(session_id)[0]], [channel(session_id), by or ""]
+        )
         return cast(CancelOutcome, str(outcome))
 
     # --- live feed -------------------------------------------------------------------

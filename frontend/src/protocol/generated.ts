@@ -71,6 +71,7 @@ export interface ErrorFrame {
 }
 export interface ErrorInfo {
   message: string;
+  traceback?: string | null;
   type: string;
 }
 export interface StatusEvent {
@@ -190,9 +191,11 @@ export interface TaskFailedEvent {
   attempt: number;
   can_retry: boolean;
   error: string;
+  error_type?: string | null;
   expires_at?: string | null;
   request_id?: string | null;
   seq: number;
+  step?: string | null;
   ts: string;
   type: 'task_failed';
 }
@@ -218,6 +221,7 @@ export interface TaskCompletedEvent {
   type: 'task_completed';
 }
 export interface TaskCancelledEvent {
+  by?: string | null;
   reason: string;
   seq: number;
   ts: string;
@@ -230,8 +234,11 @@ export interface SnapshotEvent {
   type: 'snapshot';
 }
 export interface Session {
+  cancel_reason?: string | null;
+  cancelled_by?: string | null;
   created_at: string;
   error: ErrorInfo | null;
+  forked_from?: ForkOrigin | null;
   id: string;
   inputs: {
     [k: string]: unknown | undefined;
@@ -239,6 +246,9 @@ export interface Session {
   last_seq: number;
   owner: string;
   pending: Request[];
+  progress: {
+    [k: string]: ProgressInfo | undefined;
+  };
   result: unknown;
   state: {
     [k: string]: unknown | undefined;
@@ -246,6 +256,10 @@ export interface Session {
   status: 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
   task: string;
   updated_at: string;
+}
+export interface ForkOrigin {
+  at_seq: number;
+  session_id: string;
 }
 /**
  * An open question to a person: input, confirmation or retry.
@@ -266,6 +280,10 @@ export interface Request {
   schema?: {
     [k: string]: unknown | undefined;
   } | null;
+}
+export interface ProgressInfo {
+  done: number;
+  total: number;
 }
 export interface EventPage {
   events: (

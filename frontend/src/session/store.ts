@@ -1,9 +1,12 @@
 // The session store: a pure reducer over numbered events.
 //
 // `applyEvents` ignores any event with seq <= lastSeq, so feeding it a replay that
-// overlaps what it already holds changes nothing; a `snapshot` replaces the session's
-// state (status, task state, open requests, outcome) and moves lastSeq to its seq.
-import type { Event, Request, Session, SessionStatus } from '../protocol';
+// overlaps what it already holds changes nothing. A `snapshot` stands in for events the
+// hub no longer keeps (PROTOCOL.md §4, "History cap"): it becomes the whole base view
+// (the session as it is now, and one notice line in place of the lines that are gone) and
+// moves lastSeq to its seq; the kept events that follow it re-apply to the same final
+// view, so every tab ends alike however it got there.
+import type { Event, ForkOrigin, Request, Session, SessionStatus, SnapshotEvent } from '../protocol';
 import { TERMINAL } from '../protocol';
 
 export type LineKind =
@@ -53,6 +56,9 @@ export interface Answered {
 export interface SessionState {
   lastSeq: number;
   status: SessionStatus | null;
+  /** The status the log's lines were last told of: the status before the next status
+   * event (after a snapshot, as far as its seq tells: see fromSnapshot). */
+  logStatus: SessionStatus | null;
   lines: readonly LogLine[];
   progress: readonly ProgressBar[];
   state: Readonly<Record<string, unknown>>;
@@ -62,17 +68,33 @@ export interface SessionState {
   /** Every request whose opening event this view holds, by id. */
   requests: Readonly<Record<string, RequestMark>>;
   result: { value: unknown } | null;
-  failure: { message: string; attempt: number | null } | null;
+  failure: Failure | null;
   /** The last error a `task_failed` reported (a declined retry fails with it). */
-  lastError: { message: string; attempt: number | null } | null;
+  lastError: Failure | null;
   cancelReason: string | null;
-  /** The hub no longer had every event; a snapshot stood in for the missing ones. */
-  trimmed: boolean;
+  /** Who asked to cancel (null: nobody, or the task cancelled itself). */
+  cancelledBy: string | null;
+  forkedFrom: ForkOrigin | null;
+  /** How many earlier events the hub no longer keeps (the last snapshot's seq): this view
+   * holds the events after them only. 0 when it holds every event. */
+  notKept: number;
+}
+
+export interface Failure {
+  message: string;
+  attempt: number | null;
+  /** The exception's class name, when known. */
+  type?: string | null;
+  /** The step whose attempt failed (null: the task itself). */
+  step?: string | null;
+  /** Only in what the session's owner is sent. */
+  traceback?: string | null;
 }
 
 export const emptySession: SessionState = {
   lastSeq: 0,
   status: null,
+  logStatus: null,
   lines: [],
   progress: [],
   state: {},
@@ -83,7 +105,9 @@ export const emptySession: SessionState = {
   failure: null,
   lastError: null,
   cancelReason: null,
-  trimmed: false,
+  cancelledBy: null,
+  forkedFrom: null,
+  notKept: 0,
 };
 
 const STATUS_TEXT: Record<SessionStatus, string> = {
@@ -108,12 +132,32 @@ export function applyEvents(state: SessionState, events: readonly Event[]): Sess
     lines.push(line);
   };
   for (const event of events) {
-    if (event.type !== 'snapshot' && event.seq <= next.lastSeq) continue;
-    if (event.type === 'snapshot' && event.seq < next.lastSeq) continue;
+    if (event.seq <= next.lastSeq) continue;
+    if (event.type === 'snapshot') {
+      // A new base: what was shown before it is superseded (the lines between are gone).
+      next = fromSnapshot(event);
+      lines = [notKeptLine(event)];
+      continue;
+    }
     next = applyOne({ ...next, lastSeq: event.seq }, event, push);
   }
   if (lines !== null) next = { ...next, lines };
   return next;
+}
+
+/** "N earlier events are no longer kept": true, since N is the snapshot's seq. */
+export function notKeptText(count: number): string {
+  return count === 1 ? '1 earlier event is no longer kept.' : `${count.toLocaleString('en')} earlier events are no longer kept.`;
+}
+
+function notKeptLine(e: SnapshotEvent): LogLine {
+  return { seq: e.seq, ts: e.ts, kind: 'notice', text: notKeptText(e.seq) };
+}
+
+/** Bars in label order, so that every tab lists them alike whatever it saw first. */
+function withBar(progress: readonly ProgressBar[], bar: ProgressBar): readonly ProgressBar[] {
+  const rest = progress.filter((p) => p.label !== bar.label);
+  return [...rest, bar].sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
 }
 
 function withoutRequest(pending: readonly Request[], id: string): readonly Request[] {
@@ -127,16 +171,15 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
       const terminal = TERMINAL.has(e.status);
       // running ⇄ waiting flips with every question: log only the start and the end.
       // `task_completed` and `task_cancelled` say the rest in their own words.
+      // The hub sends a status event only when the status changes, so each one is a change.
       const quiet =
         e.status === 'waiting' ||
         e.status === 'completed' ||
         (e.status === 'cancelled' && s.cancelReason !== null) ||
-        (e.status === 'running' && s.status !== null && s.status !== 'pending');
-      if (!quiet && e.status !== s.status) {
-        push({ ...at, kind: 'status', text: statusText(e.status) });
-      }
+        (e.status === 'running' && s.logStatus !== null && s.logStatus !== 'pending');
+      if (!quiet) push({ ...at, kind: 'status', text: statusText(e.status) });
       const failure = e.status === 'failed' ? (s.failure ?? s.lastError) : s.failure;
-      return { ...s, status: e.status, pending: terminal ? [] : s.pending, failure };
+      return { ...s, status: e.status, logStatus: e.status, pending: terminal ? [] : s.pending, failure };
     }
     case 'stream':
       push({ ...at, kind: 'stream', text: e.content });
@@ -144,13 +187,8 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
     case 'markdown':
       push({ ...at, kind: 'markdown', text: e.content });
       return s;
-    case 'progress': {
-      const label = e.label ?? '';
-      const bar = { label, done: e.done, total: e.total };
-      const index = s.progress.findIndex((p) => p.label === label);
-      const progress = index < 0 ? [...s.progress, bar] : s.progress.map((p, i) => (i === index ? bar : p));
-      return { ...s, progress };
-    }
+    case 'progress':
+      return { ...s, progress: withBar(s.progress, { label: e.label ?? '', done: e.done, total: e.total }) };
     case 'state':
       return { ...s, state: e.state };
     case 'request_user_input':
@@ -168,8 +206,9 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
         request_id: e.request_id, kind: 'confirm', prompt: e.prompt, details: e.details ?? null,
         created_at: e.ts, expires_at: e.expires_at ?? null,
       });
-    case 'task_failed':
-      s = { ...s, lastError: { message: e.error, attempt: e.attempt } };
+    case 'task_failed': {
+      const failure: Failure = { message: e.error, attempt: e.attempt, type: e.error_type ?? null, step: e.step ?? null };
+      s = { ...s, lastError: failure };
       if (e.can_retry && e.request_id) {
         push({ ...at, kind: 'failure', text: `Attempt ${e.attempt} failed: ${e.error}`, requestId: e.request_id });
         s = opened(s, e.request_id, e.seq);
@@ -179,7 +218,8 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
         });
       }
       push({ ...at, kind: 'failure', text: `Attempt ${e.attempt} failed: ${e.error}` });
-      return { ...s, failure: { message: e.error, attempt: e.attempt } };
+      return { ...s, failure };
+    }
     case 'request_answered':
       push({
         ...at, kind: 'answer', by: e.by, requestId: e.request_id,
@@ -198,10 +238,9 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
       return { ...s, result: { value: e.result } };
     case 'task_cancelled':
       push({ ...at, kind: 'notice', text: `Task cancelled${e.reason ? `: ${e.reason}` : '.'}` });
-      return { ...s, cancelReason: e.reason, pending: [] };
+      return { ...s, cancelReason: e.reason, cancelledBy: e.by ?? null, pending: [] };
     case 'snapshot':
-      push({ ...at, kind: 'notice', text: 'Earlier events are no longer kept; the view resumes from here.' });
-      return fromSession(s, e.session);
+      return fromSnapshot(e); // applyEvents handles it before it gets here
   }
 }
 
@@ -233,18 +272,36 @@ function addRequest(s: SessionState, request: Request): SessionState {
   return { ...s, pending: [...s.pending, request] };
 }
 
-/** The state a Session object (from a snapshot) describes. */
+/** The base view a snapshot sets: its session as it is now, and nothing older. */
+export function fromSnapshot(e: SnapshotEvent): SessionState {
+  // The status as of the snapshot's seq is not sent, only what the lines need of it: at
+  // seq 1 (the first event, always `pending`) it is `pending`; later it is past `pending`,
+  // so a kept `running` is a flip from `waiting`, not the start, as in a live tab.
+  const logStatus = e.seq === 1 ? 'pending' : e.session.status;
+  return { ...fromSession(emptySession, e.session), lastSeq: e.seq, notKept: e.seq, logStatus };
+}
+
+/** The state a Session object describes (everything but the log's lines). */
 export function fromSession(s: SessionState, session: Session): SessionState {
-  const failed = session.status === 'failed' && session.error !== null;
+  const error = session.status === 'failed' ? session.error : null;
+  let progress: readonly ProgressBar[] = [];
+  // `?? {}`: a hub from before `progress` existed (mid-deploy) leaves it out.
+  for (const [label, bar] of Object.entries(session.progress ?? {})) {
+    if (bar !== undefined) progress = withBar(progress, { label, done: bar.done, total: bar.total });
+  }
   return {
     ...s,
-    lastSeq: Math.max(s.lastSeq, session.last_seq),
     status: session.status,
     state: session.state,
+    progress,
     pending: TERMINAL.has(session.status) ? [] : session.pending,
     result: session.status === 'completed' ? { value: session.result } : s.result,
-    failure: failed && session.error ? { message: session.error.message, attempt: null } : s.failure,
-    trimmed: true,
+    failure: error
+      ? { message: error.message, attempt: null, type: error.type, step: null, traceback: error.traceback ?? null }
+      : s.failure,
+    cancelReason: session.cancel_reason ?? s.cancelReason,
+    cancelledBy: session.cancelled_by ?? s.cancelledBy,
+    forkedFrom: session.forked_from ?? null,
   };
 }
 

@@ -200,6 +200,25 @@ describe('SessionSocket resume and dedupe', () => {
     expect(socket.lastSeq).toBe(40 + 1);
   });
 
+  it('after a snapshot takes the kept tail from its seq + 1, and comes back after the last one', () => {
+    const { socket, sockets, last, events } = setup({ after: 3 });
+    socket.start();
+    last().open();
+    last().frame({ type: 'replay_start', after: 3, last_seq: 45 });
+    last().frame({ type: 'snapshot', seq: 40, ts: 't', session: {} as never });
+    for (const e of range(41, 45)) last().frame(e);
+    last().frame({ type: 'replay_complete', last_seq: 45 });
+    expect(events.map((e) => e.seq)).toEqual([40, 41, 42, 43, 44, 45]);
+    last().serverClose(4008); // too slow: straight back, after the kept tail
+    expect(sockets[1]?.url).toMatch(/after=45$/);
+    last().open();
+    last().frame({ type: 'replay_start', after: 45, last_seq: 300 });
+    last().frame({ type: 'snapshot', seq: 200, ts: 't', session: {} as never });
+    last().frame(stream(202)); // the kept tail must start right after the snapshot
+    expect(sockets[1]?.closedWith).toBe(4000);
+    expect(socket.lastSeq).toBe(200);
+  });
+
   it('starts from a given cursor', () => {
     const { socket, sockets } = setup({ after: 12 });
     socket.start();

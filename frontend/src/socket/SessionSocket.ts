@@ -2,8 +2,9 @@
 //
 // Invariants:
 // - `lastSeq` is the seq of the last event delivered; an event is delivered at most once,
-//   and only when it is the next one (seq = lastSeq + 1) or a snapshot (which replaces the
-//   whole session state and moves the cursor to its seq).
+//   and only when it is the next one (seq = lastSeq + 1) or a snapshot. A snapshot stands
+//   in for events the hub no longer keeps: the cursor moves to its seq (just before the
+//   oldest kept event), and the kept events follow it from seq + 1 as usual.
 // - Every (re)connect asks for `after=lastSeq`, so the hub replays exactly what is missing.
 // - A gap (an event past lastSeq + 1) is a broken promise of the hub: the socket drops the
 //   connection and resumes from the cursor rather than deliver a hole.

@@ -2,7 +2,7 @@
 -- ARGV: ts, cap, ttl, runner ('' = any), channel, entries (JSON list), session id,
 --       batch token ('' = none: a retry of the last batch applied is not applied again)
 -- Entry: {b = body?, s = emit scope?, set = {field = value}, padd = {id = json},
---         pdel = [id], j = {key = json}}
+--         pdel = [id], j = {key = json}, p = {label = progress json}}
 local ts, cap, ttl, runner, chan = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local cur = redis.call('HMGET', rec, 'status', 'last_seq', 'runner')
 if not cur[1] then return redis.error_reply('unknown_session') end
@@ -27,6 +27,7 @@ for _, e in ipairs(cjson.decode(ARGV[6])) do
     push(e.b, cap)
     if e.s then redis.call('HINCRBY', KEYS[6], e.s, 1) end
   end
+  if e.p then for k, v in pairs(e.p) do redis.call('HSET', KEYS[9], k, v) end end
   if e.j then
     for k, v in pairs(e.j) do
       redis.call('HSET', KEYS[5], k, v)

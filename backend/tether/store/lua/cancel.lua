@@ -1,9 +1,18 @@
--- KEYS: rec   ARGV: channel
+-- KEYS: rec   ARGV: channel, who asks ('' = unknown)
+-- The first to ask is who cancelled the session: a later cancel while it runs is told to
+-- the runner again (idempotent), naming the same person.
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'unknown_session' end
 if status == 'completed' or status == 'failed' or status == 'cancelled' then
   return 'already_finished'
 end
-redis.call('HSET', KEYS[1], 'cancel', '1')
-redis.call('PUBLISH', ARGV[1], 'Ccancel')
+if redis.call('HGET', KEYS[1], 'cancel') ~= '1' then
+  redis.call('HSET', KEYS[1], 'cancel', '1', 'cancel_by', ARGV[2])
+end
+local by = redis.call('HGET', KEYS[1], 'cancel_by')
+if by and by ~= '' then
+  redis.call('PUBLISH', ARGV[1], 'Ccancel:' .. by)  -- store/base.py cancel_command
+else
+  redis.call('PUBLISH', ARGV[1], 'Ccancel')
+end
 return 'ok'

@@ -1,6 +1,7 @@
 -- Shared by append.lua and resolve.lua (prepended when the scripts are loaded).
 -- KEYS (both scripts): 1 record hash, 2 pending hash, 3 event stream, 4 answers hash,
--- 5 journal hash, 6 emit counts hash, 7 seq marks hash, 8 the active-leases sorted set.
+-- 5 journal hash, 6 emit counts hash, 7 seq marks hash, 8 the active-leases sorted set,
+-- 9 progress hash (label -> the latest ProgressInfo JSON, kept with its event).
 -- The record's last_seq is the only counter; a stream entry's id is "<seq>-0", so
 -- XRANGE by seq needs no lookup table. The marks hash remembers at which seq each journal
 -- entry ("j:<key>") and answer ("a:<request id>") was written, so a fork can cut there.
@@ -43,6 +44,7 @@ local function finish(status, ts, ttl, chan, session_id)
     redis.call('DEL', pend)
     redis.call('ZREM', active, session_id)
     for i = 1, 7 do redis.call('EXPIRE', KEYS[i], ttl) end
+    redis.call('EXPIRE', KEYS[9], ttl)
   end
   redis.call('PUBLISH', chan, 'E' .. table.concat(frames, '\n'))
 end
