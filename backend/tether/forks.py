@@ -13,11 +13,12 @@ changed form keeps only the values of fields it still has.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from tether.forms import Form
 from tether.messages import dump_json
-from tether.store.base import Seed
+from tether.store.base import RecordedAnswer, Seed
 
 _SUFFIX = ".prefill"
 
@@ -27,7 +28,9 @@ def hint_key(key: str) -> str:
     return f"{key}{_SUFFIX}"
 
 
-def with_hints(seed: Seed, journal: dict[str, str], answers: dict[str, str]) -> Seed:
+def with_hints(
+    seed: Seed, journal: Mapping[str, str], answers: Mapping[str, RecordedAnswer]
+) -> Seed:
     """``seed`` plus a hint for each input question of the source (its whole ``journal``
     and ``answers``) that the fork will ask again: those not answered in its past."""
     hints: dict[str, str] = {}
@@ -36,7 +39,7 @@ def with_hints(seed: Seed, journal: dict[str, str], answers: dict[str, str]) -> 
         if entry.get("kind") != "input" or entry.get("request_id") in seed.answers:
             continue
         answer = answers.get(str(entry.get("request_id")))
-        value = json.loads(answer).get("value") if answer is not None else None
+        value = answer.value if answer is not None else None
         if isinstance(value, dict):  # expired requests have no value to offer
             hints[hint_key(key)] = dump_json({"kind": "prefill", "values": value})
     return Seed(journal={**seed.journal, **hints}, answers=seed.answers)

@@ -54,10 +54,13 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from tether.errors import Nondeterminism
 from tether.messages import dump_json
+from tether.records import RecordedAnswer
 
 T = TypeVar("T")
 
 REQUEST_KINDS = frozenset({"input", "confirm", "retry"})
+
+__all__ = ["RecordedAnswer", "Replay", "Replayed", "ScopeKeys", "StepFailed"]
 
 
 # --- keys ------------------------------------------------------------------------------
@@ -85,38 +88,6 @@ def item_key(map_key: str, index: int) -> str:
 
 
 # --- what was recorded -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedAnswer:
-    """A closed request: answered with ``value`` by ``by``, or expired.
-
-    ``sealed`` is the encrypted full value of an answer with secret fields (``value``
-    then shows them masked); the runtime opens it before the task sees the answer.
-    """
-
-    expired: bool
-    value: Any = None
-    by: str = ""
-    at: str = ""
-    sealed: str | None = None
-
-    @classmethod
-    def from_json(cls, raw: str) -> RecordedAnswer:
-        data = json.loads(raw)
-        return cls(
-            expired=bool(data.get("expired")), value=data.get("value"),
-            by=str(data.get("by", "")), at=str(data.get("at", "")), sealed=data.get("sealed"),
-        )
-
-    def to_json(self) -> str:
-        """Raises TypeError when the value cannot be stored as JSON."""
-        if self.expired:
-            return dump_json({"expired": True, "at": self.at})
-        data: dict[str, Any] = {"value": self.value, "by": self.by, "at": self.at}
-        if self.sealed is not None:
-            data["sealed"] = self.sealed
-        return dump_json(data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,8 +42,8 @@ from tether.messages import (
     event_body,
     now_iso,
 )
+from tether.records import PendingRequest, RecordedAnswer
 from tether.replay import (
-    RecordedAnswer,
     Replay,
     RequestTimes,
     request_entry,
@@ -51,7 +51,7 @@ from tether.replay import (
     seconds_until,
 )
 from tether.sealing import Sealer
-from tether.store.base import Entry, PendingRequest, Store
+from tether.store.base import Entry, Store
 from tether.writer import SessionWriter
 
 
@@ -123,7 +123,9 @@ def _revealed(value: Any) -> Any:
     return value
 
 
-def answer_record(answer: ValidatedAnswer, *, by: str, at: str, sealer: Sealer) -> str:
+def answer_record(
+    answer: ValidatedAnswer, *, by: str, at: str, sealer: Sealer
+) -> RecordedAnswer:
     """The stored record of an answer (the full value sealed when it has secrets).
 
     Raises:
@@ -133,7 +135,8 @@ def answer_record(answer: ValidatedAnswer, *, by: str, at: str, sealer: Sealer) 
     if answer.has_secrets:
         sealed = sealer.seal(json.dumps(answer.full, ensure_ascii=False))
     record = RecordedAnswer(expired=False, value=answer.public, by=by, at=at, sealed=sealed)
-    return record.to_json()
+    record.to_json()  # refused now, with the person's answer, rather than in the store
+    return record
 
 
 # --- one session's open requests ---------------------------------------------------------
@@ -270,7 +273,7 @@ class RequestBook:
                 await self._writer.write_durable(
                     Entry(
                         body=None if logged else event_body(event),
-                        pending_add={rid: pending.model_dump_json()},
+                        pending_add={rid: pending},
                         journal={key: journal},
                         emit_scope=None if logged else scope,
                     )
@@ -329,7 +332,7 @@ class RequestBook:
             try:
                 outcome = await self._store.resolve_request(
                     self._session_id, rid,
-                    answer_json=RecordedAnswer(expired=True, at=ts).to_json(),
+                    answer=RecordedAnswer(expired=True, at=ts),
                     body=event_body(RequestExpiredEvent(seq=0, ts=ts, request_id=rid)),
                 )
                 recorded = None if outcome == "ok" else await self._recorded_answer(rid)
@@ -342,8 +345,7 @@ class RequestBook:
         return self._value_of(request, recorded, default)
 
     async def _recorded_answer(self, request_id: str) -> RecordedAnswer | None:
-        raw = (await self._store.answers(self._session_id)).get(request_id)
-        return None if raw is None else RecordedAnswer.from_json(raw)
+        return (await self._store.answers(self._session_id)).get(request_id)
 
     # --- what the feed brings ---
 
@@ -354,9 +356,8 @@ class RequestBook:
         if future is not None and not future.done():
             future.set_result(value)
 
-    def refill(self, answers: Mapping[str, str]) -> None:
+    def refill(self, answers: Mapping[str, RecordedAnswer]) -> None:
         """After a feed outage: hand waiting requests the answers recorded meanwhile."""
-        for rid, raw in answers.items():
-            recorded = RecordedAnswer.from_json(raw)
+        for rid, recorded in answers.items():
             if not recorded.expired:
                 self.answered(rid, recorded.value)

@@ -41,8 +41,8 @@ from tether.messages import (
     now_iso,
     printable,
 )
-from tether.replay import RecordedAnswer, Replay
-from tether.requests import PendingRequest, RequestBook
+from tether.replay import Replay
+from tether.requests import RequestBook
 from tether.sealing import Sealer
 from tether.store.base import Entry, SessionRecord, Store, parse_cancel
 from tether.store.codec import cancelled_fields
@@ -91,8 +91,7 @@ class SessionRunner:
         return RequestBook(
             store=self._store, writer=self._writer, session_id=self.session_id,
             replay=self.replay, sealer=self._sealer,
-            pending={rid: PendingRequest.model_validate_json(raw)
-                     for rid, raw in self._record.pending_raw.items()},
+            pending=self._record.requests,
         )
 
     # --- the run ---------------------------------------------------------------------
@@ -137,7 +136,7 @@ class SessionRunner:
         journal = await self._store.journal(self.session_id)
         answers = await self._store.answers(self.session_id)
         self.replay.entries = {key: json.loads(raw) for key, raw in journal.items()}
-        self.replay.answers = {rid: RecordedAnswer.from_json(raw) for rid, raw in answers.items()}
+        self.replay.answers = answers
         self.replay.logged = await self._store.emit_counts(self.session_id)
 
     async def _call_task(self) -> Any:
@@ -236,7 +235,7 @@ class SessionRunner:
             progress = {}
             if isinstance(event, ProgressEvent):  # kept per label for snapshots
                 info = ProgressInfo(done=event.done, total=event.total)
-                progress = {event.label or "": info.model_dump_json()}
+                progress = {event.label or "": info}
             await self._writer.write(
                 Entry(body=event_body(event), emit_scope=scope, progress=progress)
             )

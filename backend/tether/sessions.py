@@ -47,7 +47,6 @@ from tether.messages import (
     event_body,
     now_iso,
 )
-from tether.replay import RecordedAnswer
 from tether.requests import PendingRequest, answer_record, validate_answer
 from tether.runner import SessionRunner
 from tether.sealing import Sealer
@@ -264,7 +263,7 @@ class SessionManager:
         validated = validate_answer(pending, value, model=model)
         ts = now_iso()
         try:
-            answer_json = answer_record(validated, by=user, at=ts, sealer=self._sealer)
+            recorded = answer_record(validated, by=user, at=ts, sealer=self._sealer)
         except TypeError as exc:  # e.g. text that is not valid Unicode
             raise InvalidValue({"value": f"The answer is {exc}"}) from exc
         answered = RequestAnsweredEvent(  # secret fields masked: every tab sees this
@@ -274,7 +273,7 @@ class SessionManager:
         outcome = await self._store.resolve_request(
             session_id,
             request.request_id,
-            answer_json=answer_json,
+            answer=recorded,
             body=event_body(answered),
         )
         if outcome == "already_answered":
@@ -289,12 +288,10 @@ class SessionManager:
         self, record: SessionRecord, request_id: str | None, kind: RequestKind | None
     ) -> PendingRequest | None:
         if request_id is not None:
-            raw = record.pending_raw.get(request_id)
-            return PendingRequest.model_validate_json(raw) if raw is not None else None
+            return record.requests.get(request_id)
         candidates = [
-            PendingRequest.model_validate_json(raw) for raw in record.pending_raw.values()
+            p for p in record.requests.values() if kind is None or p.request.kind == kind
         ]
-        candidates = [p for p in candidates if kind is None or p.request.kind == kind]
         if len(candidates) != 1:
             what = f"{kind} request" if kind else "request"
             raise UnknownRequest(
@@ -305,10 +302,10 @@ class SessionManager:
         return candidates[0]
 
     async def _closed_request_error(self, session_id: str, request_id: str) -> Exception:
-        raw = (await self._store.answers(session_id)).get(request_id)
-        if raw is None:
+        recorded = (await self._store.answers(session_id)).get(request_id)
+        if recorded is None:
             return UnknownRequest(request_id)
-        if RecordedAnswer.from_json(raw).expired:
+        if recorded.expired:
             return UnknownRequest(request_id, f"Request {request_id!r} expired unanswered.")
         return AlreadyAnswered(request_id)
 

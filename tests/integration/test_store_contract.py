@@ -37,7 +37,7 @@ from tether.messages import (
 )
 from tether.requests import PendingRequest
 from tether.sessions import new_session_id
-from tether.store.base import Entry, NewSession, Seed, Store
+from tether.store.base import Entry, NewSession, RecordedAnswer, Seed, Store
 from tether.store.codec import cancelled_fields
 from tether.store.memory import MemoryStore
 from tether.store.redis import RedisStore
@@ -159,27 +159,27 @@ def open_confirm(request_id: str, prompt: str = "Go on?", scope: str = "main") -
     event = RequestConfirmationEvent(seq=0, ts=created, request_id=request_id, prompt=prompt)
     return Entry(
         body=event_body(event),
-        pending_add={request_id: pending.model_dump_json()},
+        pending_add={request_id: pending},
         journal={f"ask:{request_id}": json.dumps({"kind": "confirm"})},
         emit_scope=scope,
     )
 
 
-def answer(request_id: str, value: Any, by: str = "alice") -> tuple[str, str]:
-    """``(answer_json, body)`` for resolve_request, as SessionManager.answer makes them."""
+def answer(request_id: str, value: Any, by: str = "alice") -> tuple[RecordedAnswer, str]:
+    """``(answer, body)`` for resolve_request, as SessionManager.answer makes them."""
     ts = now_iso()
     body = event_body(
         RequestAnsweredEvent(seq=0, ts=ts, request_id=request_id, kind="confirm", value=value,
                              by=by)
     )
-    return json.dumps({"value": value, "by": by, "at": ts}), body
+    return RecordedAnswer(expired=False, value=value, by=by, at=ts), body
 
 
 def progress(done: float, total: float, label: str | None = None) -> Entry:
     """A progress event with the per-label record the runner keeps beside it."""
     event = ProgressEvent(seq=0, ts=now_iso(), done=done, total=total, label=label)
     info = ProgressInfo(done=done, total=total)
-    return Entry(body=event_body(event), progress={label or "": info.model_dump_json()})
+    return Entry(body=event_body(event), progress={label or "": info})
 
 
 def completed(result: Any) -> Entry:
@@ -414,7 +414,7 @@ async def test_open_requests_switch_status_between_running_and_waiting(store: St
     await store.append(session_id, [Entry(pending_del=("r2",))])
     record = await store.get_session(session_id)
     assert record is not None and record.session.status == "running"
-    assert record.session.pending == [] and record.pending_raw == {}
+    assert record.session.pending == [] and record.requests == {}
     frames = await all_frames(store, session_id)
     kinds = [(e["type"], e.get("status")) for e in parsed(frames)]
     assert kinds == [
@@ -455,7 +455,7 @@ async def test_a_terminal_status_stops_further_entries_and_clears_pending(store:
     assert record is not None
     s = record.session
     assert (s.status, s.result, s.pending, s.last_seq) == ("completed", {"ok": True}, [], last)
-    assert record.pending_raw == {}
+    assert record.requests == {}
 
 
 async def test_cancelled_with_pending_requests_clears_them(store: Store) -> None:
@@ -691,13 +691,13 @@ async def test_resolve_request_first_answer_wins(store: Store) -> None:
     await store.append(session_id, [open_confirm("r1")])
     listener = Recorder()
     await store.subscribe(session_id, listener)
-    answer_json, body = answer("r1", True, by="alice")
-    assert await store.resolve_request(session_id, "r1", answer_json=answer_json,
+    recorded, body = answer("r1", True, by="alice")
+    assert await store.resolve_request(session_id, "r1", answer=recorded,
                                        body=body) == "ok"
-    later_json, later_body = answer("r1", False, by="bob")
-    assert await store.resolve_request(session_id, "r1", answer_json=later_json,
+    later, later_body = answer("r1", False, by="bob")
+    assert await store.resolve_request(session_id, "r1", answer=later,
                                        body=later_body) == "already_answered"
-    assert await store.answers(session_id) == {"r1": answer_json}
+    assert await store.answers(session_id) == {"r1": recorded}
     frames = await all_frames(store, session_id)
     assert frames[-2] == frame_with_seq(seq_of(frames[-2]), body)
     assert parsed(frames[-1:])[0] | {"ts": ""} == {
@@ -714,8 +714,8 @@ async def test_resolve_request_first_answer_wins(store: Store) -> None:
 async def test_resolving_one_of_two_requests_keeps_the_session_waiting(store: Store) -> None:
     session_id = await create_running(store)
     await store.append(session_id, [open_confirm("r1"), open_confirm("r2")])
-    answer_json, body = answer("r2", False)
-    assert await store.resolve_request(session_id, "r2", answer_json=answer_json,
+    recorded, body = answer("r2", False)
+    assert await store.resolve_request(session_id, "r2", answer=recorded,
                                        body=body) == "ok"
     record = await store.get_session(session_id)
     assert record is not None
@@ -726,10 +726,10 @@ async def test_resolving_one_of_two_requests_keeps_the_session_waiting(store: St
 
 async def test_resolve_request_unknown_request(store: Store) -> None:
     session_id = await create_running(store)
-    answer_json, body = answer("nope", True)
-    assert await store.resolve_request(session_id, "nope", answer_json=answer_json,
+    recorded, body = answer("nope", True)
+    assert await store.resolve_request(session_id, "nope", answer=recorded,
                                        body=body) == "unknown_request"
-    assert await store.resolve_request("no-such-session", "nope", answer_json=answer_json,
+    assert await store.resolve_request("no-such-session", "nope", answer=recorded,
                                        body=body) == "unknown_request"
     assert len(await all_frames(store, session_id)) == 2
     assert await store.answers(session_id) == {}
@@ -739,9 +739,9 @@ async def test_resolve_request_after_the_session_finished(store: Store) -> None:
     session_id = await create_running(store)
     await store.append(session_id, [open_confirm("r1")])
     await store.append(session_id, [completed(None)])
-    answer_json, body = answer("r1", True)
+    recorded, body = answer("r1", True)
     before = await all_frames(store, session_id)
-    assert await store.resolve_request(session_id, "r1", answer_json=answer_json,
+    assert await store.resolve_request(session_id, "r1", answer=recorded,
                                        body=body) == "session_finished"
     assert await all_frames(store, session_id) == before
 
@@ -902,10 +902,10 @@ async def test_unicode_survives_byte_exact_through_log_feed_and_record(store: St
     assert [(r.request_id, r.prompt) for r in record.session.pending] == [("r-ü", UNICODE_TEXT)]
     assert json.loads((await store.journal(session_id))["step:ü"]) == UNICODE_TEXT
     assert await store.emit_counts(session_id) == {"scope 👋": 1}
-    answer_json, body = answer("r-ü", True, by=UNICODE_TEXT)
-    assert await store.resolve_request(session_id, "r-ü", answer_json=answer_json,
+    recorded, body = answer("r-ü", True, by=UNICODE_TEXT)
+    assert await store.resolve_request(session_id, "r-ü", answer=recorded,
                                        body=body) == "ok"
-    assert (await store.answers(session_id))["r-ü"] == answer_json
+    assert (await store.answers(session_id))["r-ü"] == recorded
     frames = await all_frames(store, session_id)
     assert json.loads(frames[-2])["by"] == UNICODE_TEXT
 
@@ -920,8 +920,8 @@ async def _script(store: Store, session: NewSession) -> None:
     await store.append(session.id, [Entry(body=stream(UNICODE_TEXT), emit_scope="main")])
     await store.append(session.id, [open_confirm("r1"), open_confirm("r2")])
     for request_id, value in (("r1", True), ("r1", False), ("r9", True), ("r2", False)):
-        answer_json, body = answer(request_id, value)
-        await store.resolve_request(session.id, request_id, answer_json=answer_json, body=body)
+        recorded, body = answer(request_id, value)
+        await store.resolve_request(session.id, request_id, answer=recorded, body=body)
     await store.append(session.id, [Entry(set={"status": "waiting"}), Entry(body=stream("x"))])
     await store.request_cancel(session.id)
     await store.append(session.id, [completed({"ü": [1, 2.5, None]}), Entry(body=stream("no"))])
@@ -944,7 +944,7 @@ async def test_memory_and_redis_write_identical_frames(redis_url: str) -> None:
             results.append((
                 [_TS.sub('"ts":""', f) for f in await all_frames(store, session.id)],
                 record.session.model_dump(exclude={"updated_at"}),
-                (record.version, record.runner, record.cancel_requested, record.pending_raw),
+                (record.version, record.runner, record.cancel_requested, record.requests),
                 await store.journal(session.id),
                 await store.emit_counts(session.id),
                 sorted(await store.answers(session.id)),
@@ -1047,7 +1047,8 @@ async def test_fork_seed_cuts_the_journal_and_answers_at_a_seq(store: Store) -> 
     answered = event_body(RequestAnsweredEvent(
         seq=0, ts=now_iso(), request_id="r1", kind="confirm", value=True, by="alice"))
     assert await store.resolve_request(
-        session_id, "r1", answer_json=json.dumps({"value": True}), body=answered) == "ok"
+        session_id, "r1", answer=RecordedAnswer(expired=False, value=True), body=answered
+    ) == "ok"
     at_step = await store.fork_seed(session_id, at_seq=seq_after_step)
     assert set(at_step.journal) == {"step1"} and at_step.answers == {}
     at_request = await store.fork_seed(session_id, at_seq=request_seq)
@@ -1058,7 +1059,8 @@ async def test_fork_seed_cuts_the_journal_and_answers_at_a_seq(store: Store) -> 
 
 async def test_a_seeded_session_starts_with_the_seed(store: Store) -> None:
     """create_session(seed=) pre-fills the new session's journal and answers."""
-    seed = Seed(journal={"step1": '{"kind":"step"}'}, answers={"r1": '{"value":true}'})
+    seed = Seed(journal={"step1": '{"kind":"step"}'},
+                answers={"r1": RecordedAnswer(expired=False, value=True, by="u", at="t")})
     session_id, created, _ = await store.create_session(new_session(), seed=seed)
     assert created
     assert await store.journal(session_id) == seed.journal

@@ -7,7 +7,7 @@ from typing import Any
 
 from tether.forks import hint_for, hint_key, with_hints
 from tether.forms import form_for
-from tether.store.base import Seed
+from tether.store.base import RecordedAnswer, Seed
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "name", "description": "Name", "type": "string", "required": True},
@@ -19,8 +19,8 @@ def entry(kind: str, request_id: str) -> str:
     return json.dumps({"kind": kind, "request_id": request_id})
 
 
-def answered(value: Any) -> str:
-    return json.dumps({"value": value, "by": "u", "at": "t"})
+def answered(value: Any) -> RecordedAnswer:
+    return RecordedAnswer(expired=False, value=value, by="u", at="t")
 
 
 SOURCE_JOURNAL = {
@@ -35,7 +35,7 @@ SOURCE_ANSWERS = {
     "r1": answered({"name": "Ada"}),
     "r2": answered({"name": "Bea"}),
     "r3": answered({"name": "Cy", "pin": "1234"}),
-    "r4": json.dumps({"expired": True, "at": "t"}),
+    "r4": RecordedAnswer(expired=True, at="t"),
     "c1": answered(True),
 }
 

@@ -20,9 +20,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from tether.messages import ForkOrigin, ProgressInfo, Session, seq_of
+from tether.records import PendingRequest, RecordedAnswer
 
-from tether.messages import ForkOrigin, Request, Session, seq_of
+__all__ = ["PendingRequest", "RecordedAnswer"]  # the store boundary's types, re-exported
 
 # A pseudo-session whose feed carries the command "released" whenever a hub lets leases
 # go: lease keepers subscribe to it like to a session, and adopt at once.
@@ -47,17 +48,6 @@ def parse_cancel(command: str) -> tuple[bool, str | None]:
     return name == CANCEL, by or None
 
 
-class PendingRequest(BaseModel):
-    """An open request as stored, plus what any hub needs to validate its answer."""
-
-    model_config = ConfigDict(frozen=True)
-
-    request: Request
-    model_ref: str | None = None
-    journal_key: str | None = None
-    secret: bool = False  # its answers have secret fields: the task reads them sealed
-
-
 @dataclass(frozen=True, slots=True)
 class NewSession:
     """What :meth:`Store.create_session` writes; JSON fields arrive already encoded."""
@@ -75,10 +65,11 @@ class NewSession:
 
 @dataclass(frozen=True, slots=True)
 class Seed:
-    """A fork's past: the source's journal entries and answers up to the fork point."""
+    """A fork's past: the source's journal entries (their JSON, which the store never
+    reads) and answers up to the fork point."""
 
     journal: dict[str, str] = field(default_factory=dict)
-    answers: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, RecordedAnswer] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,22 +77,22 @@ class Entry:
     """One atomic unit of an append: at most one event plus the record changes it implies.
 
     Values in ``set`` are the stored strings of record fields (``status`` plain, ``state``,
-    ``result`` and ``error`` JSON). ``pending_add`` maps request ids to the JSON of a
-    :class:`tether.requests.PendingRequest`. ``journal`` maps journal keys to JSON.
-    ``emit_scope`` names the context scope that emitted the event, so a resumed task can
-    tell which of its emits are already in the log. ``progress`` maps a progress label
-    (``""`` for none) to the JSON of its :class:`tether.messages.ProgressInfo`: the store
-    keeps the latest per label with the event, so a snapshot can show every bar even once
-    the events that drew them are trimmed.
+    ``result`` and ``error`` JSON). ``pending_add`` maps request ids to the requests that
+    open. ``journal`` maps journal keys to the entries' JSON (made by the replay core; the
+    store keeps it and never reads it). ``emit_scope`` names the context scope that
+    emitted the event, so a resumed task can tell which of its emits are already in the
+    log. ``progress`` maps a progress label (``""`` for none) to its latest value: the
+    store keeps it with the event, so a snapshot can show every bar even once the events
+    that drew them are trimmed.
     """
 
     body: str | None = None
     set: dict[str, str] = field(default_factory=dict)
-    pending_add: dict[str, str] = field(default_factory=dict)
+    pending_add: dict[str, PendingRequest] = field(default_factory=dict)
     pending_del: tuple[str, ...] = ()
     journal: dict[str, str] = field(default_factory=dict)
     emit_scope: str | None = None
-    progress: dict[str, str] = field(default_factory=dict)
+    progress: dict[str, ProgressInfo] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +103,8 @@ class SessionRecord:
     version: str
     runner: str
     cancel_requested: bool
-    # request id -> PendingRequest JSON, in the order they were opened
-    pending_raw: dict[str, str]
+    # request id -> the open request, in the order they were opened
+    requests: dict[str, PendingRequest]
     cancel_by: str | None = None  # who asked first to cancel (None: nobody, or unknown)
 
 
@@ -208,17 +199,17 @@ class Store(Protocol):
         session_id: str,
         request_id: str,
         *,
-        answer_json: str,
+        answer: RecordedAnswer,
         body: str,
     ) -> ResolveOutcome:
-        """Close an open request exactly once: record ``answer_json``, append ``body``.
+        """Close an open request exactly once: record ``answer``, append ``body``.
 
         Used both for answers and for expiry; the first caller wins.
         """
         ...
 
-    async def answers(self, session_id: str) -> dict[str, str]:
-        """Recorded answers: request id -> ``{"value", "by", "at"}`` JSON."""
+    async def answers(self, session_id: str) -> dict[str, RecordedAnswer]:
+        """Recorded answers, by request id."""
         ...
 
     async def journal(self, session_id: str) -> dict[str, str]: ...

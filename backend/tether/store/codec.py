@@ -1,12 +1,14 @@
-"""How a session record is laid out as flat string fields, shared by both stores."""
+"""What both stores share: how a session is laid out as strings, and the rules that
+need no atomicity of their own (the Redis store's Lua scripts repeat only what must run
+inside Redis: numbering, status, leases, first-answer-wins)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 
-from tether.messages import ErrorInfo, ForkOrigin, ProgressInfo, Request, Session
-from tether.store.base import NewSession, PendingRequest, SessionRecord
+from tether.messages import ErrorInfo, ForkOrigin, ProgressInfo, Session
+from tether.store.base import NewSession, PendingRequest, RecordedAnswer, Seed, SessionRecord
 
 
 def fields_for_new(new: NewSession) -> dict[str, str]:
@@ -36,24 +38,58 @@ def cancelled_fields(reason: str, by: str | None) -> dict[str, str]:
             "cancelled_by": json.dumps(by, ensure_ascii=False)}
 
 
-def pending_requests(pending_raw: Mapping[str, str]) -> list[Request]:
+def open_requests(requests: Mapping[str, PendingRequest]) -> dict[str, PendingRequest]:
     """Open requests, oldest first (hash order is not reliable in Redis)."""
-    requests = [PendingRequest.model_validate_json(raw).request for raw in pending_raw.values()]
-    requests.sort(key=lambda r: (r.created_at, r.request_id))
-    return requests
+    ordered = sorted(requests.values(), key=lambda p: (p.request.created_at,
+                                                        p.request.request_id))
+    return {p.request.request_id: p for p in ordered}
+
+
+def decode_requests(raw: Mapping[str, str]) -> dict[str, PendingRequest]:
+    return {rid: PendingRequest.model_validate_json(text) for rid, text in raw.items()}
+
+
+def decode_progress(raw: Mapping[str, str]) -> dict[str, ProgressInfo]:
+    return {label: ProgressInfo.model_validate_json(text) for label, text in raw.items()}
+
+
+def decode_answers(raw: Mapping[str, str]) -> dict[str, RecordedAnswer]:
+    return {rid: RecordedAnswer.from_json(text) for rid, text in raw.items()}
+
+
+def seed_upto(
+    journal: Mapping[str, str],
+    answers: Mapping[str, RecordedAnswer],
+    marks: Mapping[str, str | int],
+    at_seq: int,
+) -> Seed:
+    """A fork's seed: what was journaled and answered while ``at_seq`` was the last event
+    (``marks``: ``"j:<key>"`` / ``"a:<request id>"`` -> the seq current when it was)."""
+    return Seed(
+        journal={k: v for k, v in journal.items() if int(marks.get(f"j:{k}", 0)) <= at_seq},
+        answers={k: v for k, v in answers.items() if int(marks.get(f"a:{k}", 0)) <= at_seq},
+    )
+
+
+def page_of(sessions: list[Session], limit: int) -> tuple[list[Session], str | None]:
+    """The first ``limit`` of up to ``limit + 1`` sessions read, and the cursor of the
+    next page (the id of the last one shown) if there was one more."""
+    shown = sessions[:limit]
+    return shown, (shown[-1].id if len(sessions) > limit else None)
 
 
 def record_from_fields(
     fields: Mapping[str, str],
-    pending_raw: Mapping[str, str],
-    progress_raw: Mapping[str, str],
+    requests: Mapping[str, PendingRequest],
+    progress: Mapping[str, ProgressInfo],
 ) -> SessionRecord:
-    """A record from its stored fields, open requests and progress (label -> JSON).
+    """A record from its stored fields, open requests and progress per label.
 
     Fields added after a session was stored (``forked_from``, ``cancel_reason``, …) may be
     missing from it: they read as their defaults.
     """
     error = json.loads(fields["error"])
+    ordered = open_requests(requests)
     forked_from = json.loads(fields.get("forked_from", "null"))
     session = Session(
         id=fields["id"],
@@ -64,14 +100,11 @@ def record_from_fields(
         updated_at=fields["updated_at"],
         inputs=json.loads(fields["inputs"]),
         state=json.loads(fields["state"]),
-        pending=pending_requests(pending_raw),
+        pending=[p.request for p in ordered.values()],
         result=json.loads(fields["result"]),
         error=ErrorInfo.model_validate(error) if error else None,
         last_seq=int(fields["last_seq"]),
-        progress={
-            label: ProgressInfo.model_validate_json(raw)
-            for label, raw in sorted(progress_raw.items())
-        },
+        progress=dict(sorted(progress.items())),
         cancel_reason=json.loads(fields.get("cancel_reason", "null")),
         cancelled_by=json.loads(fields.get("cancelled_by", "null")),
         forked_from=ForkOrigin.model_validate(forked_from) if forked_from else None,
@@ -81,6 +114,6 @@ def record_from_fields(
         version=fields["version"],
         runner=fields["runner"],
         cancel_requested=fields["cancel"] == "1",
-        pending_raw=dict(pending_raw),
+        requests=ordered,
         cancel_by=fields.get("cancel_by") or None,
     )

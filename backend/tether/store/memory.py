@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from tether.errors import LeaseLost, UnknownSession
 from tether.messages import (
     TERMINAL_STATUSES,
+    ProgressInfo,
     Session,
     StatusEvent,
     event_body,
@@ -28,13 +29,15 @@ from tether.store.base import (
     Entry,
     EventRange,
     NewSession,
+    PendingRequest,
+    RecordedAnswer,
     ResolveOutcome,
     Seed,
     SessionListener,
     SessionRecord,
     cancel_command,
 )
-from tether.store.codec import fields_for_new, record_from_fields
+from tether.store.codec import fields_for_new, page_of, record_from_fields, seed_upto
 
 IDEMPOTENCY_TTL = 24 * 3600.0
 SWEEP_INTERVAL = 60.0
@@ -45,11 +48,11 @@ OWNER_INDEX_CAP = 10_000
 class _Stored:
     fields: dict[str, str]
     events: deque[str]
-    pending: dict[str, str] = field(default_factory=dict)
-    answers: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, PendingRequest] = field(default_factory=dict)
+    answers: dict[str, RecordedAnswer] = field(default_factory=dict)
     journal: dict[str, str] = field(default_factory=dict)
     emits: dict[str, int] = field(default_factory=dict)
-    progress: dict[str, str] = field(default_factory=dict)  # label -> ProgressInfo JSON
+    progress: dict[str, ProgressInfo] = field(default_factory=dict)  # latest per label
     marks: dict[str, int] = field(default_factory=dict)  # "j:<key>" / "a:<rid>" -> seq
     expires_at: float | None = None
 
@@ -178,9 +181,7 @@ class MemoryStore:
                 break
         for session_id in gone:
             ids.remove(session_id)
-        has_more = len(out) > limit
-        out = out[:limit]
-        return out, (out[-1].id if has_more else None)
+        return page_of(out, limit)
 
     # --- the log ---------------------------------------------------------------------
 
@@ -269,7 +270,7 @@ class MemoryStore:
     # --- requests and commands -------------------------------------------------------
 
     async def resolve_request(
-        self, session_id: str, request_id: str, *, answer_json: str, body: str
+        self, session_id: str, request_id: str, *, answer: RecordedAnswer, body: str
     ) -> ResolveOutcome:
         stored = self._get(session_id)
         if stored is None:
@@ -281,14 +282,14 @@ class MemoryStore:
         if request_id not in stored.pending:
             return "unknown_request"
         ts = now_iso()
-        stored.answers[request_id] = answer_json
+        stored.answers[request_id] = answer
         frames: list[str] = []
         self._apply(stored, Entry(body=body, pending_del=(request_id,)), ts, frames)
         stored.marks[f"a:{request_id}"] = int(stored.fields["last_seq"]) - (len(frames) - 1)
         self._finish_write(session_id, stored, ts, frames)
         return "ok"
 
-    async def answers(self, session_id: str) -> dict[str, str]:
+    async def answers(self, session_id: str) -> dict[str, RecordedAnswer]:
         stored = self._get(session_id)
         return dict(stored.answers) if stored else {}
 
@@ -304,11 +305,7 @@ class MemoryStore:
         stored = self._get(session_id)
         if stored is None:
             raise UnknownSession(session_id)
-        marks = stored.marks
-        return Seed(
-            journal={k: v for k, v in stored.journal.items() if marks.get(f"j:{k}", 0) <= at_seq},
-            answers={k: v for k, v in stored.answers.items() if marks.get(f"a:{k}", 0) <= at_seq},
-        )
+        return seed_upto(stored.journal, stored.answers, stored.marks, at_seq)
 
     # --- leases (one process: they matter only for its own runners) ------------------
 

@@ -37,19 +37,30 @@ from redis.exceptions import RedisError, ResponseError
 
 from tether.errors import LeaseLost, StoreUnavailable, UnknownSession
 from tether.messages import Session, now_iso, seq_of
+from tether.store import keys
 from tether.store.base import (
     CancelOutcome,
     ClaimOutcome,
     Entry,
     EventRange,
     NewSession,
+    RecordedAnswer,
     ResolveOutcome,
     Seed,
     SessionListener,
     SessionRecord,
 )
-from tether.store.codec import fields_for_new, record_from_fields
+from tether.store.codec import (
+    decode_answers,
+    decode_progress,
+    decode_requests,
+    fields_for_new,
+    page_of,
+    record_from_fields,
+    seed_upto,
+)
 from tether.store.feed import RedisFeed
+from tether.store.keys import SessionKeys
 
 IDEMPOTENCY_TTL = 24 * 3600
 # Error replies after which the same write may succeed later (a failover, memory, loading).
@@ -63,21 +74,6 @@ def _load(name: str, *, common: bool = False) -> str:
     return text
 
 
-ACTIVE = "tether:active"  # unfinished session id -> lease expiry (ms, Redis clock)
-
-
-def _keys(session_id: str) -> list[str]:
-    """rec, pending, events, answers, journal, emits, marks, active, progress: as the
-    scripts expect."""
-    base = f"tether:{{{session_id}}}"
-    return [f"{base}:rec", f"{base}:pending", f"{base}:events", f"{base}:answers",
-            f"{base}:journal", f"{base}:emits", f"{base}:marks", ACTIVE, f"{base}:progress"]
-
-
-def channel(session_id: str) -> str:
-    return f"tether:ch:{session_id}"
-
-
 def _entry_json(entry: Entry) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if entry.body is not None:
@@ -87,13 +83,13 @@ def _entry_json(entry: Entry) -> dict[str, Any]:
     if entry.set:
         out["set"] = entry.set
     if entry.pending_add:
-        out["padd"] = entry.pending_add
+        out["padd"] = {rid: p.model_dump_json() for rid, p in entry.pending_add.items()}
     if entry.pending_del:
         out["pdel"] = list(entry.pending_del)
     if entry.journal:
         out["j"] = entry.journal
     if entry.progress:
-        out["p"] = entry.progress
+        out["p"] = {label: p.model_dump_json() for label, p in entry.progress.items()}
     return out
 
 
@@ -130,7 +126,7 @@ class RedisStore:
         self._release = self._redis.register_script(_load("release"))
         self._orphans = self._redis.register_script(_load("orphans"))
         self._owned = self._redis.register_script(_load("owned"))
-        self._feed = RedisFeed(self._redis, channel_prefix="tether:ch:")
+        self._feed = RedisFeed(self._redis, channel_prefix=keys.CHANNEL_PREFIX)
 
     @property
     def url(self) -> str:
@@ -152,8 +148,8 @@ class RedisStore:
         await self._redis.connection_pool.disconnect()
 
     async def shared_secret(self, candidate: str) -> str:
-        await self._redis.set("tether:secret", candidate, nx=True)
-        return str(await self._redis.get("tether:secret"))
+        await self._redis.set(keys.SECRET, candidate, nx=True)
+        return str(await self._redis.get(keys.SECRET))
 
     async def ping(self) -> bool:
         try:
@@ -181,18 +177,21 @@ class RedisStore:
         fingerprint: str = "",
         seed: Seed | None = None,
     ) -> tuple[str, bool, str]:
-        rec, _, events, answers, journal, *_ = _keys(new.id)
+        k = SessionKeys.of(new.id)
         idem = ""
         if idempotency_key:  # hashed: owner "a" + key "b:c" must not meet owner "a:b" + "c"
             digest = hashlib.sha256(f"{new.owner}\0{idempotency_key}".encode()).hexdigest()
-            idem = f"tether:idem:{digest}"
+            idem = keys.idempotency(digest)
         flat = [item for pair in fields_for_new(new).items() for item in pair]
         seed_json = json.dumps(
-            {"j": seed.journal, "a": seed.answers} if seed else {}, ensure_ascii=False
+            {"j": seed.journal,
+             "a": {rid: a.to_json() for rid, a in seed.answers.items()}} if seed else {},
+            ensure_ascii=False,
         )
         found = await self._run(
             self._create,
-            [rec, events, f"tether:owner:{new.owner}", idem, ACTIVE, journal, answers],
+            [k.rec, k.events, keys.owner_index(new.owner), idem, keys.ACTIVE, k.journal,
+             k.answers],
             [new.id, fingerprint, IDEMPOTENCY_TTL, new.first_event, self._lease_ms,
              seed_json, *flat],
         )
@@ -200,23 +199,13 @@ class RedisStore:
         return str(session_id), bool(int(created)), str(original)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
-        rec, pending, *_, progress = _keys(session_id)
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hgetall(rec)
-                pipe.hgetall(pending)
-                pipe.hgetall(progress)
-                fields, pending_raw, progress_raw = await pipe.execute()
-        except RedisError as exc:
-            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
-        if not fields:
-            return None
-        return record_from_fields(fields, pending_raw, progress_raw)
+        records = await self._records([session_id])
+        return records[0]
 
     async def list_sessions(
         self, owner: str, *, status: str | None, limit: int, before: str | None
     ) -> tuple[list[Session], str | None]:
-        index = f"tether:owner:{owner}"
+        index = keys.owner_index(owner)
         out: list[Session] = []
         cursor = f"({before}" if before else "+"
         batch = max(limit + 1, 50)
@@ -239,20 +228,24 @@ class RedisStore:
                     break
         except RedisError as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
-        has_more = len(out) > limit
-        out = out[:limit]
-        return out, (out[-1].id if has_more else None)
+        return page_of(out, limit)
 
     async def _records(self, ids: Sequence[str]) -> list[SessionRecord | None]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for session_id in ids:
-                rec, pending, *_, progress = _keys(session_id)
-                pipe.hgetall(rec)
-                pipe.hgetall(pending)
-                pipe.hgetall(progress)
-            raw = await pipe.execute()
+        """The records of ``ids`` (None for each that is gone), each read whole: one
+        session's three hashes are read in one MULTI, so they agree with each other."""
+        try:
+            async with self._redis.pipeline(transaction=len(ids) == 1) as pipe:
+                for session_id in ids:
+                    k = SessionKeys.of(session_id)
+                    pipe.hgetall(k.rec)
+                    pipe.hgetall(k.pending)
+                    pipe.hgetall(k.progress)
+                raw = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
         return [
-            record_from_fields(raw[i], raw[i + 1], raw[i + 2]) if raw[i] else None
+            record_from_fields(raw[i], decode_requests(raw[i + 1]), decode_progress(raw[i + 2]))
+            if raw[i] else None
             for i in range(0, len(raw), 3)
         ]
 
@@ -270,9 +263,9 @@ class RedisStore:
         try:
             seq = await self._run(
                 self._append,
-                _keys(session_id),
+                SessionKeys.of(session_id).for_scripts(),
                 [now_iso(), self._history_cap, self._finished_ttl, runner or "",
-                 channel(session_id), payload, session_id, batch or ""],
+                 keys.channel(session_id), payload, session_id, batch or ""],
             )
         except ResponseError as exc:
             if "lease_lost" in str(exc):
@@ -283,11 +276,11 @@ class RedisStore:
         return int(seq)
 
     async def read_events(self, session_id: str, *, after: int, limit: int) -> EventRange:
-        rec, _, events, *_ = _keys(session_id)
+        k = SessionKeys.of(session_id)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hget(rec, "last_seq")
-                pipe.xrange(events, f"{after + 1}-0", "+", count=limit)
+                pipe.hget(k.rec, "last_seq")
+                pipe.xrange(k.events, f"{after + 1}-0", "+", count=limit)
                 last, entries = await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
@@ -301,13 +294,13 @@ class RedisStore:
     # --- requests and commands -------------------------------------------------------
 
     async def resolve_request(
-        self, session_id: str, request_id: str, *, answer_json: str, body: str
+        self, session_id: str, request_id: str, *, answer: RecordedAnswer, body: str
     ) -> ResolveOutcome:
         outcome = await self._run(
             self._resolve,
-            _keys(session_id),
-            [now_iso(), self._history_cap, self._finished_ttl, channel(session_id),
-             request_id, answer_json, body, session_id],
+            SessionKeys.of(session_id).for_scripts(),
+            [now_iso(), self._history_cap, self._finished_ttl, keys.channel(session_id),
+             request_id, answer.to_json(), body, session_id],
         )
         return cast(ResolveOutcome, str(outcome))
 
@@ -317,35 +310,34 @@ class RedisStore:
         except RedisError as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
 
-    async def answers(self, session_id: str) -> dict[str, str]:
-        return await self._hash(_keys(session_id)[3])
+    async def answers(self, session_id: str) -> dict[str, RecordedAnswer]:
+        return decode_answers(await self._hash(SessionKeys.of(session_id).answers))
 
     async def journal(self, session_id: str) -> dict[str, str]:
-        return await self._hash(_keys(session_id)[4])
+        return await self._hash(SessionKeys.of(session_id).journal)
 
     async def emit_counts(self, session_id: str) -> dict[str, int]:
-        return {k: int(v) for k, v in (await self._hash(_keys(session_id)[5])).items()}
+        raw = await self._hash(SessionKeys.of(session_id).emits)
+        return {scope: int(count) for scope, count in raw.items()}
 
     async def fork_seed(self, session_id: str, *, at_seq: int) -> Seed:
-        _, _, _, answers_key, journal_key, _, marks_key, *_ = _keys(session_id)
+        k = SessionKeys.of(session_id)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hgetall(journal_key)
-                pipe.hgetall(answers_key)
-                pipe.hgetall(marks_key)
+                pipe.hgetall(k.journal)
+                pipe.hgetall(k.answers)
+                pipe.hgetall(k.marks)
                 journal, answers, marks = await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
-        return Seed(
-            journal={k: v for k, v in journal.items() if int(marks.get(f"j:{k}", 0)) <= at_seq},
-            answers={k: v for k, v in answers.items() if int(marks.get(f"a:{k}", 0)) <= at_seq},
-        )
+        return seed_upto(journal, decode_answers(answers), marks, at_seq)
 
     # --- leases ----------------------------------------------------------------------
 
     async def claim(self, session_id: str, runner: str) -> ClaimOutcome:
         outcome = await self._run(
-            self._claim, [_keys(session_id)[0], ACTIVE], [session_id, runner, self._lease_ms]
+            self._claim, [SessionKeys.of(session_id).rec, keys.ACTIVE],
+            [session_id, runner, self._lease_ms],
         )
         return cast(ClaimOutcome, str(outcome))
 
@@ -354,23 +346,23 @@ class RedisStore:
         ids = list(session_ids)
         for start in range(0, len(ids), 500):  # bounded script runs, however many sessions
             batch = ids[start : start + 500]
-            lost += await self._run(self._renew, [ACTIVE], [runner, self._lease_ms, *batch])
+            lost += await self._run(self._renew, [keys.ACTIVE], [runner, self._lease_ms, *batch])
         return lost
 
     async def release(self, runner: str, session_ids: Collection[str]) -> int:
         if not session_ids:
             return 0
-        return int(await self._run(self._release, [ACTIVE], [runner, *session_ids]))
+        return int(await self._run(self._release, [keys.ACTIVE], [runner, *session_ids]))
 
     async def owned_by(self, runner: str) -> list[str]:
-        return list(await self._run(self._owned, [ACTIVE], [runner]))
+        return list(await self._run(self._owned, [keys.ACTIVE], [runner]))
 
     async def orphans(self, limit: int) -> list[str]:
-        return list(await self._run(self._orphans, [ACTIVE], [limit]))
+        return list(await self._run(self._orphans, [keys.ACTIVE], [limit]))
 
     async def request_cancel(self, session_id: str, *, by: str | None = None) -> CancelOutcome:
         outcome = await self._run(
-            self._cancel, [_keys(session_id)[0]], [channel(session_id), by or ""]
+            self._cancel, [SessionKeys.of(session_id).rec], [keys.channel(session_id), by or ""]
         )
         return cast(CancelOutcome, str(outcome))
 

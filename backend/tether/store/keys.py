@@ -1,0 +1,71 @@
+"""Every Redis key and channel Tether uses, named in one place.
+
+One session's keys share the hash tag ``{<session id>}``, so a Lua script that touches
+all of them stays within one slot. Three scripts (``renew``, ``release``, ``owned``) walk
+many sessions and spell the record key ``tether:{<id>}:rec`` themselves; ``release``
+also names the ``__released__`` channel. Change a name here and there together.
+
+=================================  =======  ==============================================
+key                                type     holds
+=================================  =======  ==============================================
+``tether:{S}:rec``                 hash     the session record (codec.fields_for_new)
+``tether:{S}:pending``             hash     open requests: request id -> PendingRequest
+``tether:{S}:events``              stream   the numbered log, entry id ``<seq>-0``
+``tether:{S}:answers``             hash     request id -> RecordedAnswer JSON
+``tether:{S}:journal``             hash     journal key -> entry JSON (replay.py)
+``tether:{S}:emits``               hash     scope -> events it emitted
+``tether:{S}:marks``               hash     ``j:<key>``/``a:<rid>`` -> seq then (forks)
+``tether:{S}:progress``            hash     progress label -> latest ProgressInfo
+``tether:active``                  zset     unfinished session id -> lease expiry (ms)
+``tether:owner:<user>``            zset     the user's session ids, lex-ordered (= age)
+``tether:idem:<sha256>``           string   an idempotency key's session id
+``tether:secret``                  string   the hub secret, when none is configured
+``tether:ch:<S>``                  channel  the session's live frames and commands
+=================================  =======  ==============================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ACTIVE = "tether:active"
+SECRET = "tether:secret"
+CHANNEL_PREFIX = "tether:ch:"
+
+
+def channel(session_id: str) -> str:
+    return f"{CHANNEL_PREFIX}{session_id}"
+
+
+def owner_index(owner: str) -> str:
+    return f"tether:owner:{owner}"
+
+
+def idempotency(digest: str) -> str:
+    return f"tether:idem:{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKeys:
+    """The keys of one session."""
+
+    rec: str
+    pending: str
+    events: str
+    answers: str
+    journal: str
+    emits: str
+    marks: str
+    progress: str
+
+    @classmethod
+    def of(cls, session_id: str) -> SessionKeys:
+        base = f"tether:{{{session_id}}}"
+        return cls(*(f"{base}:{name}" for name in (
+            "rec", "pending", "events", "answers", "journal", "emits", "marks", "progress",
+        )))
+
+    def for_scripts(self) -> list[str]:
+        """KEYS as ``common.lua`` (append, resolve) expects them, in this order."""
+        return [self.rec, self.pending, self.events, self.answers, self.journal, self.emits,
+                self.marks, ACTIVE, self.progress]
