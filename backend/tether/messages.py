@@ -98,11 +98,23 @@ class Request(Wire):
     attempt: int | None = Opt()
     created_at: str
     expires_at: str | None = Opt()
+    initial: dict[str, Any] | None = Opt()   # values the form starts with
 
 
 class ErrorInfo(Wire):
     type: str
     message: str
+    traceback: str | None = Opt()   # only in what the session's owner is sent
+
+
+class ProgressInfo(Wire):
+    done: float
+    total: float
+
+
+class ForkOrigin(Wire):
+    session_id: str
+    at_seq: int
 
 
 class Session(Wire):
@@ -118,6 +130,10 @@ class Session(Wire):
     result: Any
     error: ErrorInfo | None
     last_seq: int
+    progress: dict[str, ProgressInfo] = Field(default_factory=dict)  # latest per label ("" = none)
+    cancel_reason: str | None = None
+    cancelled_by: str | None = None      # user id; None when the task cancelled itself
+    forked_from: ForkOrigin | None = None
 
 
 # --- Stored events (numbered) ------------------------------------------------------------
@@ -162,6 +178,8 @@ class RequestUserInputEvent(EventBase):
     fields: list[FieldSpec]
     schema_: dict[str, Any] = Field(alias="schema")
     expires_at: str | None = Opt()
+    initial: dict[str, Any] | None = Opt()   # values the form starts with
+    details: str | None = Opt()              # RequestUserInputEvent only (Request already has it)
 
 
 class RequestConfirmationEvent(EventBase):
@@ -179,6 +197,8 @@ class TaskFailedEvent(EventBase):
     attempt: int
     request_id: str | None = Opt()
     expires_at: str | None = Opt()
+    error_type: str | None = Opt()       # the exception's class name
+    step: str | None = Opt()             # the step whose attempt failed; None for the task itself
 
 
 class RequestAnsweredEvent(EventBase):
@@ -202,6 +222,7 @@ class TaskCompletedEvent(EventBase):
 class TaskCancelledEvent(EventBase):
     type: Literal["task_cancelled"] = "task_cancelled"
     reason: str
+    by: str | None = Opt()
 
 
 class SnapshotEvent(EventBase):
@@ -320,6 +341,7 @@ class TaskInfo(Wire):
     title: str
     description: str
     input_schema: dict[str, Any]
+    view: str | None = Opt()             # the app view that renders this task's sessions
 
 
 class TaskList(Wire):

@@ -71,6 +71,7 @@ export interface ErrorFrame {
 }
 export interface ErrorInfo {
   message: string;
+  traceback?: string | null;
   type: string;
 }
 export interface StatusEvent {
@@ -108,8 +109,12 @@ export interface StateEvent {
   type: 'state';
 }
 export interface RequestUserInputEvent {
+  details?: string | null;
   expires_at?: string | null;
   fields: FieldSpec[];
+  initial?: {
+    [k: string]: unknown | undefined;
+  } | null;
   prompt: string;
   request_id: string;
   schema: {
@@ -157,9 +162,11 @@ export interface TaskFailedEvent {
   attempt: number;
   can_retry: boolean;
   error: string;
+  error_type?: string | null;
   expires_at?: string | null;
   request_id?: string | null;
   seq: number;
+  step?: string | null;
   ts: string;
   type: 'task_failed';
 }
@@ -185,6 +192,7 @@ export interface TaskCompletedEvent {
   type: 'task_completed';
 }
 export interface TaskCancelledEvent {
+  by?: string | null;
   reason: string;
   seq: number;
   ts: string;
@@ -197,8 +205,11 @@ export interface SnapshotEvent {
   type: 'snapshot';
 }
 export interface Session {
+  cancel_reason?: string | null;
+  cancelled_by?: string | null;
   created_at: string;
   error: ErrorInfo | null;
+  forked_from?: ForkOrigin | null;
   id: string;
   inputs: {
     [k: string]: unknown | undefined;
@@ -206,6 +217,9 @@ export interface Session {
   last_seq: number;
   owner: string;
   pending: Request[];
+  progress: {
+    [k: string]: ProgressInfo | undefined;
+  };
   result: unknown;
   state: {
     [k: string]: unknown | undefined;
@@ -213,6 +227,10 @@ export interface Session {
   status: 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
   task: string;
   updated_at: string;
+}
+export interface ForkOrigin {
+  at_seq: number;
+  session_id: string;
 }
 /**
  * An open question to a person: input, confirmation or retry.
@@ -224,12 +242,19 @@ export interface Request {
   error?: string | null;
   expires_at?: string | null;
   fields?: FieldSpec[] | null;
+  initial?: {
+    [k: string]: unknown | undefined;
+  } | null;
   kind: 'input' | 'confirm' | 'retry';
   prompt: string;
   request_id: string;
   schema?: {
     [k: string]: unknown | undefined;
   } | null;
+}
+export interface ProgressInfo {
+  done: number;
+  total: number;
 }
 export interface EventPage {
   events: (
@@ -272,6 +297,7 @@ export interface TaskInfo {
   };
   name: string;
   title: string;
+  view?: string | null;
 }
 export interface TaskList {
   tasks: TaskInfo[];

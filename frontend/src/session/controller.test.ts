@@ -6,7 +6,7 @@ import { SessionController } from './controller';
 const ts = '2026-11-21T10:00:00.000Z';
 const session: Session = {
   id: 's1', task: 'email_demo', status: 'waiting', owner: 'u_me', created_at: ts, updated_at: ts,
-  inputs: {}, state: {}, pending: [], result: null, error: null, last_seq: 0,
+  inputs: {}, state: {}, pending: [], result: null, error: null, last_seq: 0, progress: {},
 };
 
 class FakeSocket implements WebSocketLike {

@@ -39,7 +39,7 @@ describe('applyEvents', () => {
   it('replaces the session state with a snapshot', () => {
     const session: Session = {
       id: 's', task: 't', status: 'waiting', owner: 'u', created_at: ts, updated_at: ts, inputs: {},
-      state: { step: 2 }, result: null, error: null, last_seq: 90,
+      state: { step: 2 }, result: null, error: null, last_seq: 90, progress: {},
       pending: [{ request_id: 'x', kind: 'confirm', prompt: 'Go?', created_at: ts }],
     };
     const before = applyEvents(emptySession, [stream(1)]);
@@ -86,7 +86,7 @@ describe('applyEvents', () => {
   it('offers no fork for a failure without a retry offer, or an answer whose question it never saw', () => {
     const session: Session = {
       id: 's', task: 't', status: 'waiting', owner: 'u', created_at: ts, updated_at: ts, inputs: {},
-      state: {}, result: null, error: null, last_seq: 10,
+      state: {}, result: null, error: null, last_seq: 10, progress: {},
       pending: [{ request_id: 'old', kind: 'confirm', prompt: 'Go?', created_at: ts }],
     };
     const s = applyEvents(emptySession, [
