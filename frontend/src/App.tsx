@@ -39,7 +39,8 @@ export function App() {
       page = <SessionList tasks={byName} />;
       break;
     case 'session':
-      page = <SessionView key={route.id} sessionId={route.id} tasks={byName} onPending={waiting.report} />;
+      // Until the catalogue has answered, the session's view is not known.
+      page = <SessionView key={route.id} sessionId={route.id} tasks={tasks === null && tasksError === null ? null : byName} onPending={waiting.report} />;
       break;
     case 'not_found':
       page = <NotFound what="page" />;

@@ -5,6 +5,7 @@
 // state (status, task state, open requests, outcome) and moves lastSeq to its seq.
 import type { Event, Request, Session, SessionStatus } from '../protocol';
 import { TERMINAL } from '../protocol';
+import { type Failure, failureLine } from './outcome';
 
 export type LineKind =
   | 'stream'
@@ -62,10 +63,12 @@ export interface SessionState {
   /** Every request whose opening event this view holds, by id. */
   requests: Readonly<Record<string, RequestMark>>;
   result: { value: unknown } | null;
-  failure: { message: string; attempt: number | null } | null;
+  failure: Failure | null;
   /** The last error a `task_failed` reported (a declined retry fails with it). */
-  lastError: { message: string; attempt: number | null } | null;
+  lastError: Failure | null;
   cancelReason: string | null;
+  /** Who cancelled: a user id, null for the task itself, undefined while not known. */
+  cancelledBy?: string | null;
   /** The hub no longer had every event; a snapshot stood in for the missing ones. */
   trimmed: boolean;
 }
@@ -167,18 +170,23 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
         request_id: e.request_id, kind: 'confirm', prompt: e.prompt, details: e.details ?? null,
         created_at: e.ts, expires_at: e.expires_at ?? null,
       });
-    case 'task_failed':
-      s = { ...s, lastError: { message: e.error, attempt: e.attempt } };
+    case 'task_failed': {
+      const failure: Failure = {
+        message: e.error, attempt: e.attempt,
+        ...(e.error_type ? { type: e.error_type } : {}), ...(e.step ? { step: e.step } : {}),
+      };
+      s = { ...s, lastError: failure };
       if (e.can_retry && e.request_id) {
-        push({ ...at, kind: 'failure', text: `Attempt ${e.attempt} failed: ${e.error}`, requestId: e.request_id });
+        push({ ...at, kind: 'failure', text: failureLine(e), requestId: e.request_id });
         s = opened(s, e.request_id, e.seq);
         return addRequest(s, {
           request_id: e.request_id, kind: 'retry', prompt: 'The task failed. Try again?',
           error: e.error, attempt: e.attempt, created_at: e.ts, expires_at: e.expires_at ?? null,
         });
       }
-      push({ ...at, kind: 'failure', text: `Attempt ${e.attempt} failed: ${e.error}` });
-      return { ...s, failure: { message: e.error, attempt: e.attempt } };
+      push({ ...at, kind: 'failure', text: failureLine(e) });
+      return { ...s, failure };
+    }
     case 'request_answered':
       push({
         ...at, kind: 'answer', by: e.by, requestId: e.request_id,
@@ -197,7 +205,7 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
       return { ...s, result: { value: e.result } };
     case 'task_cancelled':
       push({ ...at, kind: 'notice', text: `Task cancelled${e.reason ? `: ${e.reason}` : '.'}` });
-      return { ...s, cancelReason: e.reason, pending: [] };
+      return { ...s, cancelReason: e.reason, cancelledBy: e.by ?? null, pending: [] };
     case 'snapshot':
       push({ ...at, kind: 'notice', text: 'Earlier events are no longer kept; the view resumes from here.' });
       return fromSession(s, e.session);
@@ -241,7 +249,10 @@ export function fromSession(s: SessionState, session: Session): SessionState {
     state: session.state,
     pending: TERMINAL.has(session.status) ? [] : session.pending,
     result: session.status === 'completed' ? { value: session.result } : s.result,
-    failure: failed && session.error ? { message: session.error.message, attempt: null } : s.failure,
+    failure: failed && session.error
+      ? { message: session.error.message, attempt: null, type: session.error.type, step: null, traceback: session.error.traceback ?? null }
+      : s.failure,
+    ...(session.status === 'cancelled' ? { cancelledBy: session.cancelled_by ?? null } : {}),
     trimmed: true,
   };
 }
