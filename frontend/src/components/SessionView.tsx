@@ -39,8 +39,9 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
 
   const task = meta && tasks ? tasks.get(meta.task) : undefined;
   // Until the catalogue and the session have loaded, the view (and what it answers in
-  // place) is not known: no dialog opens before.
-  const viewKnown = tasks !== null && meta !== null;
+  // place) is not known: no dialog opens before. A session that could not be loaded gets
+  // the generic view.
+  const viewKnown = tasks !== null && (meta !== null || snapshot.loadError !== null);
   const resolved = useMemo(() => resolveView(VIEWS, task?.view), [task?.view]);
   const pending = store.pending;
   const finished = store.status !== null && TERMINAL.has(store.status);

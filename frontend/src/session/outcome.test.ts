@@ -72,12 +72,14 @@ describe('the fork origin', () => {
     const meta = session({ forked_from: { session_id: 'src', at_seq: 7 } });
     expect(forkOrigin(meta, null)).toEqual({ session_id: 'src', at_seq: 7 });
   });
-  it('is none when the record says so, whatever the URL says', () => {
-    expect(forkOrigin(session({ forked_from: null }), 'src')).toBeNull();
+  it('is none for a session that is no fork', () => {
+    expect(forkOrigin(session({ forked_from: null }), null)).toBeNull();
+    expect(forkOrigin(null, null)).toBeNull();
   });
   it('stands in from the fork button\'s hint before the record (or from a hub without the field)', () => {
     expect(forkOrigin(null, 'src')).toEqual({ session_id: 'src', at_seq: null });
     expect(forkOrigin(session({}), 'src')).toEqual({ session_id: 'src', at_seq: null });
+    expect(forkOrigin(session({ forked_from: null }), 'src')).toEqual({ session_id: 'src', at_seq: null });
     expect(forkOrigin(session({ id: 'src' }), 'src')).toBeNull();
   });
 });

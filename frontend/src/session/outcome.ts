@@ -71,12 +71,11 @@ export function cancelledBy(fromEvents: string | null | undefined, meta: Pick<Se
  * Where this session was forked from: the hub's `forked_from`, however the page was reached
  * (a link, a refresh, the list). `hint` is the source id that the fork button's own
  * navigation carries (`?from=`): it stands in, without the event, before the metadata has
- * loaded or when a hub older than `forked_from` does not say.
+ * loaded or when a hub that does not fill `forked_from` in says null.
  */
 export function forkOrigin(meta: Pick<Session, 'id' | 'forked_from'> | null, hint: string | null): { session_id: string; at_seq: number | null } | null {
   const origin: ForkOrigin | null | undefined = meta?.forked_from;
   if (origin) return origin;
-  if (origin === null) return null; // the hub says: no fork
   if (hint && hint !== meta?.id) return { session_id: hint, at_seq: null };
   return null;
 }
