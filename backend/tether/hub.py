@@ -55,6 +55,9 @@ class Hub:
 
         @hub.task(title="Send an email")
         async def send_email(ctx: Context, inputs: Email) -> dict: ...
+
+        @hub.task(title="Draft a reply", view="email_assistant")  # the app's own view
+        async def draft_reply(ctx: Context, inputs: Reply) -> str: ...
     """
 
     def __init__(self) -> None:
