@@ -129,7 +129,7 @@ def _user(request: Request) -> str:
 async def list_tasks(request: Request) -> Response:
     tasks = [
         TaskInfo(name=t.name, title=t.title, description=t.description,
-                 input_schema=t.input_schema())
+                 input_schema=t.input_schema(), view=t.view)
         for t in _manager(request).hub
     ]
     return json_response(TaskList(tasks=tasks))

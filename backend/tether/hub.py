@@ -8,6 +8,7 @@ Schema is the start form the browser renders.
 from __future__ import annotations
 
 import inspect
+import re
 import typing
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ from pydantic import BaseModel
 # ``async def task(ctx, inputs)`` or ``async def task(ctx)``
 TaskFn = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=TaskFn)
+
+# A view name travels in the catalogue and keys the app's view registry: keep it a plain
+# identifier, so a typo fails at registration rather than as a silently generic page.
+VIEW_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
 
 class _NoInputs(BaseModel):
@@ -35,6 +40,7 @@ class TaskDef:
     input_model: type[BaseModel]
     version: str
     takes_inputs: bool
+    view: str | None = None
 
     def input_schema(self) -> dict[str, Any]:
         return self.input_model.model_json_schema()
@@ -49,6 +55,9 @@ class Hub:
 
         @hub.task(title="Send an email")
         async def send_email(ctx: Context, inputs: Email) -> dict: ...
+
+        @hub.task(title="Draft a reply", view="email_assistant")  # the app's own view
+        async def draft_reply(ctx: Context, inputs: Reply) -> str: ...
     """
 
     def __init__(self) -> None:
@@ -61,6 +70,7 @@ class Hub:
         title: str | None = None,
         description: str = "",
         version: str = "1",
+        view: str | None = None,
     ) -> Callable[[F], F]:
         """Register an async task function.
 
@@ -70,11 +80,20 @@ class Hub:
             description: markdown shown above the start form.
             version: recorded per session, so a resumed session can tell that the code
                 it was started with has changed.
+            view: the name of the browser app's view that renders this task's sessions
+                (see docs/VIEWS.md); None, or a name the app does not know, gets the
+                generic session view. Lowercase letters, digits, ``_`` and ``-``.
 
         Raises:
             TypeError: if the function is not ``async`` or its inputs are not a model.
-            ValueError: if the name is already taken in this hub.
+            ValueError: if the name is already taken in this hub, or ``view`` is not a
+                valid view name.
         """
+        if view is not None and not VIEW_NAME.fullmatch(view):
+            raise ValueError(
+                f"View name {view!r} is not valid: use 1 to 64 lowercase letters, digits, "
+                "'_' or '-', starting with a letter."
+            )
 
         def register(fn: F) -> F:
             candidate: Any = fn
@@ -91,6 +110,7 @@ class Hub:
                 input_model=_input_model(fn),
                 version=version,
                 takes_inputs=len(inspect.signature(fn).parameters) >= 2,
+                view=view,
             )
             return fn
 

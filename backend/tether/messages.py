@@ -364,6 +364,7 @@ class TaskInfo(Wire):
     title: str
     description: str
     input_schema: dict[str, Any]
+    view: str | None = Opt()             # the app view that renders this task's sessions
 
 
 class TaskList(Wire):

@@ -2,7 +2,8 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { TaskInfo } from './protocol';
 import { ApiError, api } from './lib/api';
 import { usePoll } from './lib/hooks';
-import { Link, matchRoute, usePath } from './lib/router';
+import { filtersFromSearch, sessionsUrl } from './lib/filters';
+import { Link, matchRoute, usePath, useSearch } from './lib/router';
 import { SessionList } from './components/SessionList';
 import { SessionView } from './components/SessionView';
 import { StartForm } from './components/StartForm';
@@ -11,6 +12,7 @@ import { TaskCatalog } from './components/TaskCatalog';
 export function App() {
   const path = usePath();
   const route = matchRoute(path);
+  const search = useSearch();
   const [tasks, setTasks] = useState<TaskInfo[] | null>(null);
   const [tasksError, setTasksError] = useState<string | null>(null);
 
@@ -35,11 +37,15 @@ export function App() {
       page = task ? <StartForm key={task.name} task={task} /> : tasks === null ? <p className="muted">Loading…</p> : <NotFound what="task" />;
       break;
     }
-    case 'sessions':
-      page = <SessionList tasks={byName} />;
+    case 'sessions': {
+      const filters = filtersFromSearch(search);
+      // A new filter is a new list (its own pages and cursor).
+      page = <SessionList key={sessionsUrl(filters)} tasks={byName} filters={filters} />;
       break;
+    }
     case 'session':
-      page = <SessionView key={route.id} sessionId={route.id} tasks={byName} onPending={waiting.report} />;
+      // Until the catalogue has answered, the session's view is not known.
+      page = <SessionView key={route.id} sessionId={route.id} tasks={tasks === null && tasksError === null ? null : byName} onPending={waiting.report} />;
       break;
     case 'not_found':
       page = <NotFound what="page" />;

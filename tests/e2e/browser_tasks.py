@@ -1,7 +1,8 @@
 """Tasks that the demos do not cover, for the browser tests: several questions open at
 once, one of them expiring, and a task state of its own; a steady stream of numbered
 lines that outlives a hub restart; an order form with lists and nested models, asked
-blank and pre-filled."""
+blank and pre-filled; tasks that name a view (one the app has, one it does not); a task
+that fails and one that cancels itself."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ COLOR_FIELDS = [
 
 class TwoQuestionsInputs(BaseModel):
     expires_in: float = Field(600, gt=0, description="Seconds the first question stays open")
+
+
+class FailingInputs(BaseModel):
+    key: str = Field("colour", description="The key that is not there")
 
 
 class SteadyInputs(BaseModel):
@@ -75,10 +80,40 @@ def steady_line(index: int, total: int) -> str:
     return f"line {index:05d} of {total:05d}"
 
 
+def look_up(table: dict[str, str], key: str) -> str:
+    """A frame of the failing task's traceback, by name."""
+    return table[key]
+
+
 def build_browser_hub() -> Hub:
-    """The demo tasks plus ``two_questions``, ``steady``, ``order_form`` and
-    ``prefilled_order``."""
+    """The demo tasks plus ``two_questions``, ``steady``, ``order_form``,
+    ``prefilled_order``, ``reply_drafts`` (the email assistant's view), ``gantt_chart`` (a
+    view the app does not have), ``failing`` and ``self_cancelling``."""
     hub = build_demo_hub()
+
+    @hub.task(title="Reply drafts", view="email_assistant")
+    async def reply_drafts(ctx: Context) -> str:
+        draft = "Dear Ana,\nFriday works.\nBest"
+        await ctx.set_state(
+            questions=[], answers={}, drafts=[draft], feedback_history=[], final_draft=draft,
+            next_step=None,
+        )
+        return draft
+
+    @hub.task(title="Gantt chart", view="gantt")
+    async def gantt_chart(ctx: Context) -> int:
+        await ctx.set_state(bars=3)
+        return 3
+
+    @hub.task(title="Failing", description="Fails with a KeyError of its own.")
+    async def failing(ctx: Context, inputs: FailingInputs) -> str:
+        await ctx.stream("looking it up")
+        return look_up({}, inputs.key)
+
+    @hub.task(title="Self cancelling")
+    async def self_cancelling(ctx: Context) -> None:
+        await ctx.stream("checking the budget")
+        ctx.cancel("out of budget")
 
     @hub.task(title="Two questions", description="Asks two things at once; one expires.")
     async def two_questions(ctx: Context, inputs: TwoQuestionsInputs) -> list[Any]:

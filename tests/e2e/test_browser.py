@@ -263,9 +263,177 @@ async def test_sessions_list_and_title_badge(page: Page) -> None:
 
 
 async def test_unknown_session_says_not_found(page: Page) -> None:
+    """The page says what the hub said about the missing session, not a guess of its own."""
     await page.goto("/")
     await page.goto("/sessions/no-such-session")
     await expect(page.get_by_role("heading", name="Session not found")).to_be_visible()
+    response = await page.request.get("/api/sessions/no-such-session")
+    assert response.status == 404
+    message = (await response.json())["error"]["message"]
+    await expect(page.locator(".not-found-reason")).to_have_text(message)
+
+
+async def test_a_task_is_drawn_by_the_view_it_names(page: Page) -> None:
+    """A task naming a registered view gets that view; one naming a view the app does not
+    have gets the generic view and a quiet note, and nothing breaks."""
+    drafted = await start_by_api(page, "reply_drafts", {})
+    await page.goto(f"/sessions/{drafted}")
+    assistant = page.get_by_role("region", name="Email assistant")
+    await expect(assistant.locator("[data-draft='1']")).to_contain_text("Friday works.")
+    await expect(assistant.locator(".final")).to_contain_text("Dear Ana,")
+    await expect(page.get_by_role("region", name="State")).to_have_count(0)
+    await expect(page.locator(".view-note")).to_have_count(0)
+
+    charted = await start_by_api(page, "gantt_chart", {})
+    await page.goto(f"/sessions/{charted}")
+    await expect(page.get_by_role("region", name="Result")).to_contain_text("3")
+    state = page.get_by_role("region", name="State")
+    await expect(state.locator(".value-row", has_text="Bars")).to_contain_text("3")
+    await expect(page.locator(".view-note")).to_contain_text("gantt")
+    await expect(page.get_by_role("region", name="Email assistant")).to_have_count(0)
+
+
+async def test_a_failed_session_shows_type_message_and_traceback(page: Page) -> None:
+    """The failure panel names the exception's type and message; its traceback (sent to
+    the owner) opens on demand; the log says the task failed, not "Attempt 1"."""
+    session_id = await start_by_api(page, "failing", {"key": "colour"})
+    await page.goto(f"/sessions/{session_id}")
+    failure = page.get_by_role("region", name="The task failed")
+    await expect(failure.locator(".failure-type")).to_have_text("KeyError")
+    await expect(failure).to_contain_text("'colour'")
+    await expect(page.locator(".log-failure")).to_have_text(
+        re.compile(r"The task failed: KeyError: 'colour'")
+    )
+    await expect(page.locator(".log-failure")).not_to_contain_text("Attempt")
+    traceback = failure.locator(".traceback pre")
+    await expect(traceback).to_be_hidden()
+    await failure.get_by_text("Traceback", exact=True).click()
+    await expect(traceback).to_be_visible()
+    await expect(traceback).to_contain_text("look_up")
+    await expect(traceback).to_contain_text("KeyError")
+    await failure.get_by_text("Traceback", exact=True).click()
+    await expect(traceback).to_be_hidden()
+
+
+async def test_who_cancelled_is_shown_after_a_refresh(page: Page) -> None:
+    """A session the viewer cancelled says "Cancelled by you", one the task cancelled says
+    so with its reason; both survive a reload."""
+    session_id = await start_by_api(page, "steady", {"lines": 10_000, "every": 0.05})
+    await page.goto(f"/sessions/{session_id}")
+    await page.get_by_role("button", name="Cancel task").click()
+    await dialog(page).get_by_role("button", name="Cancel task").click()
+    cancelled = page.get_by_role("region", name="Cancelled")
+    await expect(cancelled).to_contain_text("Cancelled by you")
+    await page.reload()
+    await expect(cancelled).to_contain_text("Cancelled by you")
+
+    by_task = await start_by_api(page, "self_cancelling", {})
+    await page.goto(f"/sessions/{by_task}")
+    await expect(cancelled).to_contain_text("Cancelled by the task: out of budget")
+    await page.reload()
+    await expect(cancelled).to_contain_text("Cancelled by the task: out of budget")
+
+
+async def test_the_fork_origin_shows_on_a_direct_load(page: Page) -> None:
+    """A forked session opened by its URL (not through the fork button) names its source
+    and the event it was forked at, and links back."""
+    source = await start_by_api(page, "email_demo", {"step_seconds": 0})
+    await page.goto(f"/sessions/{source}")
+    await expect(
+        dialog(page).get_by_role("heading", name="Compose the email to send")
+    ).to_be_visible()
+    at_seq = (await (await page.request.get(f"/api/sessions/{source}")).json())["last_seq"]
+    response = await page.request.post(f"/api/sessions/{source}/fork", data={"at_seq": at_seq})
+    assert response.status == 201, await response.text()
+    forked = (await response.json())["id"]
+
+    await page.goto(f"/sessions/{forked}")
+    origin = page.locator(".forked-from")
+    await expect(origin).to_have_text(f"Forked from {source} at event {at_seq}")
+    await page.reload()
+    await expect(origin).to_have_text(f"Forked from {source} at event {at_seq}")
+    # The fork asks the question again; put it aside to reach the link.
+    await expect(
+        dialog(page).get_by_role("heading", name="Compose the email to send")
+    ).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(dialog(page)).to_have_count(0)
+    await origin.get_by_role("link", name=source).click()
+    await expect(page).to_have_url(re.compile(f"/sessions/{source}$"))
+    await expect(page.locator(".forked-from")).to_have_count(0)
+
+
+async def test_list_filters_live_in_the_url(page: Page) -> None:
+    """The status filter is in the URL: a reload keeps it, back and forward step through it."""
+    done = await start_by_api(page, "calculator", {"tasks": 1, "max_seconds": 0})
+    waiting = await start_by_api(page, "email_demo", {"step_seconds": 0})
+    await page.goto("/sessions")
+    rows = page.locator(".session-row")
+    await expect(rows).to_have_count(2)
+    await expect(rows.nth(1)).to_contain_text(re.compile(r"took (under a second|\d+ s)"))
+    await expect(rows.nth(0)).to_contain_text(re.compile(r"running for (under a second|\d+ s)"))
+    select = page.get_by_label("Show sessions with status")
+    await select.select_option("completed")
+    await expect(page).to_have_url(re.compile(r"/sessions\?status=completed$"))
+    await expect(rows).to_have_count(1)
+    assert await rows.nth(0).get_attribute("data-session") == done
+
+    await page.reload()
+    await expect(select).to_have_value("completed")
+    await expect(rows).to_have_count(1)
+    assert await rows.nth(0).get_attribute("data-session") == done
+
+    await page.go_back()
+    await expect(page).to_have_url(re.compile(r"/sessions$"))
+    await expect(select).to_have_value("")
+    await expect(rows).to_have_count(2)
+    await page.go_forward()
+    await expect(select).to_have_value("completed")
+    await expect(rows).to_have_count(1)
+    await select.select_option("waiting")
+    await expect(rows).to_have_count(1)
+    assert await rows.nth(0).get_attribute("data-session") == waiting
+
+
+async def test_the_reconnect_badge_stays_above_an_open_dialog(page: Page) -> None:
+    """The connection drops while a question's dialog is open: the badge shows above the
+    dialog's backdrop (not hidden under it) and "Retry now" can be clicked."""
+    routes: list[WebSocketRoute] = []
+    hub_back = True
+
+    async def gate(ws: WebSocketRoute) -> None:
+        routes.append(ws)
+        if hub_back:
+            ws.connect_to_server()
+        else:
+            await ws.close(code=1012, reason="hub restarting")
+
+    await page.route_web_socket(re.compile(r"/ws/sessions/"), gate)
+    session_id = await start_by_api(page, "email_demo", {"step_seconds": 0})
+    await page.goto(f"/sessions/{session_id}")
+    await expect(
+        dialog(page).get_by_role("heading", name="Compose the email to send")
+    ).to_be_visible()
+    badge = page.locator(".conn")
+    await expect(badge).to_have_attribute("data-phase", "open")
+
+    hub_back = False
+    await routes[0].close(code=1012, reason="hub restarting")
+    await expect(badge).to_contain_text(re.compile(r"Reconnecting in [2-9] s"))
+    on_top = await badge.evaluate(
+        """el => { const r = el.getBoundingClientRect();
+                   const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+                   return hit !== null && el.contains(hit); }"""
+    )
+    assert on_top, "the badge is hidden under the dialog's backdrop"
+    await expect(dialog(page).get_by_label("Subject of the email")).to_be_visible()
+
+    hub_back = True
+    await badge.get_by_role("button", name="Retry now").click()
+    await expect(badge).to_have_attribute("data-phase", "open")
+    await expect(
+        dialog(page).get_by_role("heading", name="Compose the email to send")
+    ).to_be_visible()
 
 
 async def test_email_assistant_renders_from_state(page: Page) -> None:

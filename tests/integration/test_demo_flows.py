@@ -161,6 +161,14 @@ ASSISTANT_INPUTS = {
 }
 
 
+async def test_the_catalogue_names_the_email_assistants_view(user: User) -> None:
+    """The app draws the email assistant with its own view because the catalogue says so;
+    a task that names none has no `view` at all."""
+    tasks = {t["name"]: t for t in (await user.http.get("/api/tasks")).json()["tasks"]}
+    assert tasks["email_assistant"]["view"] == "email_assistant"
+    assert "view" not in tasks["email_demo"]
+
+
 async def test_email_assistant_over_websocket(user: User) -> None:
     """Vague instructions get clarifying questions; feedback makes a second draft;
     empty feedback completes with the final draft, all of it in the state."""

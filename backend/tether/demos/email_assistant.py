@@ -101,6 +101,7 @@ def register_email_assistant(hub: Hub, drafter: Drafter) -> None:
         title="Email assistant",
         description="Drafts a reply with you: it asks what it needs to know, then revises "
         "until you leave the feedback empty.",
+        view="email_assistant",  # the app's drafts-and-questions view (frontend/src/views)
     )
     async def email_assistant(ctx: Context, inputs: AssistantInputs) -> dict[str, Any]:
         email, instructions = inputs.email_to_respond, inputs.response_instructions

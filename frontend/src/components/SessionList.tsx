@@ -1,60 +1,56 @@
 import { useRef, useState } from 'react';
-import type { Session, TaskInfo } from '../protocol';
+import type { TaskInfo } from '../protocol';
+import { TERMINAL } from '../protocol';
 import { ApiError, api } from '../lib/api';
+import { STATUS_FILTERS, type SessionFilters, sessionsUrl } from '../lib/filters';
 import { useNow, usePoll } from '../lib/hooks';
-import { Link } from '../lib/router';
-import { age } from '../lib/time';
+import { Link, navigate } from '../lib/router';
+import { type Listing, mergeHead, mergeOlder } from '../lib/sessionPages';
+import { age, sessionDuration } from '../lib/time';
 import { StatusBadge } from './StatusBadge';
 
-/** The user's sessions, newest first, refreshed while the page is open. */
-export function SessionList({ tasks }: { tasks: ReadonlyMap<string, TaskInfo> }) {
-  const [sessions, setSessions] = useState<Session[] | null>(null);
-  const [next, setNext] = useState<string | null>(null);
-  const [older, setOlder] = useState<Session[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const [status, setStatus] = useState('');
-  const now = useNow(true, 30_000);
+const PAGE = 20;
 
-  const statusRef = useRef('');
-  const pagedRef = useRef(false); // "Older sessions" was used: keep its cursor
-  const load = (wanted: string): void => {
-    api.sessions({ limit: 20, status: wanted }).then(
+/** The user's sessions, newest first, refreshed while the page is open. The filters come
+ * from the URL (the app remounts this list when they change). */
+export function SessionList({ tasks, filters }: { tasks: ReadonlyMap<string, TaskInfo>; filters: SessionFilters }) {
+  const [listing, setListing] = useState<Listing | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const { status } = filters;
+  const live = listing?.rows.some((s) => !TERMINAL.has(s.status)) ?? false;
+  const now = useNow(true, live ? 1000 : 30_000);
+
+  usePoll(() => {
+    api.sessions({ limit: PAGE, status }).then(
       (page) => {
-        if (wanted !== statusRef.current) return; // the filter changed meanwhile
-        setSessions(page.sessions);
-        if (!pagedRef.current) setNext(page.next);
+        setListing((current) => mergeHead(current, page));
         setError(null);
       },
       (e: unknown) => setError(e instanceof ApiError ? e.message : 'Could not load your sessions.'),
     );
-  };
-  usePoll(() => load(statusRef.current), 4000);
+  }, 4000);
 
-  const filter = (value: string): void => {
-    statusRef.current = value;
-    pagedRef.current = false;
-    setStatus(value);
-    setSessions(null);
-    setOlder([]);
-    setNext(null);
-    load(value);
-  };
-
+  const moreInFlight = useRef(false);
   const loadMore = async (): Promise<void> => {
-    if (!next) return;
-    pagedRef.current = true;
+    const cursor = listing?.next;
+    if (!cursor || moreInFlight.current) return;
+    moreInFlight.current = true;
+    setLoadingMore(true);
     try {
-      const page = await api.sessions({ limit: 20, before: next, status });
-      setOlder((o) => [...o, ...page.sessions]);
-      setNext(page.next);
+      const page = await api.sessions({ limit: PAGE, before: cursor, status });
+      // A poll may have started the list over meanwhile: only a page that continues the
+      // list as it is now is appended.
+      setListing((current) => (current && current.next === cursor ? mergeOlder(current, page) : current));
     } catch (e: unknown) {
       setError(e instanceof ApiError ? e.message : 'Could not load older sessions.');
+    } finally {
+      moreInFlight.current = false;
+      setLoadingMore(false);
     }
   };
 
-  const seen = new Set<string>();
-  const all = [...(sessions ?? []), ...older].filter((s) => (seen.has(s.id) ? false : (seen.add(s.id), true)));
-
+  const rows = listing?.rows ?? [];
   return (
     <section aria-labelledby="sessions-title">
       <div className="page-head">
@@ -62,29 +58,29 @@ export function SessionList({ tasks }: { tasks: ReadonlyMap<string, TaskInfo> })
         <div className="head-actions">
           <label className="filter">
             <span className="sr-only">Show</span>
-            <select value={status} onChange={(e) => filter(e.target.value)} aria-label="Show sessions with status">
+            <select
+              value={status}
+              onChange={(e) => navigate(sessionsUrl({ ...filters, status: e.target.value as SessionFilters['status'] }))}
+              aria-label="Show sessions with status"
+            >
               <option value="">All sessions</option>
-              <option value="waiting">Waiting for you</option>
-              <option value="running">Running</option>
-              <option value="completed">Completed</option>
-              <option value="failed">Failed</option>
-              <option value="cancelled">Cancelled</option>
+              {STATUS_FILTERS.map((f) => <option key={f.value} value={f.value}>{f.label}</option>)}
             </select>
           </label>
           <Link to="/" className="button">Start a task</Link>
         </div>
       </div>
       {error && <p className="form-error" role="alert">{error}</p>}
-      {sessions === null && !error && <p className="muted">Loading…</p>}
-      {sessions !== null && all.length === 0 && (
+      {listing === null && !error && <p className="muted">Loading…</p>}
+      {listing !== null && rows.length === 0 && (
         <div className="card empty-state">
           <p>{status ? 'No sessions with this status.' : 'No sessions yet.'}</p>
           <p><Link to="/" className="button primary">Browse tasks</Link></p>
         </div>
       )}
-      {all.length > 0 && (
+      {rows.length > 0 && (
         <ul className="session-list">
-          {all.map((s) => (
+          {rows.map((s) => (
             <li key={s.id}>
               <Link to={`/sessions/${encodeURIComponent(s.id)}`} className="session-row" data-session={s.id}>
                 <span className="session-task">{tasks.get(s.task)?.title ?? s.task}</span>
@@ -92,6 +88,7 @@ export function SessionList({ tasks }: { tasks: ReadonlyMap<string, TaskInfo> })
                 {s.pending.length > 0 && (
                   <span className="pending-pill">{s.pending.length} waiting for you</span>
                 )}
+                <span className="muted small session-duration">{sessionDuration(s, now)}</span>
                 <span className="muted small session-age" title={new Date(s.created_at).toLocaleString()}>
                   {age(s.created_at, now)}
                 </span>
@@ -100,9 +97,11 @@ export function SessionList({ tasks }: { tasks: ReadonlyMap<string, TaskInfo> })
           ))}
         </ul>
       )}
-      {next && (
+      {listing?.next && (
         <div className="center">
-          <button type="button" className="button" onClick={() => void loadMore()}>Older sessions</button>
+          <button type="button" className="button" disabled={loadingMore} onClick={() => void loadMore()}>
+            {loadingMore ? 'Loading…' : 'Older sessions'}
+          </button>
         </div>
       )}
     </section>

@@ -1,13 +1,14 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { Request, TaskInfo } from '../protocol';
+import type { Request, Session, TaskInfo } from '../protocol';
 import { TERMINAL } from '../protocol';
 import { ApiError, api } from '../lib/api';
 import { useSession } from '../lib/hooks';
 import { Link, navigate } from '../lib/router';
 import type { SessionController, Toast } from '../session/controller';
-import { type LogLine, forkPoint } from '../session/store';
+import { cancelText, cancelledBy, failurePanel, forkOrigin } from '../session/outcome';
+import { type LogLine, type SessionState, forkPoint } from '../session/store';
+import { GenericView, VIEWS, claimedInPlace, resolveView } from '../views';
 import { ConnectionBadge } from './ConnectionBadge';
-import { EmailAssistantView, claimedByAssistant } from './EmailAssistantView';
 import { EventLog } from './EventLog';
 import { RequestDialog } from './RequestDialog';
 import { RequestList } from './RequestList';
@@ -16,7 +17,8 @@ import { ValueView } from './ValueView';
 
 interface Props {
   sessionId: string;
-  tasks: ReadonlyMap<string, TaskInfo>;
+  /** The catalogue; null while it loads (the task's view is not known yet). */
+  tasks: ReadonlyMap<string, TaskInfo> | null;
   /** Tell the app how many requests wait here (for the title badge). */
   onPending: (sessionId: string, count: number | null) => void;
 }
@@ -31,10 +33,16 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
   const [cancelError, setCancelError] = useState<string | null>(null);
   const fork = useFork(sessionId);
   const forkAt = useCallback((line: LogLine) => forkPoint({ requests: store.requests }, line), [store.requests]);
-  // Set by a fork's navigation (below): where this session came from.
-  const origin = useMemo(() => new URLSearchParams(window.location.search).get('from'), []);
+  // Set by a fork's navigation (below); the hub's `forked_from` says the same, and more.
+  const fromHint = useMemo(() => new URLSearchParams(window.location.search).get('from'), []);
+  const origin = forkOrigin(meta, fromHint);
 
-  const isAssistant = meta?.task === 'email_assistant';
+  const task = meta && tasks ? tasks.get(meta.task) : undefined;
+  // Until the catalogue and the session have loaded, the view (and what it answers in
+  // place) is not known: no dialog opens before. A session that could not be loaded gets
+  // the generic view.
+  const viewKnown = tasks !== null && (meta !== null || snapshot.loadError !== null);
+  const resolved = useMemo(() => resolveView(VIEWS, task?.view), [task?.view]);
   const pending = store.pending;
   const finished = store.status !== null && TERMINAL.has(store.status);
 
@@ -46,10 +54,10 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
   // Open the oldest request nobody dismissed, once the replay has caught up.
   const current = pending.find((r) => r.request_id === openId) ?? null;
   useEffect(() => {
-    if (!caughtUp || current !== null) return;
-    const next = pending.find((r) => !dismissed.has(r.request_id) && !(isAssistant && claimedByAssistant(r)));
+    if (!caughtUp || !viewKnown || current !== null) return;
+    const next = pending.find((r) => !dismissed.has(r.request_id) && !claimedInPlace(resolved, r));
     setOpenId(next ? next.request_id : null);
-  }, [caughtUp, current, pending, dismissed, isAssistant]);
+  }, [caughtUp, viewKnown, current, pending, dismissed, resolved]);
 
   const answer = (request: Request, value: unknown) =>
     controller ? controller.answer(request, value) : Promise.resolve({ ok: false, message: 'Not connected yet.' });
@@ -62,7 +70,7 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
   };
 
   const open = (request: Request): void => {
-    if (isAssistant && claimedByAssistant(request)) {
+    if (claimedInPlace(resolved, request)) {
       // Answered in place: take the reader there.
       const form = document.querySelector<HTMLElement>(`.inline-request[data-request="${CSS.escape(request.request_id)}"]`);
       form?.scrollIntoView({ behavior: 'smooth', block: 'center' });
@@ -77,19 +85,21 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
     setOpenId(request.request_id);
   };
 
-  if (snapshot.loadError === 'not_found' || (connection.phase === 'closed' && connection.reason === 'not_found')) {
+  if (snapshot.missing !== null) {
     return (
       <section className="narrow empty-state">
         <h1>Session not found</h1>
-        <p className="muted">There is no session <code>{sessionId}</code>, or it belongs to someone else.</p>
+        <p className="muted not-found-reason">
+          {snapshot.missing || <>There is no session <code>{sessionId}</code>, or it belongs to someone else.</>}
+        </p>
         <p><Link to="/sessions" className="button">Your sessions</Link></p>
       </section>
     );
   }
 
-  const task = meta ? tasks.get(meta.task) : undefined;
   const title = task?.title ?? meta?.task ?? 'Session';
-  const hasState = Object.keys(store.state).length > 0;
+  const View = resolved.kind === 'registered' ? resolved.view.component : GenericView;
+  const showsInputs = resolved.kind === 'registered' && resolved.view.showsInputs === true;
 
   return (
     <section className="session" aria-labelledby="session-title" data-session={sessionId}>
@@ -98,9 +108,10 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
         <div className="session-title">
           <h1 id="session-title">{title}</h1>
           <code className="muted small">{sessionId}</code>
-          {origin && origin !== sessionId && (
+          {origin && (
             <p className="muted small forked-from">
-              Forked from <Link to={`/sessions/${encodeURIComponent(origin)}`}>{origin}</Link>
+              Forked from <Link to={`/sessions/${encodeURIComponent(origin.session_id)}`}>{origin.session_id}</Link>
+              {origin.at_seq !== null && <> at event {origin.at_seq.toLocaleString()}</>}
             </p>
           )}
         </div>
@@ -126,18 +137,14 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
         </section>
       )}
 
-      <Outcome store={store} />
+      <Outcome store={store} meta={meta} />
 
-      {isAssistant ? (
-        <EmailAssistantView state={store.state} inputs={meta?.inputs ?? {}} pending={pending} onAnswer={answer} />
-      ) : (
-        hasState && (
-          <section className="card" aria-labelledby="state-title">
-            <h2 id="state-title">State</h2>
-            <ValueView value={store.state} />
-          </section>
-        )
+      {viewKnown && resolved.kind === 'generic' && resolved.unknown !== null && (
+        <p className="muted small view-note" data-unknown-view={resolved.unknown}>
+          This task asks for the view “{resolved.unknown}”, which this app does not have; it is shown the general way.
+        </p>
       )}
+      {viewKnown && <View session={store} meta={meta} answer={answer} controller={controller} />}
 
       <section className="card log-card" aria-labelledby="log-title">
         <div className="log-head">
@@ -147,7 +154,7 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
         <EventLog lines={store.lines} me={meta?.owner ?? null} forkAt={forkAt} onFork={fork.start} busy={fork.busy} />
       </section>
 
-      {meta && !isAssistant && Object.keys(meta.inputs).length > 0 && (
+      {meta && viewKnown && !showsInputs && Object.keys(meta.inputs).length > 0 && (
         <details className="card inputs">
           <summary>Inputs</summary>
           <ValueView value={meta.inputs} />
@@ -208,7 +215,7 @@ function ProgressBar({ label, done, total }: { label: string; done: number; tota
   );
 }
 
-function Outcome({ store }: { store: ReturnType<typeof useSession>['snapshot']['store'] }) {
+function Outcome({ store, meta }: { store: SessionState; meta: Session | null }) {
   if (store.status === 'completed' && store.result) {
     return (
       <section className="card outcome outcome-ok" aria-labelledby="result-title">
@@ -218,18 +225,31 @@ function Outcome({ store }: { store: ReturnType<typeof useSession>['snapshot']['
     );
   }
   if (store.status === 'failed') {
+    const failure = failurePanel(store.failure, meta);
     return (
       <section className="card outcome outcome-failed" aria-labelledby="failure-title">
         <h2 id="failure-title">The task failed</h2>
-        <p>{store.failure?.message ?? 'No reason was given.'}</p>
+        <p className="failure-message">
+          {failure.type && <code className="failure-type">{failure.type}</code>}
+          {failure.type && ': '}
+          {failure.message}
+        </p>
+        {failure.traceback && (
+          <details className="traceback">
+            <summary>Traceback</summary>
+            <pre className="text-block">{failure.traceback}</pre>
+          </details>
+        )}
       </section>
     );
   }
   if (store.status === 'cancelled') {
+    const by = cancelledBy(store.cancelledBy, meta);
+    const reason = store.cancelReason ?? meta?.cancel_reason ?? null;
     return (
       <section className="card outcome outcome-cancelled" aria-labelledby="cancelled-title">
         <h2 id="cancelled-title">Cancelled</h2>
-        <p className="muted">{store.cancelReason ? `Reason: ${store.cancelReason}` : 'The task was stopped.'}</p>
+        <p className="muted cancelled-by">{cancelText(by, reason, meta?.owner ?? null)}</p>
       </section>
     );
   }

@@ -52,6 +52,7 @@ export function useNow(active: boolean, ms = 1000): number {
 const idle: SessionSnapshot = {
   meta: null,
   loadError: null,
+  missing: null,
   store: emptySession,
   connection: { phase: 'connecting', attempt: 0, silent: false },
   caughtUp: false,

@@ -24,6 +24,12 @@ export function usePath(): string {
   return useSyncExternalStore(subscribe, () => window.location.pathname);
 }
 
+/** The query string (`?status=failed`), so filters kept in the URL survive a reload and
+ * follow back and forward. */
+export function useSearch(): string {
+  return useSyncExternalStore(subscribe, () => window.location.search);
+}
+
 export type Route =
   | { page: 'catalog' }
   | { page: 'start'; task: string }

@@ -326,6 +326,7 @@ export interface TaskInfo {
   };
   name: string;
   title: string;
+  view?: string | null;
 }
 export interface TaskList {
   tasks: TaskInfo[];

@@ -106,11 +106,11 @@ describe('SessionController', () => {
     const outcome = controller.answer(request, true);
     socket.onclose?.({ code: 4401, reason: 'Not authenticated.' });
     await expect(outcome).resolves.toMatchObject({ ok: false, code: 'disconnected' });
-    expect(controller.getSnapshot().connection).toEqual({ phase: 'closed', reason: 'not_authenticated' });
+    expect(controller.getSnapshot().connection).toEqual({ phase: 'closed', reason: 'not_authenticated', message: 'Not authenticated.' });
     controller.reconnectNow();
     vi.advanceTimersByTime(60_000);
     expect(sockets).toHaveLength(1);
-    expect(controller.getSnapshot().connection).toEqual({ phase: 'closed', reason: 'not_authenticated' });
+    expect(controller.getSnapshot().connection).toEqual({ phase: 'closed', reason: 'not_authenticated', message: 'Not authenticated.' });
     expect(controller.getSnapshot().store.pending.map((r) => r.request_id)).toEqual(['c1', 'i1']);
   });
 
@@ -122,5 +122,28 @@ describe('SessionController', () => {
     socket.onclose?.({ code: 1006, reason: '' });
     await expect(outcome).resolves.toMatchObject({ ok: false, code: 'disconnected' });
     expect(controller.getSnapshot().connection.phase).toBe('waiting');
+  });
+
+  it('says in the hub’s words why a session is not there: a 404 body or a 4404 reason', async () => {
+    const { controller, socket } = await connected();
+    expect(controller.getSnapshot().missing).toBeNull();
+    const why = 'This hub restarted and keeps sessions in memory only: session s1 is gone.';
+    socket.onclose?.({ code: 4404, reason: why });
+    expect(controller.getSnapshot().missing).toBe(why);
+
+    const body = { error: { code: 'unknown_session', message: "No session 's2' exists for this user." } };
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify(body), { status: 404 })));
+    const gone = new SessionController('s2', { createSocket: (url) => new FakeSocket(url) });
+    await gone.start();
+    expect(gone.getSnapshot().missing).toBe("No session 's2' exists for this user.");
+  });
+
+  it('loads the session record again when it ends live (the traceback is only there)', async () => {
+    const { socket } = await connected();
+    const calls = vi.mocked(fetch).mock.calls.length;
+    socket.push({ type: 'task_failed', seq: 3, ts, error: 'boom', can_retry: false, attempt: 1, error_type: 'ValueError' });
+    socket.push({ type: 'status', seq: 4, ts, status: 'failed' });
+    vi.advanceTimersByTime(20);
+    expect(vi.mocked(fetch).mock.calls.length).toBe(calls + 1);
   });
 });

@@ -21,6 +21,9 @@ export interface Toast {
 export interface SessionSnapshot {
   meta: Session | null;
   loadError: string | null;
+  /** Null while the session is there as far as this tab knows; else the hub's own words
+   * for why it is not (a 404 body or a 4404 close reason), '' when it gave none. */
+  missing: string | null;
   store: SessionState;
   connection: ConnectionState;
   /** True from the first replay_complete on: the view shows everything stored. */
@@ -57,6 +60,7 @@ export class SessionController {
     this.snapshot = {
       meta: null,
       loadError: null,
+      missing: null,
       store: emptySession,
       connection: { phase: 'connecting', attempt: 0, silent: false },
       caughtUp: false,
@@ -68,7 +72,11 @@ export class SessionController {
       handlers: {
         event: (event) => this.queue(event),
         control: (frame) => this.control(frame),
-        state: (connection) => this.update({ connection }),
+        state: (connection) => this.update(
+          connection.phase === 'closed' && connection.reason === 'not_found'
+            ? { connection, missing: connection.message ?? '' }
+            : { connection },
+        ),
         disconnect: () => this.failInFlight('The connection dropped before the hub confirmed this. Check the log, then try again if needed.'),
         dropped: (frame) => {
           if (frame.ref) this.settle(frame.ref, { ok: false, code: 'not_sent', message: 'Too many answers were waiting for the connection; this one was not sent.' });
@@ -93,12 +101,12 @@ export class SessionController {
       this.socket.start();
     } catch (error) {
       if (this.disposed) return;
-      const notFound = error instanceof ApiError && error.status === 404;
-      this.update({
-        loadError: notFound ? 'not_found' : error instanceof Error ? error.message : 'The session could not be loaded.',
-        connection: notFound ? { phase: 'closed', reason: 'not_found' } : this.snapshot.connection,
-      });
-      if (!notFound) this.socket.start();
+      if (error instanceof ApiError && error.status === 404) {
+        this.update({ missing: error.message, connection: { phase: 'closed', reason: 'not_found', message: error.message } });
+        return;
+      }
+      this.update({ loadError: error instanceof Error ? error.message : 'The session could not be loaded.' });
+      this.socket.start();
     }
   }
 
@@ -210,6 +218,7 @@ export class SessionController {
     const store = applyEvents(before, events);
     const toasts = this.snapshot.caughtUp ? this.answerToasts(before, events) : this.snapshot.toasts;
     this.update({ store, toasts });
+    this.reloadWhenEnded(before);
     this.closeWhenFinished();
   }
 
@@ -225,6 +234,15 @@ export class SessionController {
       toasts = [...toasts, { id: ++this.toastId, text: `“${request.prompt}” was ${what} by ${who} in another tab.` }];
     }
     return toasts;
+  }
+
+  /** The session just ended live: its record now holds what the events do not carry (the
+   * traceback, sent only to the owner) — load it once. */
+  private reloadWhenEnded(before: SessionState): void {
+    const status = this.snapshot.store.status;
+    const meta = this.snapshot.meta;
+    const ended = status !== null && TERMINAL.has(status) && (before.status === null || !TERMINAL.has(before.status));
+    if (ended && meta !== null && !TERMINAL.has(meta.status)) void this.loadMeta();
   }
 
   /** A finished session sends nothing more: free the hub's connection. */

@@ -144,7 +144,7 @@ describe('applyEvents', () => {
       { type: 'status', seq: 3, ts, status: 'failed' },
     ]);
     expect(s.pending).toEqual([]);
-    expect(s.failure).toEqual({ message: 'no more tries', attempt: 3, type: null, step: null });
+    expect(s.failure).toEqual({ message: 'no more tries', attempt: 3 });
   });
 
   it('forks a settled question from the event that opened it, from its line and its answer', () => {

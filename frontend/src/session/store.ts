@@ -8,6 +8,7 @@
 // view, so every tab ends alike however it got there.
 import type { Event, ForkOrigin, Request, Session, SessionStatus, SnapshotEvent } from '../protocol';
 import { TERMINAL } from '../protocol';
+import { type Failure, failureLine } from './outcome';
 
 export type LineKind =
   | 'stream'
@@ -72,23 +73,12 @@ export interface SessionState {
   /** The last error a `task_failed` reported (a declined retry fails with it). */
   lastError: Failure | null;
   cancelReason: string | null;
-  /** Who asked to cancel (null: nobody, or the task cancelled itself). */
-  cancelledBy: string | null;
+  /** Who cancelled: a user id, null for the task itself, undefined while not known. */
+  cancelledBy?: string | null;
   forkedFrom: ForkOrigin | null;
   /** How many earlier events the hub no longer keeps (the last snapshot's seq): this view
    * holds the events after them only. 0 when it holds every event. */
   notKept: number;
-}
-
-export interface Failure {
-  message: string;
-  attempt: number | null;
-  /** The exception's class name, when known. */
-  type?: string | null;
-  /** The step whose attempt failed (null: the task itself). */
-  step?: string | null;
-  /** Only in what the session's owner is sent. */
-  traceback?: string | null;
 }
 
 export const emptySession: SessionState = {
@@ -105,7 +95,6 @@ export const emptySession: SessionState = {
   failure: null,
   lastError: null,
   cancelReason: null,
-  cancelledBy: null,
   forkedFrom: null,
   notKept: 0,
 };
@@ -207,17 +196,20 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
         created_at: e.ts, expires_at: e.expires_at ?? null,
       });
     case 'task_failed': {
-      const failure: Failure = { message: e.error, attempt: e.attempt, type: e.error_type ?? null, step: e.step ?? null };
+      const failure: Failure = {
+        message: e.error, attempt: e.attempt,
+        ...(e.error_type ? { type: e.error_type } : {}), ...(e.step ? { step: e.step } : {}),
+      };
       s = { ...s, lastError: failure };
       if (e.can_retry && e.request_id) {
-        push({ ...at, kind: 'failure', text: `Attempt ${e.attempt} failed: ${e.error}`, requestId: e.request_id });
+        push({ ...at, kind: 'failure', text: failureLine(e), requestId: e.request_id });
         s = opened(s, e.request_id, e.seq);
         return addRequest(s, {
           request_id: e.request_id, kind: 'retry', prompt: 'The task failed. Try again?',
           error: e.error, attempt: e.attempt, created_at: e.ts, expires_at: e.expires_at ?? null,
         });
       }
-      push({ ...at, kind: 'failure', text: `Attempt ${e.attempt} failed: ${e.error}` });
+      push({ ...at, kind: 'failure', text: failureLine(e) });
       return { ...s, failure };
     }
     case 'request_answered':
@@ -300,7 +292,7 @@ export function fromSession(s: SessionState, session: Session): SessionState {
       ? { message: error.message, attempt: null, type: error.type, step: null, traceback: error.traceback ?? null }
       : s.failure,
     cancelReason: session.cancel_reason ?? s.cancelReason,
-    cancelledBy: session.cancelled_by ?? s.cancelledBy,
+    ...(session.status === 'cancelled' ? { cancelledBy: session.cancelled_by ?? null } : {}),
     forkedFrom: session.forked_from ?? null,
   };
 }

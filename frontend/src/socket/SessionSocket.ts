@@ -16,7 +16,8 @@ export type ConnectionState =
   | { phase: 'replaying' }
   | { phase: 'open' }
   | { phase: 'waiting'; attempt: number; retryAt: number; code: number }
-  | { phase: 'closed'; reason: 'not_found' | 'not_authenticated' | 'stopped' };
+  /** `message`: the hub's close reason, for people (say, why a session is gone). */
+  | { phase: 'closed'; reason: 'not_found' | 'not_authenticated' | 'stopped'; message?: string };
 
 /** The part of the browser's WebSocket this class uses (so tests can pass a fake). */
 export interface WebSocketLike {
@@ -194,7 +195,7 @@ export class SessionSocket {
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
-      this.closed(ev.code);
+      this.closed(ev.code, ev.reason);
     };
     ws.onerror = () => {
       // A close event always follows; that is where the reconnect is decided.
@@ -271,7 +272,7 @@ export class SessionSocket {
     }
   }
 
-  private closed(code: number): void {
+  private closed(code: number, reason = ''): void {
     this.ws = null;
     this.clearTimers();
     this.opts.handlers.disconnect?.();
@@ -279,7 +280,7 @@ export class SessionSocket {
     const final = FINAL_CODES[code];
     if (final !== undefined) {
       this.stopped = true;
-      this.setState({ phase: 'closed', reason: final });
+      this.setState(reason ? { phase: 'closed', reason: final, message: reason } : { phase: 'closed', reason: final });
       return;
     }
     if (code === TOO_SLOW && this.attempt === 0) {

@@ -1,8 +1,9 @@
 import { useMemo } from 'react';
 import type { Request } from '../protocol';
 import { fieldsForRequest } from '../forms/fields';
-import { type AnswerFn, problemOf } from './RequestDialog';
-import { GeneratedForm, type SubmitProblem } from './GeneratedForm';
+import { type AnswerFn, problemOf } from '../components/RequestDialog';
+import { GeneratedForm, type SubmitProblem } from '../components/GeneratedForm';
+import type { TaskViewProps } from './registry';
 
 /** The email assistant's requests are answered in place, next to what they are about. */
 export function claimedByAssistant(request: Request): boolean {
@@ -38,13 +39,11 @@ function read(state: Readonly<Record<string, unknown>>): AssistantState {
   };
 }
 
-/** The email assistant drawn from its state: questions, drafts with feedback, the final draft. */
-export function EmailAssistantView({ state, inputs, pending, onAnswer }: {
-  state: Readonly<Record<string, unknown>>;
-  inputs: Readonly<Record<string, unknown>>;
-  pending: readonly Request[];
-  onAnswer: AnswerFn;
-}) {
+/** The email assistant drawn from its state: questions, drafts with feedback, the final
+ * draft. Its questions and feedback requests are answered in place (`claimedByAssistant`). */
+export function EmailAssistantView({ session, meta, answer: onAnswer }: TaskViewProps) {
+  const { state, pending } = session;
+  const inputs = meta?.inputs ?? {};
   const s = useMemo(() => read(state), [state]);
   const questionRequest = pending.find((r) => claimedByAssistant(r) && r.fields?.[0]?.name !== 'feedback');
   const feedbackRequest = pending.find((r) => claimedByAssistant(r) && r.fields?.[0]?.name === 'feedback');
