@@ -12,6 +12,7 @@ import asyncio
 import errno
 import importlib
 import logging
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -119,8 +120,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def import_from_cwd() -> None:
+    """Let ``MODULE:ATTR`` name a module in the current directory.
+
+    ``python -m tether`` puts the current directory first on ``sys.path``; the ``tether``
+    console script puts only its own ``bin`` folder there. Both must find ``mymod.py``
+    in the folder they are started from, as uvicorn's ``--app-dir`` (default ``.``) does.
+    """
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    import_from_cwd()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env(
