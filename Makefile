@@ -15,7 +15,7 @@ NODE_MODULES := frontend/node_modules/.installed
 help:
 	@echo "make run    - serve the demo tasks on http://127.0.0.1:8000 (TETHER_REDIS_URL for Redis)"
 	@echo "make test   - ruff, mypy --strict and every test (installs what is missing)"
-	@echo "make bench  - throughput, replay latency and memory per socket, beside the peers"
+	@echo "make bench  - throughput, replay latency, answer round trip and memory per socket, beside the peers"
 
 $(STAMP): backend/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

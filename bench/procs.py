@@ -175,10 +175,13 @@ class Processes:
 
     # --- servers that print their URL ------------------------------------------------
 
-    def hub(self, redis_url: str, name: str = "hub") -> Server:
-        """``python -m tether serve bench.tasks:hub --port 0 --redis URL``, as ``tether serve``."""
+    def hub(self, redis_url: str | None, name: str = "hub") -> Server:
+        """``python -m tether serve bench.tasks:hub --port 0 [--redis URL]``, as ``tether
+        serve``; without ``redis_url`` the hub keeps everything in memory."""
         argv = [sys.executable, "-m", "tether", "serve", "bench.tasks:hub",
-                "--host", "127.0.0.1", "--port", "0", "--redis", redis_url]
+                "--host", "127.0.0.1", "--port", "0"]
+        if redis_url:
+            argv += ["--redis", redis_url]
         return self._server(name, argv, _TETHER_LINE)
 
     def peer(self, name: str = "peer") -> Server:

@@ -40,10 +40,15 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank ``q``-th percentile (0 < q <= 100)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
 def p95(values: list[float]) -> float:
     """Nearest-rank 95th percentile (with 10 samples: the largest)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+    return percentile(values, 95.0)
 
 
 def _number(value: float, unit: str) -> str:
@@ -51,6 +56,8 @@ def _number(value: float, unit: str) -> str:
         return "-"
     if abs(value) >= 1000:
         return f"{value:,.0f} {unit}"
+    if abs(value) < 10:
+        return f"{value:.2f} {unit}"
     return f"{value:.1f} {unit}"
 
 

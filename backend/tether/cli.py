@@ -53,9 +53,15 @@ def load_hub(specs: Sequence[str]) -> Hub:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """Bind the listening socket ourselves, so a taken port is one clear line."""
+    """Bind the listening socket ourselves, so a taken port is one clear line.
+
+    ``IPPROTO_TCP``, not the default 0: asyncio sets ``TCP_NODELAY`` on the connections
+    it accepts only from a socket that says it is TCP, and without it every HTTP answer
+    written in two parts waits for the client's delayed ACK. (Session sockets also set it
+    per connection, in :mod:`tether.socket_protocol`, whatever socket they came from.)
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -10,12 +10,16 @@ holds is what a hub's memory is made of. This subclass changes no behaviour of u
 - the parsed handshake (request and response, with all their headers) is dropped once
   the connection is accepted.
 
+It also turns Nagle's algorithm off on every session socket (see :func:`set_nodelay`).
+
 ``tether serve`` selects it with ``uvicorn.Config(ws=TetherWebSocketProtocol)``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -82,14 +86,38 @@ class _Flag:
         return True
 
 
+def set_nodelay(transport: asyncio.BaseTransport) -> None:
+    """Set ``TCP_NODELAY`` on a TCP transport's socket (other transports are left alone).
+
+    A session exchange writes small frames back to back (``request_answered``, then the
+    task's next event). With Nagle's algorithm on, the kernel holds each second small
+    write until the first is acknowledged, and the client delays that ACK by ~40 ms.
+    asyncio sets the option itself only when the listening socket was created with
+    ``proto=IPPROTO_TCP``; a socket made with ``proto=0`` (``socket.socket()``, as an
+    inherited ``--fd``, a test server or a process manager may hand uvicorn) silently
+    leaves it off. Setting it here, per accepted connection, does not depend on who
+    made the listening socket.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    with contextlib.suppress(OSError):  # the peer may already be gone; nothing to speed up
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class TetherWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's ``websockets-sansio`` protocol with a lighter idle footprint."""
+    """uvicorn's ``websockets-sansio`` protocol with a lighter idle footprint and no
+    Nagle delay."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
         self.writable.set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        set_nodelay(transport)
+        super().connection_made(transport)
 
     async def send(self, message: Any) -> None:
         await super().send(message)
