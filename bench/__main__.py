@@ -1,4 +1,4 @@
-"""``python -m bench [throughput] [replay] [roundtrip] [memory] [--quick]``: run, print, save JSON.
+"""``python -m bench [throughput] [replay] [roundtrip] [memory] [--quick]``: run, print, save.
 
 With no names every benchmark runs. ``--quick`` uses small sizes for a smoke run (under a
 minute); its verdicts are printed but were not measured at the targets' sizes.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bench import memory, replay, roundtrip, throughput
 from bench.procs import Processes, raise_nofile_limit
-from bench.report import Figure, environment, table, write_json
+from bench.report import Figure, environment, table, write_results
 
 BENCHMARKS = ("throughput", "replay", "roundtrip", "memory")
 
@@ -98,8 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     if figures:
         print(table(figures, quick=args.quick))
-        path = write_json(figures, quick=args.quick, started=started, env=env)
-        print(f"\n{len(figures)} figures in {time.time() - started:.0f} s; JSON: {path}")
+        json_path, md_path = write_results(figures, quick=args.quick, started=started, env=env)
+        print(f"\n{len(figures)} figures in {time.time() - started:.0f} s;"
+              f" results: {md_path}, {json_path.name}")
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
     return 1 if failures else 0

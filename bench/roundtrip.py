@@ -79,9 +79,11 @@ class Rally:
 
 async def _open_rally(user: HubUser, rounds: int) -> Rally:
     session_id = await user.start("rally", {"rounds": rounds})
-    rally = Rally(await user.connect(session_id), (_CONFIRMATION, _STREAM))
-    await asyncio.wait_for(rally.tab.replayed, 30.0)
-    await rally.arrival(_CONFIRMATION, 1)
+    tab = await user.connect(session_id)
+    # The replay may have come with the handshake, before a Rally could count it: wait on
+    # the tab's own flag. Each exchange then waits for one confirmation more than it saw.
+    rally = Rally(tab, (_CONFIRMATION, _STREAM))
+    await asyncio.wait_for(asyncio.gather(tab.replayed, tab.confirm_asked), 30.0)
     return rally
 
 
