@@ -73,8 +73,8 @@ class UnknownSession(TetherError):
     code = "unknown_session"
     close_code = CloseCode.UNKNOWN_SESSION
 
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"No session {session_id!r} exists for this user.")
+    def __init__(self, session_id: str, detail: str | None = None) -> None:
+        super().__init__(detail or f"No session {session_id!r} exists for this user.")
         self.session_id = session_id
 
 
