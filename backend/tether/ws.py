@@ -151,8 +151,10 @@ async def _admit(
         return Refusal(CloseCode.POLICY_VIOLATION, "'after' must be a non-negative integer.")
     try:
         await manager.get(session_id, user=user)
-    except (UnknownSession, StoreUnavailable) as exc:
+    except UnknownSession as exc:
         return Refusal.of(exc)
+    except StoreUnavailable:  # its message names Redis's own error: not for clients
+        return Refusal(StoreUnavailable.close_code, "The store is unavailable; try again.")
     return session_id, user, int(raw_after)
 
 
