@@ -180,6 +180,14 @@ def write_results(figures: list[Figure], *, quick: bool, started: float, env: di
     return json_path, md_path
 
 
+def _conditions(figures: list[Figure]) -> list[str]:
+    """One line per distinct set of conditions (a p50 and its p99 share theirs)."""
+    labels: dict[str, list[str]] = {}
+    for f in figures:
+        labels.setdefault(f.conditions, []).append(f.label)
+    return [f"- {' / '.join(names)}: {conditions}" for conditions, names in labels.items()]
+
+
 def markdown(figures: list[Figure], doc: dict[str, Any], json_name: str) -> str:
     env = doc["environment_before"]
     m = env["machine"]
@@ -205,7 +213,7 @@ def markdown(figures: list[Figure], doc: dict[str, Any], json_name: str) -> str:
         "",
         "Conditions:",
         "",
-        *dict.fromkeys(f"- {f.label.rsplit(',', 1)[0]}: {f.conditions}" for f in figures),
+        *_conditions(figures),
         "",
     ]
     return "\n".join(lines)
