@@ -98,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     if figures:
         print(table(figures, quick=args.quick))
-        json_path, md_path = write_results(figures, quick=args.quick, started=started, env=env)
+        json_path, md_path = write_results(
+            figures, quick=args.quick, started=started, env=env, benchmarks=names
+        )
         print(f"\n{len(figures)} figures in {time.time() - started:.0f} s;"
               f" results: {md_path}, {json_path.name}")
     for failure in failures:

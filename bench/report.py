@@ -159,7 +159,7 @@ def results_stem(when: datetime, env: dict[str, Any], *, quick: bool) -> str:
 
 
 def write_results(figures: list[Figure], *, quick: bool, started: float, env: dict[str, Any],
-                  directory: Path | None = None) -> tuple[Path, Path]:
+                  benchmarks: list[str], directory: Path | None = None) -> tuple[Path, Path]:
     """Write this run's ``.json`` and ``.md``; returns their paths."""
     directory = directory or RESULTS
     directory.mkdir(parents=True, exist_ok=True)
@@ -168,6 +168,7 @@ def write_results(figures: list[Figure], *, quick: bool, started: float, env: di
     doc = {
         "when": when.isoformat(timespec="seconds"),
         "mode": "quick" if quick else "full",
+        "benchmarks": benchmarks,
         "seconds": round(datetime.now(UTC).timestamp() - started, 1),
         "environment_before": env,
         "loadavg_after": os.getloadavg(),
@@ -201,7 +202,7 @@ def markdown(figures: list[Figure], doc: dict[str, Any], json_name: str) -> str:
     load_after = ", ".join(f"{x:.2f}" for x in doc["loadavg_after"])
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
     lines = [
-        f"# Bench run {doc['when']} ({doc['mode']})",
+        f"# Bench run {doc['when']} ({doc['mode']} sizes: {', '.join(doc['benchmarks'])})",
         "",
         f"- machine: `{m['host']}`, {m['cpus']} cores, {m['cpu_model']},"
         f" {m['memory_gib']} GiB",
