@@ -5,6 +5,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two stamps: `make run` needs the package and what it imports; tests, lint and the bench
+# also need the [dev] extras (pytest, mypy, ruff, httpx, playwright).
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FRONTEND_SOURCES := $(shell [ -d frontend ] && find frontend/src frontend/index.html frontend/package.json frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json -type f 2>/dev/null)
@@ -15,11 +18,17 @@ NODE_MODULES := frontend/node_modules/.installed
 help:
 	@echo "make run    - serve the demo tasks on http://127.0.0.1:8000 (TETHER_REDIS_URL for Redis)"
 	@echo "make test   - ruff, mypy --strict and every test (installs what is missing)"
-	@echo "make bench  - throughput, replay latency and memory per socket, beside the peers"
+	@echo "make bench  - throughput, replay latency, answer round trip and memory per socket, beside the peers"
 
-$(STAMP): backend/pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): backend/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e backend
+	@touch $@
+
+$(STAMP): backend/pyproject.toml $(RUN_STAMP)
 	$(BIN)/pip install --quiet -e "backend[dev]"
 	@touch $@
 
@@ -49,7 +58,7 @@ frontend: $(if $(wildcard frontend/package.json),frontend/dist/index.html,)
 frontend-test: $(STAMP) $(NODE_MODULES)
 	cd frontend && npm test --silent
 
-run: $(STAMP) frontend
+run: $(RUN_STAMP) frontend
 	$(BIN)/tether serve --host "$${TETHER_HOST:-127.0.0.1}" --port "$${TETHER_PORT:-8000}"
 
 lint: $(STAMP)

@@ -1,4 +1,4 @@
-"""``python -m bench [throughput] [replay] [memory] [--quick]``: run, print, save JSON.
+"""``python -m bench [throughput] [replay] [roundtrip] [memory] [--quick]``: run, print, save.
 
 With no names every benchmark runs. ``--quick`` uses small sizes for a smoke run (under a
 minute); its verdicts are printed but were not measured at the targets' sizes.
@@ -15,28 +15,31 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench import memory, replay, throughput
+from bench import memory, replay, roundtrip, throughput
 from bench.procs import Processes, raise_nofile_limit
-from bench.report import Figure, environment, table, write_json
+from bench.report import Figure, environment, table, write_results
 
-BENCHMARKS = ("throughput", "replay", "memory")
+BENCHMARKS = ("throughput", "replay", "roundtrip", "memory")
 
 
 @dataclass(frozen=True)
 class Sizes:
     throughput: throughput.Config
     replay: replay.Config
+    roundtrip: roundtrip.Config
     memory: memory.Config
 
 
 FULL = Sizes(
     throughput=throughput.Config(events=20_000, rounds=5),
     replay=replay.Config(events=10_000, runs=10),
+    roundtrip=roundtrip.Config(exchanges=2_000),
     memory=memory.Config(sockets=10_000),
 )
 QUICK = Sizes(
     throughput=throughput.Config(events=2_000, rounds=2, warmup_events=200),
     replay=replay.Config(events=2_000, runs=5),
+    roundtrip=roundtrip.Config(exchanges=100, warmup=10),
     memory=memory.Config(sockets=1_000),
 )
 
@@ -48,6 +51,8 @@ async def run_one(name: str, sizes: Sizes) -> list[Figure]:
             return [await throughput.run(procs, sizes.throughput)]
         if name == "replay":
             return await replay.run(procs, sizes.replay)
+        if name == "roundtrip":
+            return await roundtrip.run(procs, sizes.roundtrip)
         return [await memory.run(procs, sizes.memory)]
 
 
@@ -93,8 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     if figures:
         print(table(figures, quick=args.quick))
-        path = write_json(figures, quick=args.quick, started=started, env=env)
-        print(f"\n{len(figures)} figures in {time.time() - started:.0f} s; JSON: {path}")
+        json_path, md_path = write_results(
+            figures, quick=args.quick, started=started, env=env, benchmarks=names
+        )
+        print(f"\n{len(figures)} figures in {time.time() - started:.0f} s;"
+              f" results: {md_path}, {json_path.name}")
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
     return 1 if failures else 0

@@ -14,6 +14,7 @@ clock starts, with the same transport settings as ``tether serve``: no compressi
 - ``/replay?count=N&size=S``: on connect, ``replay_start``, ``N`` stored frames from a
   list, ``replay_complete``; then idles.
 - ``/idle``: ``replay_complete`` with nothing before it; then idles (the memory bench).
+- ``/echo``: every frame received is sent back as it came (the answer round trip).
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class Peer:
             await self._replay(ws, query)
         elif parts.path == "/idle":
             await ws.send('{"type":"replay_complete","last_seq":0}')
+        elif parts.path == "/echo":
+            async for message in ws:
+                await ws.send(message)
+            return
         else:
             await ws.close(4404, "unknown path")
             return

@@ -138,12 +138,16 @@ class Processes:
             shutil.rmtree(path, ignore_errors=True)
         self._dirs.clear()
 
-    def _spawn(self, name: str, argv: list[str], *, stdout: int | IO[str]) -> subprocess.Popen[str]:
+    def _spawn(
+        self, name: str, argv: list[str], *, stdout: int | IO[str],
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[str]:
         log = (LOGS / f"{name}.log").open("w")
         try:
             proc = subprocess.Popen(
                 argv, cwd=ROOT, stdout=stdout, stderr=log, text=True, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_die_with_parent,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                preexec_fn=_die_with_parent,
             )
         finally:
             log.close()  # the child has its own descriptor
@@ -175,18 +179,24 @@ class Processes:
 
     # --- servers that print their URL ------------------------------------------------
 
-    def hub(self, redis_url: str, name: str = "hub") -> Server:
-        """``python -m tether serve bench.tasks:hub --port 0 --redis URL``, as ``tether serve``."""
+    def hub(self, redis_url: str | None, name: str = "hub", **env: str) -> Server:
+        """``python -m tether serve bench.tasks:hub --port 0 [--redis URL]``, as ``tether
+        serve``; without ``redis_url`` the hub keeps everything in memory. ``env``: more
+        ``TETHER_*`` settings."""
         argv = [sys.executable, "-m", "tether", "serve", "bench.tasks:hub",
-                "--host", "127.0.0.1", "--port", "0", "--redis", redis_url]
-        return self._server(name, argv, _TETHER_LINE)
+                "--host", "127.0.0.1", "--port", "0"]
+        if redis_url:
+            argv += ["--redis", redis_url]
+        return self._server(name, argv, _TETHER_LINE, env=env)
 
     def peer(self, name: str = "peer") -> Server:
         """The bare websockets server of :mod:`bench.peer`."""
         return self._server(name, [sys.executable, "-m", "bench.peer", "--port", "0"], _PEER_LINE)
 
-    def _server(self, name: str, argv: list[str], line: re.Pattern[str]) -> Server:
-        proc = self._spawn(name, argv, stdout=subprocess.PIPE)
+    def _server(
+        self, name: str, argv: list[str], line: re.Pattern[str], env: dict[str, str] | None = None
+    ) -> Server:
+        proc = self._spawn(name, argv, stdout=subprocess.PIPE, env=env)
         assert proc.stdout is not None
         found: list[str] = []
         ready = threading.Event()

@@ -32,3 +32,19 @@ class NoInputs(BaseModel):
 async def idle(ctx: Context, inputs: NoInputs) -> bool:
     """A session that stays open (``waiting``) until someone answers."""
     return await ctx.confirm("Still there?")
+
+
+class RallyInputs(BaseModel):
+    """How many answers ``rally`` waits for."""
+
+    rounds: int = 1000
+
+
+@hub.task(title="Rally", description="Asks for a confirmation, shows the answer, again.")
+async def rally(ctx: Context, inputs: RallyInputs) -> int:
+    """One exchange per round: a confirmation, then a stream event once it is answered
+    (the event whose arrival ends the bench's answer round trip)."""
+    for i in range(inputs.rounds):
+        answer = await ctx.confirm(f"Round {i + 1}?")
+        await ctx.stream(f"round {i + 1}: {answer}")
+    return inputs.rounds

@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from tether.envelope import error_response, tether_error_response
 from tether.errors import InvalidJson, InvalidMessage, InvalidQuery, PayloadTooLarge, TetherError
 from tether.forms import field_errors
 from tether.messages import (
@@ -52,32 +53,23 @@ def session_response(session: Session, user: str, status: int = 200) -> Response
     return json_response(seen_by(session, user), status)
 
 
-def error_response(exc: TetherError) -> JSONResponse:
-    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
-
-
 async def tether_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TetherError)
-    return error_response(exc)
+    return tether_error_response(exc)
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     codes = {404: "not_found", 405: "method_not_allowed"}
     code = codes.get(exc.status_code, "http_error")
-    return JSONResponse(
-        {"error": {"code": code, "message": str(exc.detail)}},
-        status_code=exc.status_code,
-        headers=exc.headers,
+    return error_response(
+        code, str(exc.detail), status=exc.status_code, headers=exc.headers
     )
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     log.error("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(
-        {"error": {"code": "internal_error", "message": "The hub failed to answer this."}},
-        status_code=500,
-    )
+    return error_response("internal_error", "The hub failed to answer this.", status=500)
 
 
 async def read_body(request: Request, model: type[B], *, optional: bool = False) -> B:
@@ -226,10 +218,7 @@ async def fork_session(request: Request) -> Response:
 
 
 async def api_not_found(request: Request) -> Response:
-    return JSONResponse(
-        {"error": {"code": "not_found", "message": f"No API route {request.url.path}."}},
-        status_code=404,
-    )
+    return error_response("not_found", f"No API route {request.url.path}.", status=404)
 
 
 def routes() -> list[Route]:

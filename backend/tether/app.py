@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,7 +32,7 @@ from tether.openapi import build_openapi
 from tether.sealing import Sealer
 from tether.sessions import SessionManager
 from tether.static import SpaFiles
-from tether.store import open_store
+from tether.store import MemoryStore, open_store
 from tether.ws import PATH_PREFIX, SessionSocketApp, SocketLimits
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,12 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
         store = open_store(settings)
         await store.start()
         secret = settings.secret or await store.shared_secret(secrets.token_hex(32))
-        manager = SessionManager(store=store, hub=hub, hub_id=hub_id, sealer=Sealer(secret))
+        # The memory store starts empty: older session ids were lost in a restart.
+        forgets_before = time.time() if isinstance(store, MemoryStore) else None
+        manager = SessionManager(
+            store=store, hub=hub, hub_id=hub_id, sealer=Sealer(secret),
+            forgets_before=forgets_before,
+        )
         keeper = LeaseKeeper(
             store=store, runner_id=hub_id, lease_seconds=settings.lease_seconds,
             running=manager.running_ids, lost=manager.lost, adopt=manager.resume,

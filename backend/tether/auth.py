@@ -17,9 +17,9 @@ import secrets
 from collections.abc import Mapping
 from http.cookies import SimpleCookie
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tether.envelope import tether_error_response
 from tether.errors import NotAuthenticated
 
 COOKIE = "tether_user"
@@ -102,9 +102,7 @@ class IdentityMiddleware:
             # Behind an authenticating proxy there are no anonymous users: the API says
             # 401; the app's files and health checks are served to anyone.
             if scope["path"].startswith("/api/"):
-                await JSONResponse(
-                    {"error": NotAuthenticated().to_dict()}, status_code=401
-                )(scope, receive, send)
+                await tether_error_response(NotAuthenticated())(scope, receive, send)
                 return
             scope["state"]["user"] = None
             await self.app(scope, receive, send)

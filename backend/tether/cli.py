@@ -12,6 +12,7 @@ import asyncio
 import errno
 import importlib
 import logging
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -52,9 +53,15 @@ def load_hub(specs: Sequence[str]) -> Hub:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """Bind the listening socket ourselves, so a taken port is one clear line."""
+    """Bind the listening socket ourselves, so a taken port is one clear line.
+
+    ``IPPROTO_TCP``, not the default 0: asyncio sets ``TCP_NODELAY`` on the connections
+    it accepts only from a socket that says it is TCP, and without it every HTTP answer
+    written in two parts waits for the client's delayed ACK. (Session sockets also set it
+    per connection, in :mod:`tether.socket_protocol`, whatever socket they came from.)
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -119,8 +126,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def import_from_cwd() -> None:
+    """Let ``MODULE:ATTR`` name a module in the current directory.
+
+    ``python -m tether`` puts the current directory first on ``sys.path``; the ``tether``
+    console script puts only its own ``bin`` folder there. Both must find ``mymod.py``
+    in the folder they are started from, as uvicorn's ``--app-dir`` (default ``.``) does.
+    """
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    import_from_cwd()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env(

@@ -17,20 +17,23 @@ The tree::
     ├── AlreadyAnswered              409 already_answered       (WS error frame)
     ├── AlreadyFinished              409 already_finished
     ├── SessionFinished              409 session_finished       (WS error frame)
-    ├── StoreUnavailable             503 store_unavailable
+    ├── StoreUnavailable             503 store_unavailable      (WS close 1013)
     ├── LeaseLost                    raised inside a runner whose session another hub took over
     ├── Nondeterminism               a resumed task no longer makes its recorded calls
     ├── RequestTimedOut              a request expired and the task gave no default
     └── SealBroken                   a secret answer sealed with another hub secret
 
 Each subclass carries the data that names what went wrong (``UnknownSession(session_id)``)
-and class attributes for its HTTP status and error ``code``; ``api.py`` and ``ws.py`` only
-translate, they never invent codes of their own.
+and class attributes for its HTTP status, error ``code`` and, where a WebSocket ends with
+it, ``close_code``; ``envelope.py`` turns one into what a client receives, and ``api.py``
+and ``ws.py`` only translate, they never invent codes of their own.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from tether.closecodes import CloseCode
 
 FieldErrors = dict[str, str]
 
@@ -40,23 +43,18 @@ class TetherError(Exception):
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
+    close_code: ClassVar[CloseCode] = CloseCode.INTERNAL_ERROR
 
     def __init__(self, message: str, *, fields: FieldErrors | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields
 
-    def to_dict(self) -> dict[str, Any]:
-        """The body of an error answer: ``{"code", "message", "fields"?}``."""
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.fields:
-            body["fields"] = self.fields
-        return body
-
 
 class NotAuthenticated(TetherError):
     status = 401
     code = "not_authenticated"
+    close_code = CloseCode.NOT_AUTHENTICATED
 
     def __init__(self) -> None:
         super().__init__("This request carries no valid user identity.")
@@ -74,9 +72,10 @@ class UnknownTask(TetherError):
 class UnknownSession(TetherError):
     status = 404
     code = "unknown_session"
+    close_code = CloseCode.UNKNOWN_SESSION
 
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"No session {session_id!r} exists for this user.")
+    def __init__(self, session_id: str, detail: str | None = None) -> None:
+        super().__init__(detail or f"No session {session_id!r} exists for this user.")
         self.session_id = session_id
 
 
@@ -167,6 +166,7 @@ class SessionFinished(TetherError):
 class StoreUnavailable(TetherError):
     status = 503
     code = "store_unavailable"
+    close_code = CloseCode.TRY_AGAIN_LATER
 
 
 class LeaseLost(TetherError):

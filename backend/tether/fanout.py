@@ -24,20 +24,18 @@ the client's cursor goes on from the snapshot's seq with no gap (PROTOCOL.md §4
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Literal
 
+from tether.closecodes import CloseCode
 from tether.messages import ReplayComplete, ReplayStart, Session, SnapshotEvent, now_iso, seq_of
 from tether.store.base import EventRange, Store
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 2000
-CLOSE_RESTARTING = 1012
-CLOSE_TOO_SLOW = 4008
 _RESYNC = ""  # a queue marker: re-read the log (never a real frame: frames are JSON)
 
 Phase = Literal["replay", "catchup", "live", "closed"]
@@ -63,7 +61,7 @@ class Outbox:
         after: int,
         send: Callable[[str], Awaitable[None]],
         snapshot: Callable[[], Awaitable[Session]],
-        close: Callable[[int, str], None],
+        close: Callable[[CloseCode, str], None],
         on_error: Callable[[BaseException], None],
         limit: int,
     ) -> None:
@@ -92,8 +90,9 @@ class Outbox:
         writer = self._writer
         if writer is not None and not writer.done():
             writer.cancel()
-            with contextlib.suppress(BaseException):
-                await writer
+            # Wait for it to unwind; its own failure is logged by _writer_done, and a
+            # cancellation of this coroutine still propagates (asyncio.wait does not eat it).
+            await asyncio.wait([writer])
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self._writer = asyncio.create_task(coro, name=f"ws-writer-{self.session_id}")
@@ -129,7 +128,7 @@ class Outbox:
         if self.phase == "live":
             self._enqueue((_RESYNC,))
 
-    def shut(self, code: int, reason: str) -> None:
+    def shut(self, code: CloseCode, reason: str) -> None:
         """Stop sending and close the connection with ``code``."""
         if self.phase != "closed":
             self.phase = "closed"
@@ -143,7 +142,7 @@ class Outbox:
         if queue is None:
             queue = self._queue = deque()
         if len(queue) + len(frames) > self._limit:
-            self.shut(CLOSE_TOO_SLOW, "Too slow: reconnect with after=.")
+            self.shut(CloseCode.TOO_SLOW, "Too slow: reconnect with after=.")
             return
         queue.extend(frames)
         if self.phase == "live" and self._writer is None:
@@ -288,4 +287,4 @@ class Fanout:
         a close with 1012 makes each of them show "reconnecting" and resume exactly.
         """
         for outbox in self.all_outboxes():
-            outbox.shut(CLOSE_RESTARTING, "The hub lost its store; reconnect with after=.")
+            outbox.shut(CloseCode.SERVICE_RESTART, "The hub lost its store; reconnect with after=.")

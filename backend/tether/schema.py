@@ -2,7 +2,8 @@
 
 The browser app's TypeScript types are generated from this output
 (``frontend/scripts/gen-protocol.mjs``), so the protocol is written down once, in
-``messages.py``.
+``messages.py``; the WebSocket close codes of ``closecodes.py`` ride along under
+``x-close-codes`` (name → code), as JSON Schema has no place for named constants.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from tether.closecodes import CloseCode
 from tether.messages import (
     ClientMessage,
     ErrorBody,
@@ -52,6 +54,7 @@ def wire_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "TetherProtocol",
         "$defs": defs,
+        "x-close-codes": {code.name: int(code) for code in CloseCode},
     }
 
 

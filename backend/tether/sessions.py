@@ -14,8 +14,10 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import secrets
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -60,14 +62,45 @@ def new_session_id() -> str:
     return f"{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
 
 
+_SESSION_ID = re.compile(r"[0-9a-f]{28}")
+
+
+def session_id_time(session_id: str) -> float | None:
+    """When :func:`new_session_id` made ``session_id`` (epoch seconds); None for a string
+    it cannot have made."""
+    if not _SESSION_ID.fullmatch(session_id):
+        return None
+    return int(session_id[:12], 16) / 1000
+
+
+def forgotten_session(session_id: str, restarted_at: float) -> UnknownSession:
+    """``UnknownSession`` for a session a memory store lost when its hub restarted.
+
+    The message is also the WebSocket's 4404 close reason, so it stays within a close
+    frame's 123 bytes (the time is fixed-width).
+    """
+    at = datetime.fromtimestamp(restarted_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return UnknownSession(session_id, (
+        f"The hub keeps sessions in memory and restarted at {at}; older ones are gone"
+        " (TETHER_REDIS_URL keeps them)."
+    ))
+
+
 class SessionManager:
     """See the module docstring. Build one per process; ``close()`` on shutdown."""
 
-    def __init__(self, *, store: Store, hub: Hub, hub_id: str, sealer: Sealer) -> None:
+    def __init__(
+        self, *, store: Store, hub: Hub, hub_id: str, sealer: Sealer,
+        forgets_before: float | None = None,
+    ) -> None:
+        """``forgets_before``: with a store that keeps nothing across restarts (memory),
+        when it started (epoch seconds); a session made before then that is not found is
+        reported as lost in the restart instead of as never having existed."""
         self._store = store
         self._sealer = sealer
         self._hub = hub
         self._hub_id = hub_id
+        self._forgets_before = forgets_before
         self._runners: dict[str, SessionRunner] = {}
         self.foreign: set[str] = set()  # sessions of tasks this hub does not serve
         self._supervised: set[asyncio.Task[None]] = set()
@@ -223,6 +256,10 @@ class SessionManager:
     async def get(self, session_id: str, *, user: str) -> SessionRecord:
         """The session if it exists and belongs to ``user``; else ``UnknownSession``."""
         record = await self._store.get_session(session_id)
+        if record is None and self._forgets_before is not None:
+            made = session_id_time(session_id)
+            if made is not None and made < self._forgets_before:
+                raise forgotten_session(session_id, self._forgets_before)
         if record is None or record.session.owner != user:
             raise UnknownSession(session_id)
         return record

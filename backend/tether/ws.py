@@ -20,9 +20,12 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from tether.auth import Identity
+from tether.closecodes import CloseCode
+from tether.envelope import close_message, error_frame
 from tether.errors import (
     AlreadyFinished,
     InvalidMessage,
+    NotAuthenticated,
     SessionFinished,
     StoreUnavailable,
     TetherError,
@@ -37,7 +40,6 @@ from tether.messages import (
     CancelFrame,
     ClientMessage,
     ConfirmFrame,
-    ErrorFrame,
     PingFrame,
     Pong,
     RequestKind,
@@ -49,13 +51,6 @@ from tether.messages import (
 from tether.sessions import SessionManager
 
 log = logging.getLogger(__name__)
-
-CLOSE_UNSUPPORTED = 1003
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_NOT_AUTHENTICATED = 4401
-CLOSE_NO_SESSION = 4404
-CLOSE_TRY_AGAIN = 1013
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +112,7 @@ class SessionSocketApp:
             return
         await send({"type": "websocket.accept"})
         if isinstance(checked, Refusal):
-            await send({"type": "websocket.close", "code": checked.code, "reason": checked.reason})
+            await send(close_message(checked.code, checked.reason))
             return
         session_id, user, after = checked
         connection = _Connection(
@@ -128,8 +123,13 @@ class SessionSocketApp:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    code: int
+    code: CloseCode
     reason: str
+
+    @classmethod
+    def of(cls, exc: TetherError) -> Refusal:
+        """The close an error that ends a connection maps to (errors.py)."""
+        return cls(exc.close_code, exc.message)
 
 
 async def _admit(
@@ -142,20 +142,20 @@ async def _admit(
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     user = identity.user_from_headers(headers)
     if user is None:
-        return Refusal(CLOSE_NOT_AUTHENTICATED, "Not authenticated.")
+        return Refusal.of(NotAuthenticated())
     if not origin_allowed(headers, limits.allowed_origins):
-        return Refusal(CLOSE_POLICY, "Origin not allowed.")
+        return Refusal(CloseCode.POLICY_VIOLATION, "Origin not allowed.")
     session_id = scope["path"][len(PATH_PREFIX):]
     query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
     raw_after = query.get("after", ["0"])[-1]
     if not (raw_after.isascii() and raw_after.isdigit() and len(raw_after) <= 18):
-        return Refusal(CLOSE_POLICY, "'after' must be a non-negative integer.")
+        return Refusal(CloseCode.POLICY_VIOLATION, "'after' must be a non-negative integer.")
     try:
         await manager.get(session_id, user=user)
-    except UnknownSession:
-        return Refusal(CLOSE_NO_SESSION, "No such session.")
-    except StoreUnavailable:
-        return Refusal(CLOSE_TRY_AGAIN, "The store is unavailable; try again.")
+    except UnknownSession as exc:
+        return Refusal.of(exc)
+    except StoreUnavailable:  # its message names Redis's own error: not for clients
+        return Refusal(StoreUnavailable.close_code, "The store is unavailable; try again.")
     return session_id, user, int(raw_after)
 
 
@@ -201,7 +201,7 @@ class _Connection:
             await self._fanout.attach(outbox)
         except StoreUnavailable:
             await self._fanout.detach(outbox)
-            await self._close(CLOSE_TRY_AGAIN, "The store is unavailable; try again.")
+            await self._close(CloseCode.TRY_AGAIN_LATER, "The store is unavailable; try again.")
             return
         outbox.start()
         try:
@@ -210,8 +210,11 @@ class _Connection:
             await self._fanout.detach(outbox)
             await outbox.stop()
             if self._closing is not None:
-                with contextlib.suppress(BaseException):
-                    await self._closing
+                # The close is best effort (the peer may be gone): wait for it, note a
+                # failure, and let a cancellation of this handler through.
+                await asyncio.wait([self._closing])
+                if not self._closing.cancelled() and self._closing.exception() is not None:
+                    log.debug("Closing a session socket failed", exc_info=self._closing.exception())
 
     async def _send_text(self, text: str) -> None:
         await self._send({"type": "websocket.send", "text": text})
@@ -222,19 +225,21 @@ class _Connection:
 
     def _writer_failed(self, exc: BaseException) -> None:
         if isinstance(exc, StoreUnavailable):
-            self._close_soon(CLOSE_TRY_AGAIN, "The store is unavailable; reconnect with after=.")
+            self._close_soon(
+                CloseCode.TRY_AGAIN_LATER, "The store is unavailable; reconnect with after=."
+            )
         elif not isinstance(exc, OSError):  # OSError: the client went away
             log.error("WebSocket writer of %s failed", self._session_id, exc_info=exc)
-            self._close_soon(1011, "Internal error.")
+            self._close_soon(CloseCode.INTERNAL_ERROR, "Internal error.")
 
-    def _close_soon(self, code: int, reason: str) -> None:
+    def _close_soon(self, code: CloseCode, reason: str) -> None:
         """Close from outside the reader (overflow: 4008, store outage: 1012)."""
         if self._closing is None:
             self._closing = asyncio.create_task(self._close(code, reason))
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, code: CloseCode, reason: str) -> None:
         with contextlib.suppress(Exception):
-            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+            await self._send(close_message(code, reason))
 
     async def _read_loop(self) -> None:
         while True:
@@ -243,13 +248,13 @@ class _Connection:
                 return
             text = message.get("text")
             if text is None:
-                await self._close(CLOSE_UNSUPPORTED, "Send JSON text frames.")
+                await self._close(CloseCode.UNSUPPORTED_DATA, "Send JSON text frames.")
                 return
             if len(text) > self._limits.max_frame_bytes:
-                await self._close(CLOSE_TOO_BIG, "Frame too big.")
+                await self._close(CloseCode.MESSAGE_TOO_BIG, "Frame too big.")
                 return
             if not self._bucket.take():
-                await self._close(CLOSE_POLICY, "Too many messages.")
+                await self._close(CloseCode.POLICY_VIOLATION, "Too many messages.")
                 return
             await self._handle(text)
 
@@ -309,6 +314,4 @@ class _Connection:
         self, code: str, message: str, ref: str | None = None,
         fields: dict[str, str] | None = None,
     ) -> None:
-        self._outbox.control(
-            ErrorFrame(code=code, message=message, ref=ref, fields=fields).model_dump_json()
-        )
+        self._outbox.control(error_frame(code, message, ref=ref, fields=fields))

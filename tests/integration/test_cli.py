@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from tests.support.redis_proc import free_port
 from tests.support.timing import MS, eventually
@@ -21,6 +25,9 @@ from tests.support.timing import MS, eventually
 STARTUP_MS = 30_000  # importing the package on a loaded 2-core machine is slow
 EXIT_MS = 5_000
 SERVING = re.compile(r"^Tether serving (\d+) tasks on http://127\.0\.0\.1:(\d+) - store: (.+)$")
+REPO = Path(__file__).resolve().parents[2]
+# The console script pip made for `[project.scripts] tether`, beside this venv's python.
+CONSOLE_SCRIPT = Path(sys.executable).with_name("tether")
 
 
 def _env() -> dict[str, str]:
@@ -30,17 +37,20 @@ def _env() -> dict[str, str]:
     return env
 
 
-async def _spawn(*args: str) -> asyncio.subprocess.Process:
+async def _spawn(*args: str, cwd: Path | None = None) -> asyncio.subprocess.Process:
+    """``python -m tether serve ARGS``, or with ``cwd`` the ``tether`` console script
+    started in that folder (as a person types it there)."""
+    command = [str(CONSOLE_SCRIPT)] if cwd else [sys.executable, "-m", "tether"]
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tether", "serve", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(),
+        *command, "serve", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(), cwd=cwd,
     )
 
 
 @contextlib.asynccontextmanager
-async def serving(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
+async def serving(*args: str, cwd: Path | None = None) -> AsyncIterator[asyncio.subprocess.Process]:
     """A ``tether serve`` process; killed at the end if the test left it running."""
-    proc = await _spawn(*args)
+    proc = await _spawn(*args, cwd=cwd)
     try:
         yield proc
     finally:
@@ -148,3 +158,57 @@ async def test_serve_on_port_0_answers_healthz_and_stops_on_sigterm(
         # convention), so -SIGTERM is a clean exit here; the log proves the shutdown ran.
         assert proc.returncode in (0, -signal.SIGTERM), stderr
         assert b"Application shutdown complete." in stderr
+
+
+async def test_the_console_script_serves_a_module_of_the_folder_it_is_started_in(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "mymod.py").write_text(
+        "from pydantic import BaseModel\nfrom tether import Hub\n\nhub = Hub()\n\n"
+        "@hub.task()\nasync def hello(ctx, inputs: BaseModel) -> str:\n    return 'hi'\n"
+    )
+    async with serving("mymod:hub", "--port", "0", cwd=tmp_path) as proc:
+        match = await _serving_line(proc)
+        assert int(match[1]) == 1
+
+
+def readme_task_example() -> str:
+    """The first Python block under the README's "## A task" heading, as written."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("\n## A task\n", 1)[1]
+    block = re.search(r"^```python\n(.*?)^```$", section, re.S | re.M)
+    assert block, "README's '## A task' has no python block"
+    return block.group(1)
+
+
+async def _drive_to_completion(base_url: str, task: str, email: dict[str, str]) -> dict[str, Any]:
+    """Start ``task`` over HTTP, answer every question over a WebSocket; the last frame."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=5) as http:
+        assert (await http.get("/api/tasks")).status_code == 200  # issues the identity cookie
+        started = await http.post("/api/sessions", json={"task": task, "inputs": email})
+        assert started.status_code == 201, started.text
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    url = base_url.replace("http://", "ws://", 1) + f"/ws/sessions/{started.json()['id']}?after=0"
+    async with websockets.connect(url, additional_headers={"Cookie": cookie}) as ws:
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 5000 * MS))
+            if frame["type"] == "request_user_input":
+                await ws.send(json.dumps({"type": "user_input", "values": email}))
+            elif frame["type"] == "request_confirmation":
+                await ws.send(json.dumps({"type": "confirm", "value": True}))
+            elif frame["type"] in ("task_completed", "task_failed", "task_cancelled"):
+                result: dict[str, Any] = frame
+                return result
+
+
+async def test_the_readme_task_example_runs_as_copied(tmp_path: Path) -> None:
+    """The README's task, saved as a module and served by the console script from its
+    folder, runs to completion when a person answers its form and confirmation."""
+    (tmp_path / "readme_task.py").write_text(readme_task_example())
+    email = {"subject": "Hello", "body": "It works.", "to_address": "ada@example.com"}
+    async with serving("readme_task:hub", "--port", "0", cwd=tmp_path) as proc:
+        match = await _serving_line(proc)
+        base_url = f"http://127.0.0.1:{match[2]}"
+        last = await _drive_to_completion(base_url, "send_email", email)
+    assert last["type"] == "task_completed", last
+    assert set(last["result"]) == {"sent"}

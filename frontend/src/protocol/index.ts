@@ -1,5 +1,6 @@
 // The wire protocol (PROTOCOL.md §3–4): generated types plus a few names the app uses.
 export type * from './generated';
+export { CloseCode } from './generated';
 import type { ClientMessage, Event, ServerFrame, Session } from './generated';
 
 export type SessionStatus = Session['status'];

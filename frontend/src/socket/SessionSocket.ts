@@ -9,7 +9,7 @@
 // - A gap (an event past lastSeq + 1) is a broken promise of the hub: the socket drops the
 //   connection and resumes from the cursor rather than deliver a hole.
 import type { Event, OutgoingFrame, ServerFrame } from '../protocol';
-import { isEvent, parseServerMessage } from '../protocol';
+import { CloseCode, isEvent, parseServerMessage } from '../protocol';
 
 export type ConnectionState =
   | { phase: 'connecting'; attempt: number; silent: boolean }
@@ -67,11 +67,12 @@ export interface SocketOptions {
 
 const OPEN = 1;
 /** Close codes after which reconnecting cannot help. */
-const FINAL_CODES: Record<number, 'not_found' | 'not_authenticated'> = {
-  4404: 'not_found',
-  4401: 'not_authenticated',
+const FINAL_CODES: Partial<Record<number, 'not_found' | 'not_authenticated'>> = {
+  [CloseCode.UNKNOWN_SESSION]: 'not_found',
+  [CloseCode.NOT_AUTHENTICATED]: 'not_authenticated',
 };
-const TOO_SLOW = 4008;
+/** The app's own code (not the hub's) when it gives up on a connection and makes a new one. */
+const DROPPED = 4000;
 
 export class SessionSocket {
   private readonly opts: Required<Omit<SocketOptions, 'after'>>;
@@ -126,7 +127,7 @@ export class SessionSocket {
   stop(): void {
     this.stopped = true;
     this.clearTimers();
-    this.detach(1000, 'done');
+    this.detach(CloseCode.NORMAL_CLOSURE, 'done');
     this.setState({ phase: 'closed', reason: 'stopped' });
   }
 
@@ -173,13 +174,13 @@ export class SessionSocket {
     try {
       ws = this.opts.createSocket(this.opts.url(this.cursor));
     } catch {
-      this.scheduleReconnect(1006);
+      this.scheduleReconnect(CloseCode.ABNORMAL_CLOSURE);
       return;
     }
     this.ws = ws;
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
-      if (this.ws === ws && this.current.phase === 'connecting') this.drop(ws, 4000, 'connect timeout');
+      if (this.ws === ws && this.current.phase === 'connecting') this.drop(ws, DROPPED, 'connect timeout');
     }, this.opts.connectTimeoutMs);
     ws.onopen = () => {
       if (this.ws !== ws) return;
@@ -221,7 +222,7 @@ export class SessionSocket {
     } else if (message.seq <= this.cursor) {
       return; // already delivered: a replay overlapping what we hold
     } else if (message.seq !== this.cursor + 1) {
-      this.drop(ws, 4000, `gap: expected ${this.cursor + 1}, got ${message.seq}`);
+      this.drop(ws, DROPPED, `gap: expected ${this.cursor + 1}, got ${message.seq}`);
       return;
     }
     this.cursor = message.seq;
@@ -245,7 +246,7 @@ export class SessionSocket {
     const ws = this.ws;
     if (ws === null) return;
     if (this.awaitingPong) {
-      this.drop(ws, 4000, 'no answer to ping');
+      this.drop(ws, DROPPED, 'no answer to ping');
       return;
     }
     this.awaitingPong = true;
@@ -257,7 +258,7 @@ export class SessionSocket {
   private drop(ws: WebSocketLike, code: number, reason: string): void {
     if (this.ws !== ws) return;
     this.detach(code, reason);
-    this.closed(1006);
+    this.closed(CloseCode.ABNORMAL_CLOSURE);
   }
 
   private detach(code: number, reason: string): void {
@@ -283,7 +284,7 @@ export class SessionSocket {
       this.setState(reason ? { phase: 'closed', reason: final, message: reason } : { phase: 'closed', reason: final });
       return;
     }
-    if (code === TOO_SLOW && this.attempt === 0) {
+    if (code === CloseCode.TOO_SLOW && this.attempt === 0) {
       // We read too slowly once: resume at once, without alarming anyone.
       this.attempt = 1;
       this.connect(true);
