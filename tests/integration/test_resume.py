@@ -9,10 +9,8 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-
 from tests.support.follow import journal_keys
-from tests.support.server import RunningHub, User, new_user, run_hub
+from tests.support.server import RunningHub, new_user, run_hub, same_user_on
 from tests.support.tabs import all_events, answer, wait_pending, wait_status
 from tests.support.timing import eventually
 from tether import Context, Hub
@@ -48,16 +46,6 @@ async def hub_on(redis_url: str, hub: Hub, hub_id: str) -> AsyncIterator[Running
     )
     async with run_hub(settings, hub) as running:
         yield running
-
-
-@contextlib.asynccontextmanager
-async def same_user_on(hub: RunningHub, user: User) -> AsyncIterator[User]:
-    http = httpx.AsyncClient(base_url=hub.base_url, cookies=user.http.cookies, timeout=10)
-    other = User(hub, http)
-    try:
-        yield other
-    finally:
-        await other.close()
 
 
 def signature(event: dict[str, Any]) -> tuple[Any, ...]:

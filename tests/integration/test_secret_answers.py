@@ -11,8 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import BaseModel, SecretStr
 
-from tests.integration.test_resume import hub_on, same_user_on
-from tests.support.server import new_user
+from tests.integration.test_resume import hub_on
+from tests.support.server import new_user, same_user_on
 from tests.support.tabs import all_events, answer, wait_pending, wait_status
 from tether import Context, Hub
 

@@ -11,11 +11,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import httpx
 from pydantic import BaseModel
 
 from tests.support.follow import runner_of
-from tests.support.server import RunningHub, User, new_user, run_hub
+from tests.support.server import RunningHub, new_user, run_hub, same_user_on
 from tests.support.tabs import Tab, answer, get_session, wait_pending, wait_status
 from tether import Context, Hub
 from tether.config import Settings
@@ -49,17 +48,6 @@ async def hub_on(redis_url: str | None, hub_id: str) -> AsyncIterator[RunningHub
         yield running
 
 
-@contextlib.asynccontextmanager
-async def cookie_jar_on(hub: RunningHub, user: User) -> AsyncIterator[User]:
-    """``user``'s cookie, sent to another hub."""
-    http = httpx.AsyncClient(base_url=hub.base_url, cookies=user.http.cookies, timeout=10)
-    other = User(hub, http)
-    try:
-        yield other
-    finally:
-        await other.close()
-
-
 async def test_hubs_without_a_secret_share_the_one_generated_in_redis(redis_url: str) -> None:
     """Neither hub has TETHER_SECRET: the first one's generated secret is stored in Redis
     and the second signs with it, so a cookie from A is accepted by B as is (no new
@@ -69,7 +57,7 @@ async def test_hubs_without_a_secret_share_the_one_generated_in_redis(redis_url:
         async with new_user(hub_a) as user:
             signed = user.http.cookies[COOKIE]
             sid = (await user.start("two_answers"))["id"]
-            async with cookie_jar_on(hub_b, user) as on_b:
+            async with same_user_on(hub_b, user) as on_b:
                 response = await on_b.http.get("/api/tasks")
                 assert response.status_code == 200
                 assert COOKIE not in response.cookies, "B issued a new identity"
@@ -77,7 +65,7 @@ async def test_hubs_without_a_secret_share_the_one_generated_in_redis(redis_url:
                     await get_session(user, sid)
                 )["owner"]
                 assert on_b.http.cookies[COOKIE] == signed
-    async with hub_on(None, "hub-c") as hub_c, cookie_jar_on(hub_c, user) as on_c:
+    async with hub_on(None, "hub-c") as hub_c, same_user_on(hub_c, user) as on_c:
         response = await on_c.http.get("/api/tasks")
         assert response.status_code == 200
         assert COOKIE in response.cookies, "a hub with another secret accepted the cookie"
@@ -91,7 +79,7 @@ async def test_answers_and_a_cancel_sent_through_b_reach_the_task_running_on_a(
     on B: A's task gets each, the store names A as the runner throughout, and the
     session ends cancelled."""
     async with hub_on(redis_url, "hub-a") as hub_a, hub_on(redis_url, "hub-b") as hub_b:
-        async with new_user(hub_a) as user, cookie_jar_on(hub_b, user) as on_b:
+        async with new_user(hub_a) as user, same_user_on(hub_b, user) as on_b:
             sid = (await user.start("two_answers"))["id"]
             watcher = await Tab.open(user, sid)  # on A
             [confirm] = await wait_pending(on_b, sid, "confirm")

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tests.integration.test_resume import hub_on, same_user_on
-from tests.support.server import new_user
+from tests.integration.test_resume import hub_on
+from tests.support.server import new_user, same_user_on
 from tests.support.tabs import answer, wait_pending, wait_status
 from tether import Context, Hub, Retry
 

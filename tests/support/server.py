@@ -142,6 +142,17 @@ async def new_user(hub: RunningHub) -> AsyncIterator[User]:
         await user.close()
 
 
+@contextlib.asynccontextmanager
+async def same_user_on(hub: RunningHub, user: User) -> AsyncIterator[User]:
+    """``user`` (their cookie) on another hub: hubs of one store share identities."""
+    http = httpx.AsyncClient(base_url=hub.base_url, cookies=user.http.cookies, timeout=10)
+    other = User(hub, http)
+    try:
+        yield other
+    finally:
+        await other.close()
+
+
 async def recv_json(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
     raw = await asyncio.wait_for(ws.recv(), timeout)
     data: dict[str, Any] = json.loads(raw)
