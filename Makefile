@@ -13,12 +13,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FRONTEND_SOURCES := $(shell [ -d frontend ] && find frontend/src frontend/index.html frontend/package.json frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json -type f 2>/dev/null)
 NODE_MODULES := frontend/node_modules/.installed
 
-.PHONY: run test lint typecheck pytest frontend-test bench system-deps frontend clean help
+.PHONY: run test lint typecheck pytest frontend-test bench mutation system-deps frontend clean help
 
 help:
 	@echo "make run    - serve the demo tasks on http://127.0.0.1:8000 (TETHER_REDIS_URL for Redis)"
 	@echo "make test   - ruff, mypy --strict and every test (installs what is missing)"
 	@echo "make bench  - throughput, replay latency, answer round trip and memory per socket, beside the peers"
+	@echo "make mutation - mutation testing of the replay core, leases, stores and fan-out (slow)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +75,13 @@ test: lint typecheck frontend-test pytest
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench
+
+# Mutation testing of the durable core (slow: tens of minutes; not part of `make test`).
+# MODULES picks configs from .ci/mutation/*.toml; docs/MUTATION.md has the figures.
+MODULES ?= replay leases memory fanout
+mutation: $(STAMP) system-deps
+	$(BIN)/pip install --quiet -e "backend[mutation]"
+	for m in $(MODULES); do bash .ci/mutation/run.sh $$m || exit 1; done
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist
