@@ -314,3 +314,23 @@ def test_seconds_until_a_deadline() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert seconds_until("2026-01-01T00:00:01.500Z", now) == 1.5
     assert seconds_until("2025-12-31T23:59:59.000Z", now) == -1.0
+
+
+def test_another_kind_diverges_whatever_its_order() -> None:
+    with pytest.raises(Nondeterminism):
+        replay_of(ask1=request_entry("confirm", "r1")).request_id("ask1", "input")
+
+
+def test_versions_read_back_from_the_store_compare_by_value() -> None:
+    replay = replay_of(step1=step_entry("send", 1))
+    replay.versions = ("".join(["v", "3"]), "v3")  # equal text, two objects
+    with pytest.raises(Nondeterminism) as caught:
+        replay.step("step1", "deliver", lambda: None)
+    assert "version" not in str(caught.value)
+    replay.versions = ("2", "1")
+    with pytest.raises(Nondeterminism, match="version '2'"):
+        replay.step("step1", "deliver", lambda: None)
+
+
+def test_a_large_map_count_read_back_compares_by_value() -> None:
+    assert replay_of(m1=map_entry(100_000)).map_started("m1", int("100000")) is True
