@@ -10,12 +10,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FRONTEND_SOURCES := $(shell [ -d frontend ] && find frontend/src frontend/index.html frontend/package.json frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json -type f 2>/dev/null)
 NODE_MODULES := frontend/node_modules/.installed
 
-.PHONY: run test lint typecheck pytest frontend-test bench system-deps frontend clean help
+.PHONY: run test lint typecheck pytest frontend-test bench mutation system-deps frontend clean help
 
 help:
 	@echo "make run    - serve the demo tasks on http://127.0.0.1:8000 (TETHER_REDIS_URL for Redis)"
 	@echo "make test   - ruff, mypy --strict and every test (installs what is missing)"
 	@echo "make bench  - throughput, replay latency and memory per socket, beside the peers"
+	@echo "make mutation - cosmic-ray over leases, fan-out and the memory store (slow; not in make test)"
 
 $(STAMP): backend/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +66,13 @@ test: lint typecheck frontend-test pytest
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench
+
+# Mutation testing (docs/MUTATION.md): one module at a time, MODULES="leases" for one.
+# Slow (about 10-25 minutes a module on two cores) and not part of `make test`.
+MODULES ?= leases fanout memory
+mutation: $(STAMP) system-deps
+	$(BIN)/pip install --quiet "cosmic-ray==8.7.0"
+	@for m in $(MODULES); do .ci/mutation/run.sh $$m || exit 1; done
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist
