@@ -8,7 +8,6 @@ Handlers parse and check what the client sent, call the
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, TypeVar
 
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tether import jsontext
 from tether.envelope import error_response, tether_error_response
 from tether.errors import InvalidJson, InvalidMessage, InvalidQuery, PayloadTooLarge, TetherError
 from tether.forms import field_errors
@@ -88,7 +88,7 @@ async def read_body(request: Request, model: type[B], *, optional: bool = False)
     if optional and not body.strip():
         return model()
     try:
-        data = json.loads(body)
+        data = jsontext.parse(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise InvalidJson(str(exc)) from exc
     try:

@@ -10,6 +10,7 @@ The tree::
     ├── InvalidInputs                422 invalid_inputs         (carries field errors)
     ├── InvalidValue                 422 invalid_value          (field errors; WS error frame)
     ├── InvalidMessage               422 invalid_message        (WS error frame)
+    │   └── LoneSurrogate            a string holds an unpaired UTF-16 surrogate escape
     ├── InvalidJson                  400 invalid_json           (WS error frame)
     ├── InvalidQuery                 422 invalid_query          (bad query parameters)
     ├── PayloadTooLarge              413 payload_too_large
@@ -107,6 +108,17 @@ class InvalidValue(TetherError):
 class InvalidMessage(TetherError):
     status = 422
     code = "invalid_message"
+
+
+class LoneSurrogate(InvalidMessage):
+    """JSON whose string spells half a surrogate pair (``"\\ud800"``): not text, and
+    not sendable on as UTF-8 (see :mod:`tether.jsontext`)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A string holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape); "
+            "it is not text."
+        )
 
 
 class InvalidJson(TetherError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -19,12 +18,14 @@ from urllib.parse import parse_qs
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
+from tether import jsontext
 from tether.auth import Identity
 from tether.closecodes import CloseCode
 from tether.envelope import close_message, error_frame
 from tether.errors import (
     AlreadyFinished,
     InvalidMessage,
+    LoneSurrogate,
     NotAuthenticated,
     SessionFinished,
     StoreUnavailable,
@@ -261,7 +262,10 @@ class _Connection:
     async def _handle(self, text: str) -> None:
         ref: str | None = None
         try:
-            data = json.loads(text)
+            data = jsontext.parse(text)
+        except LoneSurrogate as exc:  # no ref echoed: the ref may be what holds it
+            self._error(exc.code, exc.message)
+            return
         except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             self._error("invalid_json", f"Not JSON: {exc}")
             return
