@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tether import api
 from tether.auth import Identity, IdentityMiddleware
 from tether.config import Settings
+from tether.csrf import CsrfMiddleware
 from tether.fanout import Fanout
 from tether.hub import Hub
 from tether.leases import LeaseKeeper
@@ -109,7 +110,10 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
     ]
     http_app = Starlette(
         routes=routes,
-        middleware=[Middleware(IdentityMiddleware)],
+        middleware=[
+            Middleware(CsrfMiddleware, allowed_origins=settings.allowed_origins),
+            Middleware(IdentityMiddleware),
+        ],
         exception_handlers=api.exception_handlers(),
         lifespan=lifespan,
     )

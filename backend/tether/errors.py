@@ -14,6 +14,8 @@ The tree::
     ├── InvalidJson                  400 invalid_json           (WS error frame)
     ├── InvalidQuery                 422 invalid_query          (bad query parameters)
     ├── PayloadTooLarge              413 payload_too_large
+    ├── UnsupportedMediaType         415 unsupported_media_type (a write's body is not JSON)
+    ├── CrossSiteRequest             403 cross_site_request     (a write from another site)
     ├── IdempotencyKeyReused         422 idempotency_key_reused
     ├── AlreadyAnswered              409 already_answered       (WS error frame)
     ├── AlreadyFinished              409 already_finished
@@ -137,6 +139,29 @@ class InvalidQuery(TetherError):
 class PayloadTooLarge(TetherError):
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(TetherError):
+    status = 415
+    code = "unsupported_media_type"
+
+    def __init__(self, content_type: str | None) -> None:
+        given = f"not {content_type!r}" if content_type else "and must say so"
+        super().__init__(f"A request body is JSON: Content-Type: application/json, {given}.")
+        self.content_type = content_type
+
+
+class CrossSiteRequest(TetherError):
+    status = 403
+    code = "cross_site_request"
+
+    def __init__(self, origin: str | None) -> None:
+        source = f"from {origin!r}" if origin else "from another site"
+        super().__init__(
+            f"Writes {source} are refused: only this hub's own pages and the origins in "
+            "TETHER_ALLOWED_ORIGINS may change sessions with the browser's cookie."
+        )
+        self.origin = origin
 
 
 class IdempotencyKeyReused(TetherError):
