@@ -31,6 +31,7 @@ from tether.hub import Hub
 from tether.leases import LeaseKeeper
 from tether.openapi import build_openapi
 from tether.sealing import Sealer
+from tether.security_headers import SecurityHeadersMiddleware
 from tether.sessions import SessionManager
 from tether.static import SpaFiles
 from tether.store import MemoryStore, open_store
@@ -108,7 +109,8 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/{path:path}", SpaFiles(settings.static_dir), methods=["GET", "HEAD"]),
     ]
-    http_app = Starlette(
+    # Outside Starlette's own error middleware, so that a 500 gets the headers too.
+    http_app = SecurityHeadersMiddleware(Starlette(
         routes=routes,
         middleware=[
             Middleware(CsrfMiddleware, allowed_origins=settings.allowed_origins),
@@ -116,7 +118,7 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
         ],
         exception_handlers=api.exception_handlers(),
         lifespan=lifespan,
-    )
+    ))
     sockets = SessionSocketApp(limits)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
