@@ -22,6 +22,7 @@ import uvicorn
 from tether.app import create_app
 from tether.config import DEFAULT_TASKS, Settings
 from tether.errors import StoreUnavailable
+from tether.http_protocol import http_protocol
 from tether.hub import Hub
 from tether.socket_protocol import TetherWebSocketProtocol
 from tether.store import open_store
@@ -96,6 +97,8 @@ def serve(settings: Settings) -> None:
     config = uvicorn.Config(
         create_app(settings, hub),
         ws=TetherWebSocketProtocol,
+        http=http_protocol(settings.header_timeout),
+        timeout_keep_alive=settings.keepalive_timeout,  # type: ignore[arg-type]
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.ping_interval,
         ws_ping_timeout=settings.ping_interval,

@@ -35,6 +35,8 @@ class Settings:
     rate_per_second: float = 50.0
     rate_burst: int = 200
     ping_interval: float = 20.0
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 5.0
     allowed_origins: tuple[str, ...] = ()
     trust_user_header: bool = False
     secret: str | None = None
@@ -59,6 +61,8 @@ class Settings:
             "TETHER_RATE_PER_SECOND": ("rate_per_second", float),
             "TETHER_RATE_BURST": ("rate_burst", int),
             "TETHER_PING_INTERVAL": ("ping_interval", float),
+            "TETHER_HEADER_TIMEOUT": ("header_timeout", float),
+            "TETHER_KEEPALIVE_TIMEOUT": ("keepalive_timeout", float),
             "TETHER_SECRET": ("secret", str),
             "TETHER_SHUTDOWN_TIMEOUT": ("shutdown_timeout", float),
             "TETHER_LEASE_SECONDS": ("lease_seconds", float),
