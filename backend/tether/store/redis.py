@@ -35,6 +35,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
+from tether.config import redacted
 from tether.errors import LeaseLost, StoreUnavailable, UnknownSession
 from tether.messages import Session, now_iso, seq_of
 from tether.store import keys
@@ -139,7 +140,9 @@ class RedisStore:
         try:
             await self._redis.ping()
         except RedisError as exc:
-            raise StoreUnavailable(f"Redis at {self._url} does not answer: {exc}") from exc
+            raise StoreUnavailable(
+                f"Redis at {redacted(self._url)} does not answer: {exc}"
+            ) from exc
         await self._feed.start()
 
     async def close(self) -> None:
