@@ -30,6 +30,7 @@ from tether.fanout import Fanout
 from tether.hub import Hub
 from tether.leases import LeaseKeeper
 from tether.openapi import build_openapi
+from tether.quotas import Quotas
 from tether.sealing import Sealer
 from tether.security_headers import SecurityHeadersMiddleware
 from tether.sessions import SessionManager
@@ -51,6 +52,7 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
         rate_per_second=settings.rate_per_second,
         rate_burst=settings.rate_burst,
         allowed_origins=settings.allowed_origins,
+        max_per_user=settings.max_sockets_per_user,
     )
 
     @contextlib.asynccontextmanager
@@ -75,6 +77,10 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
             yield {
                 "manager": manager,
                 "fanout": Fanout(store),
+                "quotas": Quotas(
+                    store=store, max_open_sessions=settings.max_open_sessions,
+                    starts_per_minute=settings.starts_per_minute,
+                ),
                 "identity": Identity(secret, trust_header=settings.trust_user_header),
             }
         finally:

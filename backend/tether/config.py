@@ -48,6 +48,9 @@ class Settings:
     rate_burst: int = 200
     ping_interval: float = 20.0
     header_timeout: float = 10.0
+    max_open_sessions: int = 100
+    starts_per_minute: int = 30
+    max_sockets_per_user: int = 64
     keepalive_timeout: float = 5.0
     allowed_origins: tuple[str, ...] = ()
     trust_user_header: bool = False
@@ -74,6 +77,9 @@ class Settings:
             "TETHER_RATE_BURST": ("rate_burst", int),
             "TETHER_PING_INTERVAL": ("ping_interval", float),
             "TETHER_HEADER_TIMEOUT": ("header_timeout", float),
+            "TETHER_MAX_OPEN_SESSIONS": ("max_open_sessions", int),
+            "TETHER_STARTS_PER_MINUTE": ("starts_per_minute", int),
+            "TETHER_MAX_SOCKETS_PER_USER": ("max_sockets_per_user", int),
             "TETHER_KEEPALIVE_TIMEOUT": ("keepalive_timeout", float),
             "TETHER_SECRET": ("secret", str),
             "TETHER_SHUTDOWN_TIMEOUT": ("shutdown_timeout", float),

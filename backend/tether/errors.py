@@ -17,6 +17,8 @@ The tree::
     ├── UnsupportedMediaType         415 unsupported_media_type (a write's body is not JSON)
     ├── CrossSiteRequest             403 cross_site_request     (a write from another site)
     ├── IdempotencyKeyReused         422 idempotency_key_reused
+    ├── TooManyOpenSessions          429 too_many_open_sessions (TETHER_MAX_OPEN_SESSIONS)
+    ├── TooManyStarts                429 too_many_starts        (with Retry-After)
     ├── AlreadyAnswered              409 already_answered       (WS error frame)
     ├── AlreadyFinished              409 already_finished
     ├── SessionFinished              409 session_finished       (WS error frame)
@@ -162,6 +164,31 @@ class CrossSiteRequest(TetherError):
             "TETHER_ALLOWED_ORIGINS may change sessions with the browser's cookie."
         )
         self.origin = origin
+
+
+class TooManyOpenSessions(TetherError):
+    status = 429
+    code = "too_many_open_sessions"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"You have {limit} sessions open, the most this hub allows: finish or cancel "
+            "one first."
+        )
+        self.limit = limit
+
+
+class TooManyStarts(TetherError):
+    status = 429
+    code = "too_many_starts"
+
+    def __init__(self, limit: int, retry_after: float) -> None:
+        super().__init__(
+            f"You started {limit} sessions in the last minute, the most this hub allows; "
+            f"try again in {max(1, round(retry_after))} s."
+        )
+        self.limit = limit
+        self.retry_after = retry_after
 
 
 class IdempotencyKeyReused(TetherError):

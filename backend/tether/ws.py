@@ -61,6 +61,7 @@ class SocketLimits:
     rate_per_second: float
     rate_burst: int
     allowed_origins: tuple[str, ...]
+    max_per_user: int = 64  # open session sockets of one user on this hub; 0: no limit
 
 
 class TokenBucket:
@@ -103,6 +104,7 @@ class SessionSocketApp:
 
     def __init__(self, limits: SocketLimits) -> None:
         self.limits = limits
+        self._per_user: dict[str, int] = {}  # open sockets of each user on this hub
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["state"]
@@ -116,10 +118,23 @@ class SessionSocketApp:
             await send(close_message(checked.code, checked.reason))
             return
         session_id, user, after = checked
-        connection = _Connection(
-            receive, send, manager, state["fanout"], self.limits, session_id, user
-        )
-        await connection.serve(after)
+        open_now = self._per_user.get(user, 0)
+        if 0 < self.limits.max_per_user <= open_now:
+            await send(close_message(
+                CloseCode.TRY_AGAIN_LATER,
+                f"Too many open connections ({open_now}) for this user; close some tabs.",
+            ))
+            return
+        self._per_user[user] = open_now + 1
+        try:
+            connection = _Connection(
+                receive, send, manager, state["fanout"], self.limits, session_id, user
+            )
+            await connection.serve(after)
+        finally:
+            left = self._per_user.pop(user) - 1
+            if left:
+                self._per_user[user] = left
 
 
 @dataclass(frozen=True, slots=True)
