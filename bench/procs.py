@@ -32,6 +32,10 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 PR_SET_PDEATHSIG = 1
 
+NO_QUOTAS = {
+    "TETHER_MAX_OPEN_SESSIONS": "0", "TETHER_STARTS_PER_MINUTE": "0",
+    "TETHER_MAX_SOCKETS_PER_USER": "0",
+}
 _TETHER_LINE = re.compile(r"Tether serving .* on (http://[\d.]+:(\d+))")
 _PEER_LINE = re.compile(r"Peer serving on (http://[\d.]+:(\d+))")
 
@@ -187,7 +191,8 @@ class Processes:
                 "--host", "127.0.0.1", "--port", "0"]
         if redis_url:
             argv += ["--redis", redis_url]
-        return self._server(name, argv, _TETHER_LINE, env=env)
+        # One bench user starts and watches thousands of sessions: no per-user quotas.
+        return self._server(name, argv, _TETHER_LINE, env={**NO_QUOTAS, **env})
 
     def peer(self, name: str = "peer") -> Server:
         """The bare websockets server of :mod:`bench.peer`."""

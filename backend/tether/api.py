@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tether import jsontext
 from tether.envelope import error_response, tether_error_response
 from tether.errors import InvalidJson, InvalidMessage, InvalidQuery, PayloadTooLarge, TetherError
 from tether.forms import field_errors
@@ -26,7 +27,6 @@ from tether.messages import (
     Answered,
     ForkSession,
     Session,
-    SessionPage,
     SnapshotEvent,
     StartSession,
     TaskInfo,
@@ -34,12 +34,14 @@ from tether.messages import (
     now_iso,
     seen_by,
 )
+from tether.quotas import Quotas
 from tether.sessions import SessionManager
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_PAGE_BYTES = 4 * 1024 * 1024
+LIST_CHUNK = 10  # sessions read from the store at a time for GET /api/sessions
 STATUSES = ("pending", "running", "waiting", "completed", "failed", "cancelled")
 B = TypeVar("B", bound=BaseModel)
 
@@ -88,7 +90,7 @@ async def read_body(request: Request, model: type[B], *, optional: bool = False)
     if optional and not body.strip():
         return model()
     try:
-        data = json.loads(body)
+        data = jsontext.parse(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise InvalidJson(str(exc)) from exc
     try:
@@ -132,6 +134,8 @@ async def start_session(request: Request) -> Response:
     key = request.headers.get("idempotency-key")
     if key is not None and not 0 < len(key) <= 200:
         raise InvalidQuery("Idempotency-Key must be 1 to 200 characters.")
+    quotas: Quotas = request.state.quotas
+    await quotas.admit_start(_user(request))
     session, created = await _manager(request).start(
         body.task, body.inputs, owner=_user(request), idempotency_key=key
     )
@@ -143,13 +147,37 @@ async def list_sessions(request: Request) -> Response:
     if status is not None and status not in STATUSES:
         raise InvalidQuery(f"Unknown status {status!r}.", fields={"status": status})
     limit = _int_param(request, "limit", 20, 1, 100)
-    before = request.query_params.get("before") or None
-    sessions, cursor = await _manager(request).store.list_sessions(
-        _user(request), status=status, limit=limit, before=before
-    )
+    cursor = request.query_params.get("before") or None
     user = _user(request)
-    page = SessionPage(sessions=[seen_by(s, user) for s in sessions], next=cursor)
-    return json_response(page)
+    store = _manager(request).store
+    # Read in small chunks and stop at MAX_PAGE_BYTES: a page of sessions with large
+    # inputs ends early (its `next` says where to go on), and the hub never holds more
+    # than about a chunk beyond the budget, however large the inputs are.
+    items: list[str] = []
+    size = 0
+    while len(items) < limit:
+        chunk = min(LIST_CHUNK, limit - len(items))
+        sessions, after = await store.list_sessions(
+            user, status=status, limit=chunk, before=cursor
+        )
+        for index, session in enumerate(sessions):
+            item = seen_by(session, user).model_dump_json()
+            if items and size + len(item) > MAX_PAGE_BYTES:
+                return _session_page(items, cursor)
+            items.append(item)
+            size += len(item) + 1
+            cursor = session.id
+            if index == len(sessions) - 1:
+                cursor = after
+        if after is None:
+            break
+    return _session_page(items, cursor)
+
+
+def _session_page(items: list[str], cursor: str | None) -> Response:
+    """A SessionPage spliced from encoded items (see :class:`tether.messages.SessionPage`)."""
+    body = f'{{"sessions":[{",".join(items)}],"next":{json.dumps(cursor)}}}'
+    return Response(body, media_type="application/json")
 
 
 async def get_session(request: Request) -> Response:

@@ -25,11 +25,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tether import api
 from tether.auth import Identity, IdentityMiddleware
 from tether.config import Settings
+from tether.csrf import CsrfMiddleware
 from tether.fanout import Fanout
 from tether.hub import Hub
 from tether.leases import LeaseKeeper
 from tether.openapi import build_openapi
+from tether.quotas import Quotas
 from tether.sealing import Sealer
+from tether.security_headers import SecurityHeadersMiddleware
 from tether.sessions import SessionManager
 from tether.static import SpaFiles
 from tether.store import MemoryStore, open_store
@@ -49,6 +52,7 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
         rate_per_second=settings.rate_per_second,
         rate_burst=settings.rate_burst,
         allowed_origins=settings.allowed_origins,
+        max_per_user=settings.max_sockets_per_user,
     )
 
     @contextlib.asynccontextmanager
@@ -73,6 +77,10 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
             yield {
                 "manager": manager,
                 "fanout": Fanout(store),
+                "quotas": Quotas(
+                    store=store, max_open_sessions=settings.max_open_sessions,
+                    starts_per_minute=settings.starts_per_minute,
+                ),
                 "identity": Identity(secret, trust_header=settings.trust_user_header),
             }
         finally:
@@ -107,12 +115,16 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/{path:path}", SpaFiles(settings.static_dir), methods=["GET", "HEAD"]),
     ]
-    http_app = Starlette(
+    # Outside Starlette's own error middleware, so that a 500 gets the headers too.
+    http_app = SecurityHeadersMiddleware(Starlette(
         routes=routes,
-        middleware=[Middleware(IdentityMiddleware)],
+        middleware=[
+            Middleware(CsrfMiddleware, allowed_origins=settings.allowed_origins),
+            Middleware(IdentityMiddleware),
+        ],
         exception_handlers=api.exception_handlers(),
         lifespan=lifespan,
-    )
+    ))
     sockets = SessionSocketApp(limits)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -20,8 +20,9 @@ from collections.abc import Sequence
 import uvicorn
 
 from tether.app import create_app
-from tether.config import DEFAULT_TASKS, Settings
+from tether.config import DEFAULT_TASKS, Settings, redacted
 from tether.errors import StoreUnavailable
+from tether.http_protocol import http_protocol
 from tether.hub import Hub
 from tether.socket_protocol import TetherWebSocketProtocol
 from tether.store import open_store
@@ -80,10 +81,11 @@ async def check_store(settings: Settings) -> None:
         return
     store = open_store(settings)
     try:
-        if not await store.ping():
-            raise CliError(f"cannot reach Redis at {settings.redis_url}")
+        await store.start()
     except StoreUnavailable as exc:
-        raise CliError(str(exc)) from exc
+        # Redis's own words tell "nothing listens" from "wrong password" apart.
+        reason = exc.__cause__ or exc
+        raise CliError(f"cannot reach Redis at {redacted(settings.redis_url)}: {reason}") from exc
     finally:
         await store.close()
 
@@ -96,6 +98,8 @@ def serve(settings: Settings) -> None:
     config = uvicorn.Config(
         create_app(settings, hub),
         ws=TetherWebSocketProtocol,
+        http=http_protocol(settings.header_timeout),
+        timeout_keep_alive=settings.keepalive_timeout,  # type: ignore[arg-type]
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.ping_interval,
         ws_ping_timeout=settings.ping_interval,
@@ -105,7 +109,9 @@ def serve(settings: Settings) -> None:
         access_log=False,
         lifespan="on",
     )
-    store = f"Redis at {settings.redis_url}" if settings.redis_url else "memory (nothing persists)"
+    store = "memory (nothing persists)"
+    if settings.redis_url:
+        store = f"Redis at {redacted(settings.redis_url)}"
     url = f"http://{settings.host}:{port}"
     print(f"Tether serving {len(hub.tasks)} tasks on {url} - store: {store}", flush=True)
     uvicorn.Server(config).run(sockets=[sock])

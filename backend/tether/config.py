@@ -10,8 +10,20 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_TASKS = ("tether.demos:hub",)
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password (``redis://user:PASSWORD@host``) replaced by ``***``, for
+    messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _default_static_dir() -> Path | None:
@@ -35,6 +47,11 @@ class Settings:
     rate_per_second: float = 50.0
     rate_burst: int = 200
     ping_interval: float = 20.0
+    header_timeout: float = 10.0
+    max_open_sessions: int = 100
+    starts_per_minute: int = 30
+    max_sockets_per_user: int = 64
+    keepalive_timeout: float = 5.0
     allowed_origins: tuple[str, ...] = ()
     trust_user_header: bool = False
     secret: str | None = None
@@ -59,6 +76,11 @@ class Settings:
             "TETHER_RATE_PER_SECOND": ("rate_per_second", float),
             "TETHER_RATE_BURST": ("rate_burst", int),
             "TETHER_PING_INTERVAL": ("ping_interval", float),
+            "TETHER_HEADER_TIMEOUT": ("header_timeout", float),
+            "TETHER_MAX_OPEN_SESSIONS": ("max_open_sessions", int),
+            "TETHER_STARTS_PER_MINUTE": ("starts_per_minute", int),
+            "TETHER_MAX_SOCKETS_PER_USER": ("max_sockets_per_user", int),
+            "TETHER_KEEPALIVE_TIMEOUT": ("keepalive_timeout", float),
             "TETHER_SECRET": ("secret", str),
             "TETHER_SHUTDOWN_TIMEOUT": ("shutdown_timeout", float),
             "TETHER_LEASE_SECONDS": ("lease_seconds", float),

@@ -10,10 +10,15 @@ The tree::
     ├── InvalidInputs                422 invalid_inputs         (carries field errors)
     ├── InvalidValue                 422 invalid_value          (field errors; WS error frame)
     ├── InvalidMessage               422 invalid_message        (WS error frame)
+    │   └── LoneSurrogate            a string holds an unpaired UTF-16 surrogate escape
     ├── InvalidJson                  400 invalid_json           (WS error frame)
     ├── InvalidQuery                 422 invalid_query          (bad query parameters)
     ├── PayloadTooLarge              413 payload_too_large
+    ├── UnsupportedMediaType         415 unsupported_media_type (a write's body is not JSON)
+    ├── CrossSiteRequest             403 cross_site_request     (a write from another site)
     ├── IdempotencyKeyReused         422 idempotency_key_reused
+    ├── TooManyOpenSessions          429 too_many_open_sessions (TETHER_MAX_OPEN_SESSIONS)
+    ├── TooManyStarts                429 too_many_starts        (with Retry-After)
     ├── AlreadyAnswered              409 already_answered       (WS error frame)
     ├── AlreadyFinished              409 already_finished
     ├── SessionFinished              409 session_finished       (WS error frame)
@@ -109,6 +114,17 @@ class InvalidMessage(TetherError):
     code = "invalid_message"
 
 
+class LoneSurrogate(InvalidMessage):
+    """JSON whose string spells half a surrogate pair (``"\\ud800"``): not text, and
+    not sendable on as UTF-8 (see :mod:`tether.jsontext`)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A string holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape); "
+            "it is not text."
+        )
+
+
 class InvalidJson(TetherError):
     status = 400
     code = "invalid_json"
@@ -125,6 +141,54 @@ class InvalidQuery(TetherError):
 class PayloadTooLarge(TetherError):
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(TetherError):
+    status = 415
+    code = "unsupported_media_type"
+
+    def __init__(self, content_type: str | None) -> None:
+        given = f"not {content_type!r}" if content_type else "and must say so"
+        super().__init__(f"A request body is JSON: Content-Type: application/json, {given}.")
+        self.content_type = content_type
+
+
+class CrossSiteRequest(TetherError):
+    status = 403
+    code = "cross_site_request"
+
+    def __init__(self, origin: str | None) -> None:
+        source = f"from {origin!r}" if origin else "from another site"
+        super().__init__(
+            f"Writes {source} are refused: only this hub's own pages and the origins in "
+            "TETHER_ALLOWED_ORIGINS may change sessions with the browser's cookie."
+        )
+        self.origin = origin
+
+
+class TooManyOpenSessions(TetherError):
+    status = 429
+    code = "too_many_open_sessions"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"You have {limit} sessions open, the most this hub allows: finish or cancel "
+            "one first."
+        )
+        self.limit = limit
+
+
+class TooManyStarts(TetherError):
+    status = 429
+    code = "too_many_starts"
+
+    def __init__(self, limit: int, retry_after: float) -> None:
+        super().__init__(
+            f"You started {limit} sessions in the last minute, the most this hub allows; "
+            f"try again in {max(1, round(retry_after))} s."
+        )
+        self.limit = limit
+        self.retry_after = retry_after
 
 
 class IdempotencyKeyReused(TetherError):

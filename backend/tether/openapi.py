@@ -68,7 +68,9 @@ def build_openapi(version: str) -> dict[str, Any]:
                     "201": _json(Session, "The new session."),
                     "200": _json(Session, "The session this Idempotency-Key started."),
                     **_errors((400, "invalid_json"), (404, "unknown_task"),
-                              (422, "invalid_inputs, invalid_message or idempotency_key_reused")),
+                              (422, "invalid_inputs, invalid_message or idempotency_key_reused"),
+                              (429, "too_many_starts (with Retry-After) or "
+                                    "too_many_open_sessions")),
                 },
             },
             "get": {
@@ -134,6 +136,12 @@ def build_openapi(version: str) -> dict[str, Any]:
                             "responses": {"200": {"description": "Ready."},
                                           "503": {"description": "The store is unreachable."}}}},
     }
+    # Every write: the cross-site checks of csrf.py.
+    for operations in paths.values():
+        if "post" in operations:
+            operations["post"]["responses"].update(_errors(
+                (403, "cross_site_request"), (415, "unsupported_media_type")
+            ))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Tether", "version": version,

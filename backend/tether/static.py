@@ -13,8 +13,7 @@ from starlette.types import Receive, Scope, Send
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Tether</title>
-<body style="font-family:system-ui;max-width:40em;margin:4em auto">
-<h1>Tether is running</h1><p>The browser app is not built. Run <code>make run</code> from the
+<body><h1>Tether is running</h1><p>The browser app is not built. Run <code>make run</code> from the
 repository, or use the HTTP API under <a href="/api/tasks">/api/tasks</a>
 (<a href="/openapi.json">OpenAPI</a>).</p></body>"""
 

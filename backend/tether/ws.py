@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -19,12 +18,14 @@ from urllib.parse import parse_qs
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
+from tether import jsontext
 from tether.auth import Identity
 from tether.closecodes import CloseCode
 from tether.envelope import close_message, error_frame
 from tether.errors import (
     AlreadyFinished,
     InvalidMessage,
+    LoneSurrogate,
     NotAuthenticated,
     SessionFinished,
     StoreUnavailable,
@@ -60,6 +61,7 @@ class SocketLimits:
     rate_per_second: float
     rate_burst: int
     allowed_origins: tuple[str, ...]
+    max_per_user: int = 64  # open session sockets of one user on this hub; 0: no limit
 
 
 class TokenBucket:
@@ -102,6 +104,7 @@ class SessionSocketApp:
 
     def __init__(self, limits: SocketLimits) -> None:
         self.limits = limits
+        self._per_user: dict[str, int] = {}  # open sockets of each user on this hub
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["state"]
@@ -115,10 +118,23 @@ class SessionSocketApp:
             await send(close_message(checked.code, checked.reason))
             return
         session_id, user, after = checked
-        connection = _Connection(
-            receive, send, manager, state["fanout"], self.limits, session_id, user
-        )
-        await connection.serve(after)
+        open_now = self._per_user.get(user, 0)
+        if 0 < self.limits.max_per_user <= open_now:
+            await send(close_message(
+                CloseCode.TRY_AGAIN_LATER,
+                f"Too many open connections ({open_now}) for this user; close some tabs.",
+            ))
+            return
+        self._per_user[user] = open_now + 1
+        try:
+            connection = _Connection(
+                receive, send, manager, state["fanout"], self.limits, session_id, user
+            )
+            await connection.serve(after)
+        finally:
+            left = self._per_user.pop(user) - 1
+            if left:
+                self._per_user[user] = left
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +277,10 @@ class _Connection:
     async def _handle(self, text: str) -> None:
         ref: str | None = None
         try:
-            data = json.loads(text)
+            data = jsontext.parse(text)
+        except LoneSurrogate as exc:  # no ref echoed: the ref may be what holds it
+            self._error(exc.code, exc.message)
+            return
         except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             self._error("invalid_json", f"Not JSON: {exc}")
             return

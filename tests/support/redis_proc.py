@@ -30,7 +30,7 @@ def redis_answers(port: int, proc: subprocess.Popen[Any], timeout: float = 5000 
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
                 sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
+                if sock.recv(16).startswith((b"+PONG", b"-NOAUTH")):  # up (NOAUTH: a password)
                     return True
         except OSError:
             pass
@@ -41,19 +41,21 @@ def redis_answers(port: int, proc: subprocess.Popen[Any], timeout: float = 5000 
 class RedisProcess:
     """``redis-server`` in a temporary directory, AOF on so a restart keeps the data."""
 
-    def __init__(self, *, appendonly: bool = True) -> None:
+    def __init__(self, *, appendonly: bool = True, password: str | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (make test installs it)")
         self.binary = binary
         self.dir = Path(tempfile.mkdtemp(prefix="tether-redis-"))
         self.appendonly = appendonly
+        self.password = password  # requirepass: clients must AUTH
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         """Start on the same port as before, or on a free one the first time."""
@@ -62,7 +64,8 @@ class RedisProcess:
             proc = subprocess.Popen(
                 [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.dir),
                  "--save", "", "--appendonly", "yes" if self.appendonly else "no",
-                 "--appendfsync", "always", "--daemonize", "no", "--loglevel", "warning"],
+                 "--appendfsync", "always", "--daemonize", "no", "--loglevel", "warning",
+                 *(["--requirepass", self.password] if self.password else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
             if redis_answers(port, proc):

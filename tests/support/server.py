@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection
 from tests.support.timing import MS
 from tether.app import create_app
 from tether.config import Settings
+from tether.http_protocol import http_protocol
 from tether.hub import Hub
 from tether.socket_protocol import TetherWebSocketProtocol
 
@@ -46,6 +47,8 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         ws=TetherWebSocketProtocol,
+        http=http_protocol(settings.header_timeout),
+        timeout_keep_alive=settings.keepalive_timeout,  # type: ignore[arg-type]
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.ping_interval,
         ws_ping_timeout=settings.ping_interval,

@@ -48,6 +48,10 @@ def parse_cancel(command: str) -> tuple[bool, str | None]:
     return name == CANCEL, by or None
 
 
+
+# The statuses of a session that is not finished (quotas count these).
+OPEN_STATUSES = frozenset({"pending", "running", "waiting"})
+
 @dataclass(frozen=True, slots=True)
 class NewSession:
     """What :meth:`Store.create_session` writes; JSON fields arrive already encoded."""
@@ -167,6 +171,15 @@ class Store(Protocol):
         self, owner: str, *, status: str | None, limit: int, before: str | None
     ) -> tuple[list[Session], str | None]:
         """The owner's sessions, newest first, and a cursor for the next page."""
+        ...
+
+    async def count_open(self, owner: str) -> int:
+        """How many of the owner's sessions are not finished (pending, running, waiting)."""
+        ...
+
+    async def hit(self, key: str, *, window: int) -> tuple[int, float]:
+        """Count one event under ``key`` in the current ``window``-second window, for every
+        hub of the store; returns the count so far in it and the seconds left in it."""
         ...
 
     async def append(

@@ -41,6 +41,11 @@ def owner_index(owner: str) -> str:
     return f"tether:owner:{owner}"
 
 
+def quota(key: str) -> str:
+    """A rate-limit counter (see Store.hit); it expires with its window."""
+    return f"tether:quota:{key}"
+
+
 def idempotency(digest: str) -> str:
     return f"tether:idem:{digest}"
 

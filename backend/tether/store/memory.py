@@ -23,6 +23,7 @@ from tether.messages import (
     now_iso,
 )
 from tether.store.base import (
+    OPEN_STATUSES,
     RELEASES,
     CancelOutcome,
     ClaimOutcome,
@@ -76,6 +77,7 @@ class MemoryStore:
         # (not by insertion) is what Redis's lex-sorted index does, so that the ``before``
         # cursor (an id) pages through sessions created in the same millisecond exactly once.
         self._by_owner: dict[str, list[str]] = {}
+        self._hits: dict[str, tuple[int, float]] = {}  # quota key -> (count, window end)
         self._idempotency: dict[tuple[str, str], tuple[str, str, float]] = {}
         self._listeners: dict[str, set[SessionListener]] = {}
         self._next_sweep = 0.0
@@ -182,6 +184,23 @@ class MemoryStore:
         for session_id in gone:
             ids.remove(session_id)
         return page_of(out, limit)
+
+    async def count_open(self, owner: str) -> int:
+        return sum(
+            1 for session_id in self._by_owner.get(owner, [])
+            if (stored := self._get(session_id)) is not None
+            and stored.fields["status"] in OPEN_STATUSES
+        )
+
+    async def hit(self, key: str, *, window: int) -> tuple[int, float]:
+        now = time.monotonic()
+        count, ends = self._hits.get(key, (0, 0.0))
+        if now >= ends:
+            count, ends = 0, now + window
+            # Forget ended windows now and then, so the table stays as small as the traffic.
+            self._hits = {k: v for k, v in self._hits.items() if v[1] > now}
+        self._hits[key] = (count + 1, ends)
+        return count + 1, ends - now
 
     # --- the log ---------------------------------------------------------------------
 

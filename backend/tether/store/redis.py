@@ -35,10 +35,12 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
+from tether.config import redacted
 from tether.errors import LeaseLost, StoreUnavailable, UnknownSession
 from tether.messages import Session, now_iso, seq_of
 from tether.store import keys
 from tether.store.base import (
+    OPEN_STATUSES,
     CancelOutcome,
     ClaimOutcome,
     Entry,
@@ -139,7 +141,9 @@ class RedisStore:
         try:
             await self._redis.ping()
         except RedisError as exc:
-            raise StoreUnavailable(f"Redis at {self._url} does not answer: {exc}") from exc
+            raise StoreUnavailable(
+                f"Redis at {redacted(self._url)} does not answer: {exc}"
+            ) from exc
         await self._feed.start()
 
     async def close(self) -> None:
@@ -208,7 +212,9 @@ class RedisStore:
         index = keys.owner_index(owner)
         out: list[Session] = []
         cursor = f"({before}" if before else "+"
-        batch = max(limit + 1, 50)
+        # Small batches: each record holds its inputs (up to a request body, 1 MiB), and
+        # all of a batch is in memory at once.
+        batch = max(limit + 1, 20)
         try:
             while len(out) <= limit:
                 ids = cast(
@@ -229,6 +235,29 @@ class RedisStore:
         except RedisError as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
         return page_of(out, limit)
+
+    async def count_open(self, owner: str) -> int:
+        try:
+            ids = cast(list[str], await self._redis.zrange(keys.owner_index(owner), 0, -1))
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for session_id in ids:  # the status only: never the (maybe large) inputs
+                    pipe.hget(SessionKeys.of(session_id).rec, "status")
+                statuses = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+        return sum(1 for status in statuses if status in OPEN_STATUSES)
+
+    async def hit(self, key: str, *, window: int) -> tuple[int, float]:
+        name = keys.quota(key)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(name, 0, ex=window, nx=True)  # the first hit of a window starts it
+                pipe.incr(name)  # INCR keeps the expiry
+                pipe.pttl(name)
+                _, count, ttl_ms = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+        return int(count), max(int(ttl_ms), 0) / 1000
 
     async def _records(self, ids: Sequence[str]) -> list[SessionRecord | None]:
         """The records of ``ids`` (None for each that is gone), each read whole: one
