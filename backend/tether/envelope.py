@@ -41,7 +41,9 @@ def error_response(
 
 def tether_error_response(exc: TetherError) -> Response:
     """The HTTP answer for a :class:`TetherError`: its code, message, fields, status."""
-    return error_response(exc.code, exc.message, status=exc.status, fields=exc.fields)
+    return error_response(
+        exc.code, exc.message, status=exc.status, fields=exc.fields, headers=exc.headers()
+    )
 
 
 def error_frame(
