@@ -89,7 +89,9 @@ class RedisLogins:
         )
         if not count:
             return 0, 0.0
-        oldest_ms = float(oldest[1])
+        # redis-py may pair the reply up ([[member, score]]) or leave it flat.
+        first = oldest[0]
+        oldest_ms = float(first[1] if isinstance(first, list | tuple) else oldest[1])
         return int(count), max(0.0, (oldest_ms + window * 1000 - now) / 1000)
 
     async def clear_failures(self, what: str) -> None:
