@@ -22,8 +22,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tether import api
-from tether.auth import Identity, IdentityMiddleware
+from tether import api, login_api
+from tether.accounts import open_access
+from tether.auth import IdentityMiddleware
 from tether.config import Settings
 from tether.csrf import CsrfMiddleware
 from tether.fanout import Fanout
@@ -72,7 +73,16 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
             skip=manager.foreign.__contains__,
         )
         await keeper.start()  # its first round adopts sessions orphaned by a dead hub
-        log.info("Tether hub %s serving %d tasks", hub_id, len(hub.tasks))
+        access = await open_access(settings, secret)
+        log.info("Tether hub %s serving %d tasks (%s mode)", hub_id, len(hub.tasks),
+                 access.auth.mode)
+        if access.login_url is not None:
+            # As Jupyter does: the only way in to a fresh hub on a network interface.
+            print(
+                "No users are configured and this hub is not on loopback, so it does not "
+                f"serve anonymously. Log in as admin (once) at:\n    {access.login_url}",
+                flush=True,
+            )
         try:
             yield {
                 "manager": manager,
@@ -81,9 +91,10 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
                     store=store, max_open_sessions=settings.max_open_sessions,
                     starts_per_minute=settings.starts_per_minute,
                 ),
-                "identity": Identity(secret, trust_header=settings.trust_user_header),
+                "auth": access.auth,
             }
         finally:
+            await access.close()
             # Stop adopting, then stop the runners (their sessions stay resumable), then
             # let their leases go, so another hub resumes them now, not after the expiry.
             await keeper.stop()
@@ -108,12 +119,14 @@ def create_app(settings: Settings, hub: Hub) -> ASGIApp:
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_doc)
 
+    spa = SpaFiles(settings.static_dir)
     routes: list[BaseRoute] = [
+        *login_api.routes(spa),
         *api.routes(),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
-        Route("/{path:path}", SpaFiles(settings.static_dir), methods=["GET", "HEAD"]),
+        Route("/{path:path}", spa, methods=["GET", "HEAD"]),
     ]
     # Outside Starlette's own error middleware, so that a 500 gets the headers too.
     http_app = SecurityHeadersMiddleware(Starlette(

@@ -1,42 +1,85 @@
-"""Who is asking: a signed identity cookie, or a header set by a trusted proxy.
+"""Who is asking: the identity middleware, and the :class:`Authenticator` it asks.
 
-Tether has no accounts of its own. By default every browser gets an anonymous identity:
-a random user id in the ``tether_user`` cookie, signed with the hub's secret so it cannot
-be forged (every hub sharing a Redis uses the same secret). HTTP requests without a valid
-cookie get a new identity; WebSockets without one are closed with 4401. Behind an
-authenticating reverse proxy, set ``TETHER_TRUST_USER_HEADER=1`` and the proxy's
-``X-Tether-User`` header is the only identity: API requests without it get 401
-``not_authenticated``.
+A hub runs in one of three modes (:class:`AuthMode`), chosen at start (``cli.py``):
+
+- ``anonymous`` — single-person mode, the default on loopback with no users: every
+  browser gets a random id in the ``tether_user`` cookie, signed with the hub's secret.
+  A new identity is only ever issued on a same-site ``GET``/``HEAD`` without a valid
+  cookie, so a cross-site form POST (which carries no ``SameSite=Lax`` cookie) cannot
+  make the hub replace the identity the browser already has.
+- ``accounts`` — users from a :class:`~tether.users.UserDirectory`. A request proves who
+  it is with ``Authorization: Bearer <API token>`` or with the session cookie that
+  ``POST /api/login`` sets (``tether_session``; ``__Host-tether_session`` under https).
+  Nothing is ever issued to a request without credentials: the API answers 401.
+- ``proxy`` — ``TETHER_TRUST_USER_HEADER=1``: an authenticating reverse proxy names the
+  user in exactly one ``X-Tether-User`` header, and the ``Host`` must be one of
+  ``TETHER_ALLOWED_HOSTS``.
+
+The middleware puts a :class:`~tether.principal.Principal` on
+``scope["state"]["principal"]`` and its id on ``scope["state"]["user"]`` (None for
+requests that need nobody: the app's files, health checks, ``/api/login``). Session
+WebSockets skip the middleware (``ws.py``) and call :meth:`Authenticator.authenticate`
+themselves.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
-from http.cookies import SimpleCookie
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 
+from itsdangerous import BadSignature, TimestampSigner
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tether.envelope import tether_error_response
-from tether.errors import NotAuthenticated
+from tether.cookies import CookieSpec, cookie_values
+from tether.credentials import Passwords, token_digest
+from tether.envelope import close_message, tether_error_response
+from tether.errors import (
+    InvalidCredentials,
+    InvalidHeader,
+    InvalidHost,
+    NotAuthenticated,
+    TetherError,
+    TooManyAttempts,
+)
+from tether.logins import LoginSession, LoginStore
+from tether.principal import Principal
+from tether.users import UserDirectory, UserRecord, valid_name
 
-COOKIE = "tether_user"
-HEADER = "x-tether-user"
+ANON_COOKIE = "tether_user"
+SESSION_COOKIE = "tether_session"
+SECURE_SESSION_COOKIE = "__Host-tether_session"  # RFC 6265bis: Secure, Path=/, no Domain
+USER_HEADER = b"x-tether-user"
+MAX_USER_HEADER = 128
 ONE_YEAR = 365 * 24 * 3600
+# Paths that answer without an identity even where the API needs one.
+OPEN_API_PATHS = frozenset({"/api/login", "/api/logout"})
 
 
-class Identity:
-    """Signs and checks user ids."""
+class AuthMode(StrEnum):
+    ANONYMOUS = "anonymous"
+    ACCOUNTS = "accounts"
+    PROXY = "proxy"
 
-    def __init__(self, secret: str, *, trust_header: bool = False) -> None:
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """Failed logins allowed per window, per client address and per user name."""
+
+    per_ip: int = 20
+    per_user: int = 5
+    window: float = 300.0
+
+
+class AnonymousIds:
+    """Signs and checks the anonymous per-browser ids of single-person mode."""
+
+    def __init__(self, secret: str) -> None:
         self._key = secret.encode()
-        self._trust_header = trust_header
-
-    @property
-    def trusts_header(self) -> bool:
-        return self._trust_header
 
     def sign(self, user_id: str) -> str:
         mac = hmac.new(self._key, user_id.encode(), hashlib.sha256).hexdigest()[:32]
@@ -51,36 +94,251 @@ class Identity:
             return None
         return user_id
 
-    def user_from_headers(self, headers: Mapping[str, str]) -> str | None:
-        """The user a request's headers prove, or None."""
-        if self._trust_header:  # the proxy vouches for every request, or nobody is known
-            return headers[HEADER][:128] if headers.get(HEADER) else None
-        cookie = SimpleCookie()
-        try:
-            cookie.load(headers.get("cookie", ""))
-        except Exception:  # a malformed Cookie header is no identity, not an error
-            return None
-        morsel = cookie.get(COOKIE)
-        return self.verify(morsel.value) if morsel is not None else None
-
-    def set_cookie_header(self, user_id: str, *, secure: bool) -> tuple[bytes, bytes]:
-        value = (
-            f"{COOKIE}={self.sign(user_id)}; Path=/; Max-Age={ONE_YEAR}; HttpOnly; SameSite=Lax"
-        )
-        if secure:
-            value += "; Secure"
-        return b"set-cookie", value.encode()
-
 
 def new_user_id() -> str:
     return "u_" + secrets.token_hex(8)
 
 
-class IdentityMiddleware:
-    """Puts ``scope["state"]["user"]`` on every request; issues a cookie to newcomers.
+def _header_values(scope: Scope, name: bytes) -> list[bytes]:
+    return [v for k, v in scope["headers"] if k == name]
 
-    The :class:`Identity` comes from the lifespan state (``scope["state"]["identity"]``),
-    because its secret may be shared through the store.
+
+def _one_header(scope: Scope, name: bytes) -> str | None:
+    """The header's value as text; None when absent; refused when it appears twice."""
+    values = _header_values(scope, name)
+    if len(values) > 1:
+        raise InvalidHeader(f"The request has {len(values)} {name.decode()} headers.")
+    return values[0].decode("latin-1") if values else None
+
+
+def is_https(scope: Scope) -> bool:
+    return scope.get("scheme") in ("https", "wss")
+
+
+def client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class Authenticator:
+    """Turns a request's headers into a :class:`Principal`, and runs logins."""
+
+    def __init__(
+        self,
+        *,
+        mode: AuthMode,
+        secret: str,
+        directory: UserDirectory,
+        logins: LoginStore,
+        passwords: Passwords | None = None,
+        session_hours: float = 12.0,
+        allowed_hosts: Sequence[str] = (),
+        limits: LoginLimits | None = None,
+    ) -> None:
+        self.mode = mode
+        self.directory = directory
+        self.logins = logins
+        self._anonymous = AnonymousIds(secret)
+        # itsdangerous: an HMAC-SHA1 signature with a timestamp (checked against the
+        # session's lifetime) over the random session id; the salt keeps these signatures
+        # apart from any other use of the secret.
+        self._signer = TimestampSigner(secret, salt="tether.login-session")
+        self._passwords = passwords
+        self.session_seconds = session_hours * 3600
+        self._allowed_hosts = tuple(h.lower() for h in allowed_hosts)
+        self._limits = limits or LoginLimits()
+
+    @property
+    def passwords(self) -> Passwords:
+        if self._passwords is None:  # one Argon2 run for the dummy hash: only when needed
+            self._passwords = Passwords()
+        return self._passwords
+
+    # --- who is asking -------------------------------------------------------------------
+
+    async def authenticate(self, scope: Scope) -> Principal | None:
+        """The caller, or None when the request carries no identity.
+
+        Raises:
+            InvalidHeader, InvalidHost: in proxy mode, a request no proxy would send.
+            NotAuthenticated: a bearer token that proves nobody.
+            StoreUnavailable: the directory or the login store does not answer.
+        """
+        if self.mode is AuthMode.PROXY:
+            return self._from_proxy(scope)
+        if self.mode is AuthMode.ACCOUNTS:
+            authorization = _one_header(scope, b"authorization")
+            if authorization is not None:
+                return await self._from_bearer(authorization)
+            return await self._from_session_cookie(scope)
+        for value in cookie_values(self._cookie_header(scope), ANON_COOKIE):
+            browser = self._anonymous.verify(value)
+            if browser is not None:
+                return Principal.anonymous(browser)
+        return None
+
+    @staticmethod
+    def _cookie_header(scope: Scope) -> str:
+        # HTTP/2 and some proxies split cookies over several headers; join them.
+        return "; ".join(v.decode("latin-1") for v in _header_values(scope, b"cookie"))
+
+    def _from_proxy(self, scope: Scope) -> Principal | None:
+        host = _one_header(scope, b"host") or ""
+        if not self.host_allowed(host):
+            raise InvalidHost(host)
+        values = _header_values(scope, USER_HEADER)
+        if len(values) > 1:
+            raise InvalidHeader("The request has more than one X-Tether-User header.")
+        if not values or not values[0].strip():
+            return None
+        raw = values[0].strip()
+        if len(raw) > MAX_USER_HEADER:
+            # Never cut: two long names with one prefix would become one user.
+            raise InvalidHeader(f"X-Tether-User is over {MAX_USER_HEADER} bytes.")
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidHeader("X-Tether-User is not UTF-8.") from exc
+        if not name.isprintable():
+            raise InvalidHeader("X-Tether-User holds control characters.")
+        return Principal.user(name)
+
+    def host_allowed(self, host: str) -> bool:
+        """``host`` (``name[:port]``) is one of the allowed hosts (``*.example.com`` too)."""
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        name = name.lower()
+        for allowed in self._allowed_hosts:
+            if allowed == "*" or name == allowed:
+                return True
+            if allowed.startswith("*.") and name.endswith(allowed[1:]):
+                return True
+        return False
+
+    async def _from_bearer(self, authorization: str) -> Principal:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthenticated()
+        user = await self.directory.by_token(token_digest(token.strip()))
+        if user is None:
+            raise NotAuthenticated()
+        return user.principal()
+
+    def session_cookie(self, scope: Scope) -> CookieSpec:
+        secure = is_https(scope)
+        return CookieSpec(
+            name=SECURE_SESSION_COOKIE if secure else SESSION_COOKIE,
+            max_age=int(self.session_seconds), same_site="Strict", secure=secure,
+        )
+
+    def _session_ids(self, scope: Scope) -> list[str]:
+        """The verified session ids the request's cookies carry (usually one)."""
+        ids: list[str] = []
+        name = self.session_cookie(scope).name
+        for value in cookie_values(self._cookie_header(scope), name):
+            try:
+                ids.append(
+                    self._signer.unsign(value, max_age=int(self.session_seconds)).decode()
+                )
+            except (BadSignature, UnicodeDecodeError):
+                continue
+        return ids
+
+    async def _from_session_cookie(self, scope: Scope) -> Principal | None:
+        for session_id in self._session_ids(scope):
+            session = await self.logins.get(token_digest(session_id))
+            if session is None:
+                continue
+            user = await self.directory.get(session.name)
+            if user is not None and user.serial == session.serial:
+                return user.principal()
+        return None
+
+    # --- logging in and out --------------------------------------------------------------
+
+    async def login(
+        self, scope: Scope, username: str, password: str
+    ) -> tuple[Principal, tuple[bytes, bytes]]:
+        """Check a name and password; the principal and the session cookie to set.
+
+        An unknown name and a wrong password get the same error after the same work (an
+        Argon2 check against a dummy hash); each failure counts against the client's
+        address and against the name.
+
+        Raises:
+            TooManyAttempts: too many recent failures for this address or this name.
+            InvalidCredentials: the name or the password is wrong.
+        """
+        name = username.strip().lower()
+        known = valid_name(name)
+        # An impossible name counts under its hash, so the key stays short.
+        by_name = f"user:{name if known else token_digest(name)[:32]}"
+        by_ip = f"ip:{client_ip(scope)}"
+        limits = self._limits
+        for what, limit in ((by_ip, limits.per_ip), (by_name, limits.per_user)):
+            count, wait = await self.logins.failures(what, window=limits.window)
+            if count >= limit:
+                raise TooManyAttempts(wait)
+        user = await self.directory.get(name) if known else None
+        stored = user.password_hash if user is not None else None
+        ok, rehash = await asyncio.to_thread(self.passwords.verify, stored, password)
+        if not ok or user is None:
+            for what in (by_ip, by_name):
+                await self.logins.add_failure(what, window=limits.window)
+            raise InvalidCredentials()
+        if rehash:
+            new_hash = await asyncio.to_thread(self.passwords.hash, password)
+            await self.directory.set_password(user.name, new_hash)
+        await self.logins.clear_failures(by_name)
+        return user.principal(), await self.start_session(scope, user)
+
+    async def start_session(self, scope: Scope, user: UserRecord) -> tuple[bytes, bytes]:
+        """A new server-side login session for ``user``; the Set-Cookie header for it."""
+        session_id = secrets.token_urlsafe(32)
+        await self.logins.create(
+            token_digest(session_id), LoginSession(user.name, user.serial),
+            ttl=self.session_seconds,
+        )
+        signed = self._signer.sign(session_id).decode()
+        return self.session_cookie(scope).set_header(signed)
+
+    async def logout(self, scope: Scope) -> tuple[bytes, bytes]:
+        """End the request's login session(s) in the store; the header that clears it."""
+        for session_id in self._session_ids(scope):
+            await self.logins.revoke(token_digest(session_id))
+        return self.session_cookie(scope).clear_header()
+
+    async def spend_link(self, scope: Scope, token: str) -> tuple[bytes, bytes] | None:
+        """Log in with a one-time link's token (spent now); None if unknown or spent."""
+        name = await self.logins.spend_link(token_digest(token))
+        user = await self.directory.get(name) if name is not None else None
+        if user is None:
+            return None
+        return await self.start_session(scope, user)
+
+    def anonymous_cookie(self, scope: Scope, browser_id: str) -> tuple[bytes, bytes]:
+        spec = CookieSpec(ANON_COOKIE, ONE_YEAR, same_site="Lax", secure=is_https(scope))
+        return spec.set_header(self._anonymous.sign(browser_id))
+
+
+def _may_issue_identity(scope: Scope) -> bool:
+    """A new anonymous identity goes only to a same-site navigation or fetch that reads.
+
+    A cross-site form POST carries no ``SameSite=Lax`` cookie; issuing one to it would
+    replace the browser's identity, and with it every session it owns.
+    """
+    if scope["method"] not in ("GET", "HEAD"):
+        return False
+    for key, value in scope["headers"]:
+        if key == b"sec-fetch-site" and value == b"cross-site":
+            return False
+    return True
+
+
+class IdentityMiddleware:
+    """Puts the caller's :class:`Principal` on every HTTP request's state.
+
+    The :class:`Authenticator` comes from the lifespan state (``scope["state"]["auth"]``),
+    because the secret and the stores it uses are opened there.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -90,30 +348,32 @@ class IdentityMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})
-        identity: Identity = scope["state"]["identity"]
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        user = identity.user_from_headers(headers)
-        if user is not None or scope["type"] == "websocket":
-            scope["state"]["user"] = user
-            await self.app(scope, receive, send)
+        state = scope.setdefault("state", {})
+        auth: Authenticator = state["auth"]
+        try:
+            principal = await auth.authenticate(scope)
+        except TetherError as exc:
+            if scope["type"] == "websocket":
+                await send(close_message(exc.close_code, exc.message))
+            else:
+                await tether_error_response(exc)(scope, receive, send)
             return
-        if identity.trusts_header:
-            # Behind an authenticating proxy there are no anonymous users: the API says
-            # 401; the app's files and health checks are served to anyone.
-            if scope["path"].startswith("/api/"):
+        if principal is None and scope["type"] == "http":
+            if auth.mode is AuthMode.ANONYMOUS and _may_issue_identity(scope):
+                principal = Principal.anonymous(new_user_id())
+                send = _with_header(send, auth.anonymous_cookie(scope, principal.id))
+            elif scope["path"].startswith("/api/") and scope["path"] not in OPEN_API_PATHS:
                 await tether_error_response(NotAuthenticated())(scope, receive, send)
                 return
-            scope["state"]["user"] = None
-            await self.app(scope, receive, send)
-            return
-        user = new_user_id()
-        scope["state"]["user"] = user
-        cookie = identity.set_cookie_header(user, secure=scope.get("scheme") == "https")
+        state["principal"] = principal
+        state["user"] = principal.id if principal is not None else None
+        await self.app(scope, receive, send)
 
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), cookie]}
-            await send(message)
 
-        await self.app(scope, receive, send_with_cookie)
+def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), header]}
+        await send(message)
+
+    return sending

@@ -16,9 +16,11 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
+from tether import users_cli
 from tether.app import create_app
 from tether.config import DEFAULT_TASKS, Settings, redacted
 from tether.errors import StoreUnavailable
@@ -95,6 +97,7 @@ def serve(settings: Settings) -> None:
     asyncio.run(check_store(settings))
     sock = bind(settings.host, settings.port)
     port = sock.getsockname()[1]
+    settings = settings.with_(port=port)  # the one-time login URL names the real port
     config = uvicorn.Config(
         create_app(settings, hub),
         ws=TetherWebSocketProtocol,
@@ -114,6 +117,9 @@ def serve(settings: Settings) -> None:
         store = f"Redis at {redacted(settings.redis_url)}"
     url = f"http://{settings.host}:{port}"
     print(f"Tether serving {len(hub.tasks)} tasks on {url} - store: {store}", flush=True)
+    if settings.no_auth:
+        print("WARNING: --no-auth: no login on this hub; whoever reaches it can start, watch "
+              "and answer every task. For development only.", file=sys.stderr, flush=True)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -129,6 +135,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=None, help="port (default 8000; 0 = any free)")
     s.add_argument("--redis", default=None, metavar="URL",
                    help="Redis URL; without it everything stays in this process's memory")
+    s.add_argument("--users", default=None, metavar="FILE",
+                   help="users TOML file for the memory store (see `tether users`)")
+    s.add_argument("--no-auth", action="store_true",
+                   help="serve anonymously on any interface: for development only")
+    users_cli.add_parser(sub)
     return p
 
 
@@ -149,12 +160,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     import_from_cwd()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "users":
+            asyncio.run(users_cli.run(args))
+            return 0
         settings = Settings.from_env(
             host=args.host, port=args.port, redis_url=args.redis,
             task_specs=tuple(args.tasks) or None,
+            users_file=Path(args.users) if args.users else None,
+            no_auth=args.no_auth or None,
         )
         serve(settings)
-    except (CliError, ValueError) as exc:
+    except (CliError, users_cli.UsersError, StoreUnavailable, ValueError) as exc:
         print(f"tether: {exc}", file=sys.stderr)
         return 2
     return 0

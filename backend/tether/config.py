@@ -54,11 +54,28 @@ class Settings:
     keepalive_timeout: float = 5.0
     allowed_origins: tuple[str, ...] = ()
     trust_user_header: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    users_file: Path | None = None
+    no_auth: bool = False
+    session_hours: float = 12.0
+    login_failures_per_ip: int = 20
+    login_failures_per_user: int = 5
+    login_window: float = 300.0
     secret: str | None = None
     static_dir: Path | None = field(default_factory=_default_static_dir)
     shutdown_timeout: float = 10.0
     lease_seconds: float = 10.0
     hub_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.trust_user_header and not self.allowed_hosts:
+            # Without a Host check, anyone who reaches the hub past the proxy (another
+            # virtual host, a direct port) could name any user in the header.
+            raise ValueError(
+                "TETHER_TRUST_USER_HEADER needs TETHER_ALLOWED_HOSTS (the proxy's host names)"
+            )
+        if self.session_hours <= 0:
+            raise ValueError("TETHER_SESSION_HOURS must be above 0")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -85,6 +102,10 @@ class Settings:
             "TETHER_SHUTDOWN_TIMEOUT": ("shutdown_timeout", float),
             "TETHER_LEASE_SECONDS": ("lease_seconds", float),
             "TETHER_HUB_ID": ("hub_id", str),
+            "TETHER_SESSION_HOURS": ("session_hours", float),
+            "TETHER_LOGIN_FAILURES_PER_IP": ("login_failures_per_ip", int),
+            "TETHER_LOGIN_FAILURES_PER_USER": ("login_failures_per_user", int),
+            "TETHER_LOGIN_WINDOW": ("login_window", float),
         }
         for name, (attr, parse) in readers.items():
             raw = env.get(name)
@@ -97,6 +118,12 @@ class Settings:
             values["allowed_origins"] = tuple(
                 o.strip() for o in env["TETHER_ALLOWED_ORIGINS"].split(",") if o.strip()
             )
+        if env.get("TETHER_ALLOWED_HOSTS"):
+            values["allowed_hosts"] = tuple(
+                h.strip() for h in env["TETHER_ALLOWED_HOSTS"].split(",") if h.strip()
+            )
+        if env.get("TETHER_USERS_FILE"):
+            values["users_file"] = Path(env["TETHER_USERS_FILE"])
         if env.get("TETHER_TRUST_USER_HEADER"):
             flag = env["TETHER_TRUST_USER_HEADER"].strip().lower()
             values["trust_user_header"] = flag in ("1", "true", "yes", "on")

@@ -14,14 +14,13 @@ these functions instead of writing the dicts themselves.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import Response
 
 from tether.closecodes import CloseCode
-from tether.errors import FieldErrors, TetherError, TooManyStarts
+from tether.errors import FieldErrors, TetherError
 from tether.messages import ErrorBody, ErrorDetail, ErrorFrame
 
 # RFC 6455 §5.5: a control frame's payload is at most 125 bytes, two of them the code.
@@ -41,13 +40,9 @@ def error_response(
 
 
 def tether_error_response(exc: TetherError) -> Response:
-    """The HTTP answer for a :class:`TetherError`: its code, message, fields, status
-    (and ``Retry-After`` in whole seconds when the error says when to try again)."""
-    headers = None
-    if isinstance(exc, TooManyStarts):
-        headers = {"retry-after": str(max(1, math.ceil(exc.retry_after)))}
+    """The HTTP answer for a :class:`TetherError`: its code, message, fields, status."""
     return error_response(
-        exc.code, exc.message, status=exc.status, fields=exc.fields, headers=headers
+        exc.code, exc.message, status=exc.status, fields=exc.fields, headers=exc.headers()
     )
 
 

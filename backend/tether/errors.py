@@ -4,6 +4,10 @@ The tree::
 
     TetherError                      500 internal_error
     ├── NotAuthenticated             401 not_authenticated      (WS close 4401)
+    ├── InvalidCredentials           401 invalid_credentials    (POST /api/login)
+    ├── TooManyAttempts              429 too_many_attempts      (with Retry-After)
+    ├── InvalidHeader                400 invalid_header         (WS close 1008)
+    ├── InvalidHost                  400 invalid_host           (WS close 1008)
     ├── UnknownTask                  404 unknown_task
     ├── UnknownSession               404 unknown_session        (WS close 4404)
     ├── UnknownRequest               404 unknown_request        (WS error frame)
@@ -36,6 +40,7 @@ and ``ws.py`` only translate, they never invent codes of their own.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 from tether.closecodes import CloseCode
@@ -55,6 +60,10 @@ class TetherError(Exception):
         self.message = message
         self.fields = fields
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that go with this error's answer."""
+        return {}
+
 
 class NotAuthenticated(TetherError):
     status = 401
@@ -63,6 +72,44 @@ class NotAuthenticated(TetherError):
 
     def __init__(self) -> None:
         super().__init__("This request carries no valid user identity.")
+
+
+class InvalidCredentials(TetherError):
+    """A login with an unknown name or a wrong password: one answer for both."""
+
+    status = 401
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        super().__init__("The user name or the password is not right.")
+
+
+class TooManyAttempts(TetherError):
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(f"Too many failed logins; try again in {self.retry_after} s.")
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class InvalidHeader(TetherError):
+    status = 400
+    code = "invalid_header"
+    close_code = CloseCode.POLICY_VIOLATION
+
+
+class InvalidHost(TetherError):
+    status = 400
+    code = "invalid_host"
+    close_code = CloseCode.POLICY_VIOLATION
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"This hub does not answer for host {host!r}.")
+        self.host = host
 
 
 class UnknownTask(TetherError):
@@ -189,6 +236,9 @@ class TooManyStarts(TetherError):
         )
         self.limit = limit
         self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
 
 class IdempotencyKeyReused(TetherError):

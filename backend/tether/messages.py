@@ -410,3 +410,25 @@ class ErrorDetail(Wire):
 
 class ErrorBody(Wire):
     error: ErrorDetail
+
+
+# --- Accounts (PROTOCOL.md §3, "Identity") -----------------------------------------------
+
+AuthModeName = Literal["anonymous", "accounts", "proxy"]
+
+
+class LoginRequest(Wire):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=4096)
+
+
+class Me(Wire):
+    """Who the caller is: ``GET /api/me`` and the answer to ``POST /api/login``."""
+
+    id: str
+    name: str
+    roles: list[str]
+    groups: list[str]
+    mode: AuthModeName

@@ -13,6 +13,8 @@ from tether.messages import (
     ErrorBody,
     EventPage,
     ForkSession,
+    LoginRequest,
+    Me,
     Session,
     SessionPage,
     StartSession,
@@ -46,7 +48,7 @@ def build_openapi(version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the hub's HTTP API."""
     models: list[type[BaseModel]] = [
         TaskList, StartSession, Session, SessionPage, EventPage, Answer, Answered, ErrorBody,
-        ForkSession,
+        ForkSession, LoginRequest, Me,
     ]
     _, schemas = models_json_schema(
         [(m, "serialization") for m in models], ref_template=_REF
@@ -129,6 +131,24 @@ def build_openapi(version: str) -> dict[str, Any]:
                           (409, "already_answered or session_finished"),
                           (422, "invalid_value (with fields) or invalid_message")),
             },
+        }},
+        "/api/login": {"post": {
+            "summary": "Log in with a user name and password (accounts mode)",
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _ref(LoginRequest)}}},
+            "responses": {
+                "200": _json(Me, "Logged in; the response sets the session cookie."),
+                **_errors((401, "invalid_credentials"), (404, "accounts_disabled"),
+                          (422, "invalid_message"), (429, "too_many_attempts")),
+            },
+        }},
+        "/api/logout": {"post": {
+            "summary": "End this browser's login session",
+            "responses": {"204": {"description": "Logged out; the cookie is cleared."}},
+        }},
+        "/api/me": {"get": {
+            "summary": "Who the caller is",
+            "responses": {"200": _json(Me, "The caller."), **_errors((401, "not_authenticated"))},
         }},
         "/healthz": {"get": {"summary": "The process is alive",
                              "responses": {"200": {"description": "Alive."}}}},

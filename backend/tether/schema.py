@@ -20,6 +20,7 @@ from tether.messages import (
     ErrorBody,
     Event,
     EventPage,
+    Me,
     ServerFrame,
     Session,
     SessionPage,
@@ -40,6 +41,7 @@ def wire_schema() -> dict[str, Any]:
         "SessionPage": SessionPage,
         "EventPage": EventPage,
         "ErrorBody": ErrorBody,
+        "Me": Me,
     }
     defs: dict[str, Any] = {}
     for name, tp in {**unions, **models}.items():

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from tether import jsontext
-from tether.auth import Identity
+from tether.auth import Authenticator
 from tether.closecodes import CloseCode
 from tether.envelope import close_message, error_frame
 from tether.errors import (
@@ -109,7 +109,7 @@ class SessionSocketApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["state"]
         manager: SessionManager = state["manager"]
-        checked = await _admit(scope, state["identity"], manager, self.limits)
+        checked = await _admit(scope, state["auth"], manager, self.limits)
         message = await receive()  # websocket.connect
         if message["type"] != "websocket.connect":
             return
@@ -149,16 +149,23 @@ class Refusal:
 
 
 async def _admit(
-    scope: Scope, identity: Identity, manager: SessionManager, limits: SocketLimits
+    scope: Scope, auth: Authenticator, manager: SessionManager, limits: SocketLimits
 ) -> tuple[str, str, int] | Refusal:
     """``(session_id, user, after)``, or why the connection is refused.
 
     A function of its own so that the parsed headers are garbage once it returns.
     """
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-    user = identity.user_from_headers(headers)
-    if user is None:
+    try:
+        principal = await auth.authenticate(scope)
+    except StoreUnavailable:  # its message names Redis's own error: not for clients
+        return Refusal(StoreUnavailable.close_code, "The store is unavailable; try again.")
+    except TetherError as exc:
+        return Refusal.of(exc)
+    if principal is None:
         return Refusal.of(NotAuthenticated())
+    scope["state"]["principal"] = principal
+    user = principal.id
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     if not origin_allowed(headers, limits.allowed_origins):
         return Refusal(CloseCode.POLICY_VIOLATION, "Origin not allowed.")
     session_id = scope["path"][len(PATH_PREFIX):]

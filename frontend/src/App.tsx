@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { TaskInfo } from './protocol';
+import type { Me, TaskInfo } from './protocol';
 import { ApiError, api } from './lib/api';
 import { usePoll } from './lib/hooks';
 import { filtersFromSearch, sessionsUrl } from './lib/filters';
-import { Link, matchRoute, usePath, useSearch } from './lib/router';
+import { Link, matchRoute, navigate, usePath, useSearch } from './lib/router';
+import { LoginForm } from './components/LoginForm';
 import { SessionList } from './components/SessionList';
 import { SessionView } from './components/SessionView';
 import { StartForm } from './components/StartForm';
@@ -16,9 +17,40 @@ export function App() {
   const [tasks, setTasks] = useState<TaskInfo[] | null>(null);
   const [tasksError, setTasksError] = useState<string | null>(null);
 
-  // The first request also gives this browser its identity cookie (needed by sockets).
+  // Who this browser is. In single-person mode the first answer also gives it its identity
+  // cookie (needed by sockets); with accounts, 401 means "log in first".
+  const [me, setMe] = useState<Me | null>(null);
+  const [needsLogin, setNeedsLogin] = useState(false);
+  const [identityError, setIdentityError] = useState<string | null>(null);
   useEffect(() => {
+    api.me().then(setMe, (e: unknown) => {
+      if (e instanceof ApiError && e.status === 401) setNeedsLogin(true);
+      else setIdentityError(e instanceof ApiError ? e.message : 'Could not reach the hub.');
+    });
+  }, []);
+  useEffect(() => {
+    if (needsLogin && route.page !== 'login') navigate('/login', { replace: true });
+  }, [needsLogin, route.page]);
+  useEffect(() => {
+    if (me === null) return;
     api.tasks().then(setTasks, (e: unknown) => setTasksError(e instanceof ApiError ? e.message : 'Could not load the tasks.'));
+  }, [me]);
+  useEffect(() => {
+    if (identityError !== null) setTasksError(identityError);
+  }, [identityError]);
+  const loggedIn = useCallback((who: Me) => {
+    setMe(who);
+    setNeedsLogin(false);
+    navigate('/', { replace: true });
+  }, []);
+  const logout = useCallback(() => {
+    const done = (): void => {
+      setMe(null);
+      setTasks(null);
+      setNeedsLogin(true);
+      navigate('/login', { replace: true });
+    };
+    api.logout().then(done, done);
   }, []);
   const byName = useMemo(() => new Map((tasks ?? []).map((t) => [t.name, t])), [tasks]);
 
@@ -47,9 +79,13 @@ export function App() {
       // Until the catalogue has answered, the session's view is not known.
       page = <SessionView key={route.id} sessionId={route.id} tasks={tasks === null && tasksError === null ? null : byName} onPending={waiting.report} />;
       break;
+    case 'login':
+      page = me === null ? <LoginForm onLoggedIn={loggedIn} /> : <p className="muted">You are logged in as {me.name}.</p>;
+      break;
     case 'not_found':
       page = <NotFound what="page" />;
   }
+  if (needsLogin && me === null) page = <LoginForm onLoggedIn={loggedIn} />;
 
   return (
     <>
@@ -70,6 +106,12 @@ export function App() {
               {waiting.total > 0 && <span className="nav-count" aria-label={`${waiting.total} waiting for you`}>{waiting.total}</span>}
             </Link>
           </nav>
+          {me !== null && me.mode !== 'anonymous' && (
+            <div className="whoami">
+              <span>Logged in as <strong data-testid="whoami">{me.name}</strong></span>
+              {me.mode === 'accounts' && <button type="button" className="button" onClick={logout}>Log out</button>}
+            </div>
+          )}
         </div>
       </header>
       <main id="main" className="main">{page}</main>

@@ -38,7 +38,7 @@ async def test_app_routes_assets_and_odd_paths(tmp_path: Path) -> None:
 async def test_behind_a_trusted_proxy_the_api_needs_the_user_header() -> None:
     """With TETHER_TRUST_USER_HEADER, an API request without X-Tether-User is 401
     not_authenticated (no anonymous cookie); health checks and the app still answer."""
-    settings = Settings(static_dir=None, trust_user_header=True)
+    settings = Settings(static_dir=None, trust_user_header=True, allowed_hosts=("127.0.0.1",))
     async with run_hub(settings, build_demo_hub()) as hub:
         async with httpx.AsyncClient(base_url=hub.base_url) as http:
             anonymous = await http.get("/api/sessions")
@@ -50,7 +50,7 @@ async def test_behind_a_trusted_proxy_the_api_needs_the_user_header() -> None:
             ana = {"X-Tether-User": "ana@corp"}
             started = await http.post("/api/sessions", headers=ana,
                                       json={"task": "ticker", "inputs": {"count": 1}})
-            assert started.status_code == 201 and started.json()["owner"] == "ana@corp"
+            assert started.status_code == 201 and started.json()["owner"] == "user:ana@corp"
             other = await http.get(f"/api/sessions/{started.json()['id']}",
                                    headers={"X-Tether-User": "bob@corp"})
             assert other.status_code == 404

@@ -1,16 +1,38 @@
-"""Identity: signed user cookies that cannot be forged, or a trusted proxy's header."""
+"""Identity: anonymous cookies that cannot be forged and that survive other cookies, and a
+trusted proxy's header that is refused rather than guessed at."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tether.auth import COOKIE, Identity, new_user_id
+from tether.auth import ANON_COOKIE, AnonymousIds, Authenticator, AuthMode, new_user_id
+from tether.cookies import CookieSpec, cookie_values
+from tether.errors import InvalidHeader, InvalidHost
+from tether.logins import MemoryLogins
+from tether.principal import Principal
+from tether.users_file import FileDirectory
+
+
+def authenticator(mode: AuthMode, **kwargs: Any) -> Authenticator:
+    return Authenticator(
+        mode=mode, secret="s3cret", directory=FileDirectory(None), logins=MemoryLogins(),
+        **kwargs,
+    )
+
+
+def scope(*headers: tuple[str, str], scheme: str = "http") -> dict[str, Any]:
+    return {
+        "type": "http", "scheme": scheme, "method": "GET", "path": "/api/sessions",
+        "headers": [(k.lower().encode(), v.encode("utf-8")) for k, v in headers],
+    }
 
 
 def test_a_signed_token_verifies_to_its_user() -> None:
-    identity = Identity("s3cret")
+    ids = AnonymousIds("s3cret")
     for user in ("u_0123456789abcdef", "with.dots.in.it"):
-        assert identity.verify(identity.sign(user)) == user
+        assert ids.verify(ids.sign(user)) == user
 
 
 @pytest.mark.parametrize(
@@ -26,68 +48,110 @@ def test_a_signed_token_verifies_to_its_user() -> None:
     ],
 )
 def test_a_tampered_token_is_refused(tamper: object) -> None:
-    identity = Identity("s3cret")
-    token = identity.sign("u_alice")
+    ids = AnonymousIds("s3cret")
     assert callable(tamper)
-    assert identity.verify(tamper(token)) is None
+    assert ids.verify(tamper(ids.sign("u_alice"))) is None
 
 
 def test_a_token_signed_with_another_secret_is_refused() -> None:
-    assert Identity("one").verify(Identity("two").sign("u_alice")) is None
+    assert AnonymousIds("one").verify(AnonymousIds("two").sign("u_alice")) is None
 
 
-def test_the_cookie_proves_the_user() -> None:
-    identity = Identity("s3cret")
-    cookie = f"theme=dark; {COOKIE}={identity.sign('u_alice')}; other=1"
-    assert identity.user_from_headers({"cookie": cookie}) == "u_alice"
+@pytest.mark.parametrize(
+    "others",
+    ["foo", "a=b c", 'prefs={"theme":"dark","size":[1,2]}', "foo; a=b c; prefs={x}",
+     '"; =;;=\\"', 'q="unterminated', "=====", "é=ü", "theme=dark"],
+)
+async def test_our_cookie_is_found_beside_any_other(others: str) -> None:
+    """Other cookies that SimpleCookie rejects (`foo`, `a=b c`, `prefs={...}`) do not hide
+    ours, before it or after it."""
+    auth = authenticator(AuthMode.ANONYMOUS)
+    ours = f"{ANON_COOKIE}={AnonymousIds('s3cret').sign('u_alice')}"
+    for header in (f"{others}; {ours}", f"{ours}; {others}", f"{others};{ours};{others}"):
+        principal = await auth.authenticate(scope(("cookie", header)))
+        assert principal == Principal.anonymous("u_alice"), header
+
+
+async def test_a_forged_cookie_beside_a_valid_one_does_not_hide_it() -> None:
+    auth = authenticator(AuthMode.ANONYMOUS)
+    good = AnonymousIds("s3cret").sign("u_alice")
+    header = f"{ANON_COOKIE}=u_evil.0000; {ANON_COOKIE}={good}"
+    assert (await auth.authenticate(scope(("cookie", header)))) == Principal.anonymous("u_alice")
+
+
+async def test_cookies_split_over_several_headers_are_joined() -> None:
+    auth = authenticator(AuthMode.ANONYMOUS)
+    good = AnonymousIds("s3cret").sign("u_alice")
+    found = await auth.authenticate(scope(("cookie", "a=1"), ("cookie", f"{ANON_COOKIE}={good}")))
+    assert found is not None and found.id == "u_alice"
 
 
 @pytest.mark.parametrize(
     "cookie",
-    ["", "garbage", f"{COOKIE}=", f"{COOKIE}=u_alice.deadbeef", '"; =;;=\x00\\"',
-     'a="unterminated', f"{COOKIE}", "=====", "\udcff"],
+    ["", "garbage", f"{ANON_COOKIE}=", f"{ANON_COOKIE}=u_alice.deadbeef", f"{ANON_COOKIE}",
+     f'{ANON_COOKIE}="é.0123"', f"{ANON_COOKIE}=ü.ü"],
 )
-def test_a_missing_or_malformed_cookie_is_no_identity(cookie: str) -> None:
-    assert Identity("s3cret").user_from_headers({"cookie": cookie}) is None
+async def test_a_missing_or_malformed_cookie_is_no_identity(cookie: str) -> None:
+    assert await authenticator(AuthMode.ANONYMOUS).authenticate(scope(("cookie", cookie))) is None
 
 
-@pytest.mark.parametrize("token", ["é.0123", "u_alice.dé", "ü.ü"])
-def test_a_non_ascii_cookie_is_no_identity(token: str) -> None:
-    # The middleware decodes headers as latin-1, so any byte >= 0x80 arrives like this;
-    # SimpleCookie only passes such a value on when it is quoted.
-    cookie = f'{COOKIE}="{token}"'
-    assert Identity("s3cret").user_from_headers({"cookie": cookie}) is None
+def test_the_lenient_parser_keeps_every_value_and_unquotes() -> None:
+    assert cookie_values('a=1; b="two"; a = 3 ; c', "a") == ["1", "3"]
+    assert cookie_values('a=1; b="two"', "b") == ["two"]
+    assert cookie_values("x=y=z", "x") == ["y=z"]
 
 
-def test_no_cookie_header_is_no_identity() -> None:
-    assert Identity("s3cret").user_from_headers({}) is None
+async def test_the_trusted_header_is_the_identity_only_in_proxy_mode() -> None:
+    proxy = authenticator(AuthMode.PROXY, allowed_hosts=["hub.corp"])
+    request = scope(("host", "hub.corp"), ("x-tether-user", "alice@corp"))
+    principal = await proxy.authenticate(request)
+    assert principal is not None and principal.id == "user:alice@corp"
+    assert principal.name == "alice@corp" and not principal.is_admin
+    assert await authenticator(AuthMode.ANONYMOUS).authenticate(request) is None
 
 
-def test_the_trusted_header_is_the_identity_only_when_trusted() -> None:
-    trusting = Identity("s3cret", trust_header=True)
-    careful = Identity("s3cret")
-    assert trusting.user_from_headers({"x-tether-user": "alice@corp"}) == "alice@corp"
-    assert careful.user_from_headers({"x-tether-user": "alice@corp"}) is None
-    assert trusting.user_from_headers({"x-tether-user": "a" * 500}) == "a" * 128
+async def test_two_user_headers_are_refused() -> None:
+    proxy = authenticator(AuthMode.PROXY, allowed_hosts=["hub.corp"])
+    request = scope(("host", "hub.corp"), ("x-tether-user", "alice"), ("x-tether-user", "bob"))
+    with pytest.raises(InvalidHeader):
+        await proxy.authenticate(request)
 
 
-def test_a_trusting_hub_knows_only_the_header() -> None:
-    """Behind an authenticating proxy a cookie proves nothing: only the header counts."""
-    identity = Identity("s3cret", trust_header=True)
-    cookie = f"{COOKIE}={identity.sign('u_bob')}"
-    assert identity.user_from_headers({"cookie": cookie}) is None
-    assert identity.user_from_headers({"cookie": cookie, "x-tether-user": ""}) is None
-    assert identity.user_from_headers({"cookie": cookie, "x-tether-user": "bob"}) == "bob"
+async def test_an_over_long_user_header_is_refused_never_cut() -> None:
+    proxy = authenticator(AuthMode.PROXY, allowed_hosts=["hub.corp"])
+    fits = await proxy.authenticate(scope(("host", "hub.corp"), ("x-tether-user", "a" * 128)))
+    assert fits is not None and fits.name == "a" * 128
+    with pytest.raises(InvalidHeader):
+        await proxy.authenticate(scope(("host", "hub.corp"), ("x-tether-user", "a" * 129)))
 
 
-def test_set_cookie_header_carries_a_verifiable_http_only_cookie() -> None:
-    identity = Identity("s3cret")
-    name, value = identity.set_cookie_header("u_carol", secure=False)
-    text = value.decode()
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [("hub.corp", True), ("HUB.corp:443", True), ("x.apps.corp", True), ("apps.corp", False),
+     ("evil.example", False), ("", False), ("hub.corp.evil", False)],
+)
+async def test_proxy_mode_checks_the_host(host: str, allowed: bool) -> None:
+    proxy = authenticator(AuthMode.PROXY, allowed_hosts=["hub.corp", "*.apps.corp"])
+    request = scope(("host", host), ("x-tether-user", "alice"))
+    if allowed:
+        assert await proxy.authenticate(request) is not None
+    else:
+        with pytest.raises(InvalidHost):
+            await proxy.authenticate(request)
+
+
+async def test_in_proxy_mode_a_cookie_proves_nothing() -> None:
+    proxy = authenticator(AuthMode.PROXY, allowed_hosts=["hub.corp"])
+    cookie = f"{ANON_COOKIE}={AnonymousIds('s3cret').sign('u_bob')}"
+    assert await proxy.authenticate(scope(("host", "hub.corp"), ("cookie", cookie))) is None
+
+
+def test_cookie_specs_set_http_only_cookies() -> None:
+    name, value = CookieSpec("c", 60, same_site="Strict").set_header("v")
     assert name == b"set-cookie"
-    assert identity.user_from_headers({"cookie": text.split(";")[0]}) == "u_carol"
-    assert "HttpOnly" in text and "SameSite=Lax" in text and "Secure" not in text
-    assert "; Secure" in identity.set_cookie_header("u_carol", secure=True)[1].decode()
+    assert value == b"c=v; Path=/; Max-Age=60; HttpOnly; SameSite=Strict"
+    assert CookieSpec("c", 60, secure=True).set_header("v")[1].endswith(b"; Secure")
+    assert b"Max-Age=0" in CookieSpec("c", 60).clear_header()[1]
 
 
 def test_new_user_ids_are_distinct() -> None:

@@ -34,6 +34,12 @@ def test_every_variable_is_parsed_to_its_type() -> None:
         "TETHER_SHUTDOWN_TIMEOUT": "1.5",
         "TETHER_ALLOWED_ORIGINS": " https://a.example , ,https://b.example,",
         "TETHER_TRUST_USER_HEADER": "1",
+        "TETHER_ALLOWED_HOSTS": "hub.corp, *.apps.corp,",
+        "TETHER_USERS_FILE": "/etc/tether/users.toml",
+        "TETHER_SESSION_HOURS": "8",
+        "TETHER_LOGIN_FAILURES_PER_IP": "30",
+        "TETHER_LOGIN_FAILURES_PER_USER": "3",
+        "TETHER_LOGIN_WINDOW": "60",
         "TETHER_STATIC_DIR": "/srv/app",
         "UNRELATED": "x",
     })
@@ -42,14 +48,22 @@ def test_every_variable_is_parsed_to_its_type() -> None:
         finished_ttl=60, send_queue=16, max_frame_bytes=2048, rate_per_second=2.5,
         rate_burst=7, ping_interval=0.5, secret="s3cret", shutdown_timeout=1.5,
         allowed_origins=("https://a.example", "https://b.example"), trust_user_header=True,
-        static_dir=Path("/srv/app"),
+        allowed_hosts=("hub.corp", "*.apps.corp"), users_file=Path("/etc/tether/users.toml"),
+        session_hours=8.0, login_failures_per_ip=30, login_failures_per_user=3,
+        login_window=60.0, static_dir=Path("/srv/app"),
     )
+
+
+def test_trusting_the_user_header_needs_allowed_hosts() -> None:
+    with pytest.raises(ValueError, match="TETHER_ALLOWED_HOSTS"):
+        Settings.from_env({"TETHER_TRUST_USER_HEADER": "1"})
 
 
 @pytest.mark.parametrize(("raw", "trusted"), [("1", True), ("true", True), ("yes", True),
                                               ("0", False), ("no", False)])
 def test_trust_user_header_values(raw: str, trusted: bool) -> None:
-    assert Settings.from_env({"TETHER_TRUST_USER_HEADER": raw}).trust_user_header is trusted
+    env = {"TETHER_TRUST_USER_HEADER": raw, "TETHER_ALLOWED_HOSTS": "hub.corp"}
+    assert Settings.from_env(env).trust_user_header is trusted
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,12 @@ key                                type     holds
 ``tether:idem:<sha256>``           string   an idempotency key's session id
 ``tether:secret``                  string   the hub secret, when none is configured
 ``tether:ch:<S>``                  channel  the session's live frames and commands
+``tether:users``                   hash     user name -> account JSON (redis_users.py)
+``tether:user-tokens``             hash     API token SHA-256 -> user name
+``tether:login:<sha256>``          string   a login session (by its id's hash) -> JSON
+``tether:logins-of:<name>``        set      a user's login session hashes (revocation)
+``tether:login-fail:<what>``       zset     failed logins in the window, by time (ms)
+``tether:login-link:<sha256>``     string   a one-time login link -> user name
 =================================  =======  ==============================================
 """
 
@@ -31,6 +37,24 @@ from dataclasses import dataclass
 ACTIVE = "tether:active"
 SECRET = "tether:secret"
 CHANNEL_PREFIX = "tether:ch:"
+USERS = "tether:users"
+USER_TOKENS = "tether:user-tokens"
+
+
+def login(digest: str) -> str:
+    return f"tether:login:{digest}"
+
+
+def logins_of(name: str) -> str:
+    return f"tether:logins-of:{name}"
+
+
+def login_failures(what: str) -> str:
+    return f"tether:login-fail:{what}"
+
+
+def login_link(digest: str) -> str:
+    return f"tether:login-link:{digest}"
 
 
 def channel(session_id: str) -> str:

@@ -1,5 +1,5 @@
 // The hub's HTTP API (PROTOCOL.md §3). Every failure becomes an ApiError.
-import type { ErrorBody, Session, SessionPage, TaskInfo, TaskList } from '../protocol';
+import type { ErrorBody, Me, Session, SessionPage, TaskInfo, TaskList } from '../protocol';
 
 export class ApiError extends Error {
   constructor(
@@ -37,6 +37,7 @@ async function call<T>(method: string, path: string, body?: unknown, headers: Re
   } catch {
     // not JSON: judged by the status below
   }
+  if (response.status === 204) return undefined as T;
   if (!response.ok) {
     if (isErrorBody(data)) {
       const fields: Record<string, string> = {};
@@ -49,6 +50,10 @@ async function call<T>(method: string, path: string, body?: unknown, headers: Re
 }
 
 export const api = {
+  /** Who this browser is; 401 `not_authenticated` when the hub wants a login. */
+  me: (): Promise<Me> => call<Me>('GET', '/api/me'),
+  login: (username: string, password: string): Promise<Me> => call<Me>('POST', '/api/login', { username, password }),
+  logout: (): Promise<void> => call<void>('POST', '/api/logout'),
   tasks: async (): Promise<TaskInfo[]> => (await call<TaskList>('GET', '/api/tasks')).tasks,
   start: (task: string, inputs: Record<string, unknown>, idempotencyKey: string): Promise<Session> =>
     call<Session>('POST', '/api/sessions', { task, inputs }, { 'Idempotency-Key': idempotencyKey }),

@@ -35,6 +35,7 @@ export type Route =
   | { page: 'start'; task: string }
   | { page: 'sessions' }
   | { page: 'session'; id: string }
+  | { page: 'login' }
   | { page: 'not_found' };
 
 export function matchRoute(path: string): Route {
@@ -45,6 +46,7 @@ export function matchRoute(path: string): Route {
     return { page: 'not_found' }; // a malformed escape such as /sessions/%E0
   }
   if (parts.length === 0) return { page: 'catalog' };
+  if (parts[0] === 'login' && parts.length === 1) return { page: 'login' };
   if (parts[0] === 'tasks' && parts.length === 2 && parts[1]) return { page: 'start', task: parts[1] };
   if (parts[0] === 'sessions' && parts.length === 1) return { page: 'sessions' };
   if (parts[0] === 'sessions' && parts.length === 2 && parts[1]) return { page: 'session', id: parts[1] };

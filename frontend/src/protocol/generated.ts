@@ -303,6 +303,16 @@ export interface EventPage {
   )[];
   last_seq: number;
 }
+/**
+ * Who the caller is: ``GET /api/me`` and the answer to ``POST /api/login``.
+ */
+export interface Me {
+  groups: string[];
+  id: string;
+  mode: 'anonymous' | 'accounts' | 'proxy';
+  name: string;
+  roles: string[];
+}
 export interface Pong {
   type: 'pong';
 }
