@@ -43,9 +43,19 @@ async def test_a_cross_site_post_without_cookies_gets_no_new_identity(hub: Runni
             headers={"Content-Type": "text/plain", "Origin": "https://evil.example",
                      "Sec-Fetch-Site": "cross-site"},
         )
-        assert response.status_code == 401
-        assert response.json()["error"]["code"] == "not_authenticated"
+        # Refused before identity is even looked at (the cross-site check runs first).
+        assert response.status_code == 415
+        assert response.json()["error"]["code"] == "unsupported_media_type"
         assert "set-cookie" not in response.headers
+        as_json = await bare.post(
+            "/api/sessions", json={"task": "ticker", "inputs": {}},
+            headers={"Sec-Fetch-Site": "cross-site"},
+        )
+        assert as_json.status_code == 403 and "set-cookie" not in as_json.headers
+        same_site = await bare.post("/api/sessions", json={"task": "ticker", "inputs": {}})
+        assert same_site.status_code == 401
+        assert same_site.json()["error"]["code"] == "not_authenticated"
+        assert "set-cookie" not in same_site.headers
         cross_get = await bare.get("/api/tasks", headers={"Sec-Fetch-Site": "cross-site"})
         assert cross_get.status_code == 401 and "set-cookie" not in cross_get.headers
 

@@ -72,7 +72,8 @@ async def test_every_kind_of_answer_has_the_headers(hub: RunningHub) -> None:
 
 async def test_an_unauthenticated_answer_has_them_too() -> None:
     async with (
-        run_hub(Settings(static_dir=None, trust_user_header=True), hub_def) as hub,
+        run_hub(Settings(static_dir=None, trust_user_header=True, allowed_hosts=("127.0.0.1",)),
+                hub_def) as hub,
         httpx.AsyncClient(base_url=hub.base_url) as http,
     ):
         response = await http.get("/api/sessions")
