@@ -27,6 +27,7 @@ key                                type     holds
 ``tether:logins-of:<name>``        set      a user's login session hashes (revocation)
 ``tether:login-fail:<what>``       zset     failed logins in the window, by time (ms)
 ``tether:login-link:<sha256>``     string   a one-time login link -> user name
+``tether:quota:<key>``             string   a per-user rate counter, expiring with its window
 =================================  =======  ==============================================
 """
 
