@@ -24,6 +24,19 @@ async def approve(ctx: Context) -> bool:
     return await ctx.confirm("Approve?")
 
 
+async def confirm_round_trip(redis_url: str) -> None:
+    """A hub on ``redis_url`` runs ``approve`` to the end, answered over a WebSocket:
+    both the store's pool and the feed reader must have reached that Redis."""
+    async with run_hub(Settings(redis_url=redis_url, static_dir=None), hub_def) as hub, \
+            new_user(hub) as user:
+        session = await user.start("approve")
+        tab = await Tab.open(user, session["id"])
+        ask = await tab.until("request_confirmation")
+        await tab.send(type="confirm", request_id=ask["request_id"], value=True)
+        done = await tab.until("task_completed")  # live, through the feed reader
+        assert done["result"] is True
+
+
 @pytest.fixture
 def locked_redis() -> Iterator[RedisProcess]:
     proc = RedisProcess(appendonly=False, password="s3cret-pass")
@@ -37,15 +50,7 @@ def locked_redis() -> Iterator[RedisProcess]:
 async def test_a_hub_works_against_a_redis_with_a_password(
     locked_redis: RedisProcess, auth: str
 ) -> None:
-    url = f"redis://{auth}127.0.0.1:{locked_redis.port}/0"
-    async with run_hub(Settings(redis_url=url, static_dir=None), hub_def) as hub, \
-            new_user(hub) as user:
-        session = await user.start("approve")
-        tab = await Tab.open(user, session["id"])
-        ask = await tab.until("request_confirmation")
-        await tab.send(type="confirm", request_id=ask["request_id"], value=True)
-        done = await tab.until("task_completed")  # live, through the feed reader
-        assert done["result"] is True
+    await confirm_round_trip(f"redis://{auth}127.0.0.1:{locked_redis.port}/0")
 
 
 def test_a_wrong_or_missing_password_is_one_line_at_start(

@@ -20,21 +20,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.integration.test_redis_auth import confirm_round_trip
 from tests.support.redis_proc import free_port
-from tests.support.server import new_user, run_hub
-from tests.support.tabs import Tab
 from tests.support.timing import MS
-from tether import Context, Hub
-from tether.config import Settings
 
-hub_def = Hub()
 PASSWORD = "tls-s3cret"
-
-
-@hub_def.task()
-async def approve(ctx: Context) -> bool:
-    """One question, answered over the socket: the feed reader must be subscribed."""
-    return await ctx.confirm("Approve?")
 
 
 def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | None,
@@ -107,11 +97,4 @@ def tls_redis(tmp_path: Path) -> Iterator[str]:
 
 
 async def test_a_hub_works_against_a_redis_over_tls(tls_redis: str) -> None:
-    async with run_hub(Settings(redis_url=tls_redis, static_dir=None), hub_def) as hub, \
-            new_user(hub) as user:
-        session = await user.start("approve")
-        tab = await Tab.open(user, session["id"])
-        ask = await tab.until("request_confirmation")
-        await tab.send(type="confirm", request_id=ask["request_id"], value=True)
-        done = await tab.until("task_completed")  # live, through the feed reader
-        assert done["result"] is True
+    await confirm_round_trip(tls_redis)
