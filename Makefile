@@ -6,19 +6,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Two stamps: `make run` needs the package and what it imports; tests, lint and the bench
-# also need the [dev] extras (pytest, mypy, ruff, httpx, playwright).
+# also need the [dev] extras (pytest, mypy, ruff, httpx, playwright) and [ray] (the Ray
+# executor's tests start a local Ray head).
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FRONTEND_SOURCES := $(shell [ -d frontend ] && find frontend/src frontend/index.html frontend/package.json frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json -type f 2>/dev/null)
 NODE_MODULES := frontend/node_modules/.installed
+# The local OpenID provider the login tests start (tests/support/oidc, oidc-provider).
+OIDC_MODULES := tests/support/oidc/node_modules/.installed
 
 .PHONY: run test lint typecheck pytest frontend-test bench mutation system-deps frontend clean help
 
 help:
 	@echo "make run    - serve the demo tasks on http://127.0.0.1:8000 (TETHER_REDIS_URL for Redis)"
 	@echo "make test   - ruff, mypy --strict and every test (installs what is missing)"
-	@echo "make bench  - throughput, replay latency, answer round trip and memory per socket, beside the peers"
+	@echo "make bench  - throughput (10 tabs and 1), replay, answer round trip, memory per socket, many sessions, starts, answers under load, beside the peers"
 	@echo "make mutation - mutation testing of the replay core, leases, stores and fan-out (slow)"
 
 $(BIN)/python:
@@ -30,13 +33,14 @@ $(RUN_STAMP): backend/pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(STAMP): backend/pyproject.toml $(RUN_STAMP)
-	$(BIN)/pip install --quiet -e "backend[dev]"
+	$(BIN)/pip install --quiet -e "backend[dev,ray]"
 	@touch $@
 
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v caddy >/dev/null || missing="$$missing caddy"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
@@ -45,6 +49,10 @@ system-deps:
 # The browser app's packages, exactly as package-lock.json pins them.
 $(NODE_MODULES): frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(OIDC_MODULES): tests/support/oidc/package-lock.json
+	cd tests/support/oidc && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # The browser app's production build, rebuilt when a source file is newer than it.
@@ -68,7 +76,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) system-deps frontend
+pytest: $(STAMP) system-deps frontend $(OIDC_MODULES)
 	$(BIN)/pytest -q
 
 test: lint typecheck frontend-test pytest
@@ -84,4 +92,4 @@ mutation: $(STAMP) system-deps
 	for m in $(MODULES); do bash .ci/mutation/run.sh $$m || exit 1; done
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/dist
+	rm -rf $(VENV) frontend/node_modules frontend/dist tests/support/oidc/node_modules

@@ -19,8 +19,10 @@ START_ATTEMPTS = 3
 
 
 class HubUser:
-    def __init__(self, hub: Server, *, connections: int = 64) -> None:
+    def __init__(self, hub: Server, *, connections: int = 64, identify: bool = True) -> None:
+        """``identify=False``: a server that is not a hub (a peer) issues no cookie."""
         self.hub = hub
+        self._identify = identify
         self.retries = 0
         self.http = httpx.AsyncClient(
             base_url=hub.url, timeout=60,
@@ -28,6 +30,8 @@ class HubUser:
         )
 
     async def __aenter__(self) -> HubUser:
+        if not self._identify:
+            return self
         response = await self.http.get("/api/tasks")
         response.raise_for_status()
         if "tether_user" not in self.http.cookies:
@@ -63,14 +67,17 @@ class HubUser:
         session_id: str = response.json()["id"]
         return session_id
 
-    async def start_many(self, task: str, count: int, *, concurrency: int = 64) -> list[str]:
+    async def start_many(
+        self, task: str, count: int, *, concurrency: int = 64,
+        inputs: dict[str, Any] | None = None,
+    ) -> list[str]:
         """``count`` sessions of ``task``, ``concurrency`` requests in flight."""
         ids: list[str] = []
         pending = iter(range(count))
 
         async def worker() -> None:
             for _ in pending:
-                ids.append(await self.start(task))
+                ids.append(await self.start(task, inputs))
 
         await asyncio.gather(*(worker() for _ in range(min(concurrency, count))))
         return ids

@@ -1,14 +1,17 @@
-"""Memory: the hub's RSS per idle session WebSocket, beside a bare server's per connection.
+"""Memory: the hub's RSS per waiting session, and per idle session WebSocket beside a bare
+server's per connection.
 
 Tether: ``sockets`` sessions of ``idle`` (bench.tasks: it waits on a confirmation, so each
 session stays open and its runner stays alive) are created through ``POST /api/sessions``
-first, so what the runners cost is in the baseline. Then one WebSocket per session is
-opened ("10,000 watched sessions"), each read up to ``replay_complete``, and the hub's
-``VmRSS`` is read again once it settles. The figure is the increase divided by the number
+first. The first figure is what they cost with no socket: the hub's ``VmRSS`` once it
+settles after they were made, less before, per session (what a session costs while it
+waits for a person, however long that takes). Then one WebSocket per session is opened
+("10,000 watched sessions"), each read up to ``replay_complete``, and the hub's ``VmRSS``
+is read again once it settles: the second figure is the increase divided by the number
 of sockets. The peer: ``VmRSS`` of the bare server before and after as many idle
-connections. Both get 10 sockets opened and closed before the baseline, so the first
-connection's one-off costs (lazy imports, buffers) stay out of the figure. The clients
-live in this process, the servers in their own.
+connections. Both get 10 sockets opened and closed before the socket baseline, so the
+first connection's one-off costs (lazy imports, buffers) stay out of the figure. The
+clients live in this process, the servers in their own.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from bench.procs import Processes, Server, settled_rss_kib
 from bench.report import Figure
 
 TARGET_KIB = 20.0
+SESSION_TARGET_KIB = 8.0
 ATTEMPTS = 3
 WARMUP_SOCKETS = 10
 
@@ -125,7 +129,7 @@ async def _measure(
     return Sample(before, after, len(tabs), still_open, round(seconds, 2), tabs.retries)
 
 
-async def run(procs: Processes, config: Config) -> Figure:
+async def run(procs: Processes, config: Config) -> list[Figure]:
     redis_url = procs.redis("memory-redis")
     hub = procs.hub(redis_url, "memory-hub")
     async with HubUser(hub, connections=config.create_concurrency) as user:
@@ -134,6 +138,10 @@ async def run(procs: Processes, config: Config) -> Figure:
         ids = await user.start_many("idle", config.sockets, concurrency=config.create_concurrency)
         create_seconds = time.perf_counter() - start
         print(f"  memory: {len(ids):,} idle sessions created in {create_seconds:.1f} s",
+              flush=True)
+        sessions_kib = await settled_rss_kib(hub.pid)
+        per_session = (sessions_kib - idle_hub_kib) / len(ids)
+        print(f"  memory: Tether {per_session:.1f} KiB per waiting session (no socket)",
               flush=True)
         tether = await _measure(hub, ids, user.connect, config)
         retries = user.retries
@@ -148,7 +156,24 @@ async def run(procs: Processes, config: Config) -> Figure:
     )
     print(f"  memory: peer {bare.per_socket_kib:.1f} KiB/socket", flush=True)
     procs.stop(peer.proc)
-    return Figure(
+    session_figure = Figure(
+        key="memory_session",
+        label=f"RSS per waiting session (no socket), {len(ids):,} sessions",
+        unit="KiB",
+        tether=per_session,
+        peer=float("nan"),
+        target=f"<= {SESSION_TARGET_KIB:.0f} KiB",
+        met=per_session <= SESSION_TARGET_KIB,
+        higher_is_better=False,
+        conditions=(
+            f"{len(ids):,} sessions of `idle` (waiting on a confirm, their runners alive),"
+            f" Redis store, no socket; hub VmRSS after they were made and it settled, less"
+            f" before, / sessions (no peer: a bare server holds no sessions)"
+        ),
+        details={"hub_rss_before_sessions_kib": idle_hub_kib,
+                 "hub_rss_with_sessions_kib": sessions_kib},
+    )
+    return [session_figure, Figure(
         key="memory",
         label=f"RSS per idle socket, {config.sockets:,} sockets",
         unit="KiB",
@@ -174,4 +199,4 @@ async def run(procs: Processes, config: Config) -> Figure:
             "tether": tether.as_dict(),
             "peer": bare.as_dict(),
         },
-    )
+    )]

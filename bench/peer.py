@@ -15,6 +15,9 @@ clock starts, with the same transport settings as ``tether serve``: no compressi
   list, ``replay_complete``; then idles.
 - ``/idle``: ``replay_complete`` with nothing before it; then idles (the memory bench).
 - ``/echo``: every frame received is sent back as it came (the answer round trip).
+- ``/sub?session=S`` and ``/pub`` (many sessions): a producer process sends
+  ``S|FRAME`` on ``/pub``; ``FRAME`` goes, as it came, to every ``/sub`` socket of
+  session ``S`` (``broadcast()``: no copy, no backpressure).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ async def _send_all(ws: ServerConnection, frames: tuple[str, ...]) -> None:
 class Peer:
     def __init__(self) -> None:
         self._rounds: dict[str, tuple[list[ServerConnection], asyncio.Event]] = {}
+        self._subscribers: dict[str, set[ServerConnection]] = {}
 
     async def handler(self, ws: ServerConnection) -> None:
         parts = urlsplit(ws.request.path if ws.request else "/")
@@ -69,6 +73,17 @@ class Peer:
         elif parts.path == "/echo":
             async for message in ws:
                 await ws.send(message)
+            return
+        elif parts.path == "/pub":
+            await self._relay(ws)
+            return
+        elif parts.path == "/sub":
+            members = self._subscribers.setdefault(query["session"], set())
+            members.add(ws)
+            try:
+                await ws.wait_closed()
+            finally:
+                members.discard(ws)
             return
         else:
             await ws.close(4404, "unknown path")
@@ -93,6 +108,14 @@ class Peer:
             for frame in frames[start : start + BROADCAST_CHUNK]:
                 broadcast(members, frame)
             await asyncio.sleep(0)  # let the loop flush what the kernel takes
+
+    async def _relay(self, ws: ServerConnection) -> None:
+        async for message in ws:
+            text = message if isinstance(message, str) else message.decode()
+            session, _, frame = text.partition("|")
+            members = self._subscribers.get(session)
+            if members:
+                broadcast(members, frame)
 
     async def _replay(self, ws: ServerConnection, query: dict[str, str]) -> None:
         frames = stream_frames(int(query["count"]), int(query["size"]))

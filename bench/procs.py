@@ -83,13 +83,15 @@ class CpuMeter:
 
 
 class Server:
-    """A started subprocess with the URL it printed."""
+    """A started subprocess with the URL it printed (and, for a hub started with
+    ``--workers N``, each worker's hub id and pid)."""
 
     def __init__(self, name: str, proc: subprocess.Popen[str], url: str) -> None:
         self.name = name
         self.proc = proc
         self.url = url
         self.port = int(url.rsplit(":", 1)[1])
+        self.workers: dict[str, int] = {}
 
     @property
     def pid(self) -> int:
@@ -123,12 +125,12 @@ class Processes:
     ) -> None:
         self.stop_all()
 
-    def stop(self, proc: subprocess.Popen[str]) -> None:
-        """SIGTERM, then SIGKILL after :data:`STOP_TIMEOUT`."""
+    def stop(self, proc: subprocess.Popen[str], timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds."""
         if proc.poll() is None:
             proc.terminate()
             try:
-                proc.wait(STOP_TIMEOUT)
+                proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -160,8 +162,9 @@ class Processes:
 
     # --- redis-server ----------------------------------------------------------------
 
-    def redis(self, name: str = "redis") -> str:
-        """A fresh ``redis-server`` (no persistence) on a free port; returns its URL."""
+    def redis(self, name: str = "redis", *, replica_of: str | None = None) -> str:
+        """A fresh ``redis-server`` (no persistence) on a free port; returns its URL.
+        ``replica_of``: the URL of a primary this one replicates (returned once in sync)."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (make bench installs it)")
@@ -173,30 +176,74 @@ class Processes:
                 binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
                 "--loglevel", "warning", "--maxclients", "1000",
+                *(["--replicaof", "127.0.0.1", replica_of.rsplit(":", 1)[1].split("/")[0]]
+                  if replica_of else []),
             ], stdout=subprocess.DEVNULL)
             if redis_answers(port, proc):
                 url = f"redis://127.0.0.1:{port}/0"
                 self.redis_pids[url] = proc.pid
+                if replica_of:
+                    _wait_in_sync(url)
                 return url
             self.stop(proc)  # lost the port to someone else: try another
         raise RuntimeError("redis-server did not start")
 
     # --- servers that print their URL ------------------------------------------------
 
-    def hub(self, redis_url: str | None, name: str = "hub", **env: str) -> Server:
-        """``python -m tether serve bench.tasks:hub --port 0 [--redis URL]``, as ``tether
-        serve``; without ``redis_url`` the hub keeps everything in memory. ``env``: more
-        ``TETHER_*`` settings."""
+    def hub(
+        self, redis_url: str | None, name: str = "hub", *, workers: int = 1, **env: str
+    ) -> Server:
+        """``python -m tether serve bench.tasks:hub --port 0 [--redis URL] [--workers N]``,
+        as ``tether serve``; without ``redis_url`` the hub keeps everything in memory.
+        ``env``: more ``TETHER_*`` settings. With ``workers`` above 1 this returns once
+        every worker has started (their hub ids are ``<name>-1`` ...)."""
         argv = [sys.executable, "-m", "tether", "serve", "bench.tasks:hub",
                 "--host", "127.0.0.1", "--port", "0"]
         if redis_url:
             argv += ["--redis", redis_url]
+        if workers > 1:
+            argv += ["--workers", str(workers)]
+            env = {"TETHER_HUB_ID": name, **env}
         # One bench user starts and watches thousands of sessions: no per-user quotas.
-        return self._server(name, argv, _TETHER_LINE, env={**NO_QUOTAS, **env})
+        server = self._server(name, argv, _TETHER_LINE, env={**NO_QUOTAS, **env})
+        if workers > 1:
+            hub_ids = [f"{name}-{i}" for i in range(1, workers + 1)]
+            server.workers = self._wait_workers(server, hub_ids)
+        return server
+
+    def _wait_workers(self, server: Server, hub_ids: list[str]) -> dict[str, int]:
+        """Each worker's pid, once its log line says it serves (the supervisor prints its
+        own line before the workers have loaded the app)."""
+        log = LOGS / f"{server.name}.log"
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            text = log.read_text()
+            if all(f"Tether hub {hub_id} serving" in text for hub_id in hub_ids):
+                pids = {}
+                for hub_id in hub_ids:  # the supervisor's line for the worker's latest start
+                    started = re.findall(rf"\(hub {re.escape(hub_id)}\) started, pid (\d+)",
+                                         text)
+                    pids[hub_id] = int(started[-1])
+                return pids
+            if not server.alive():
+                break
+            time.sleep(0.1)
+        self.stop(server.proc)
+        raise RuntimeError(f"{server.name}'s workers did not start; see {log}")
 
     def peer(self, name: str = "peer") -> Server:
         """The bare websockets server of :mod:`bench.peer`."""
         return self._server(name, [sys.executable, "-m", "bench.peer", "--port", "0"], _PEER_LINE)
+
+    def sio_peer(self, redis_url: str, name: str = "sio-peer") -> Server:
+        """The python-socketio server of :mod:`bench.sio_peer`, its rooms on ``redis_url``."""
+        return self._server(name, [sys.executable, "-m", "bench.sio_peer", "--redis", redis_url,
+                                   "--port", "0"], _PEER_LINE)
+
+    def start_peer(self, redis_url: str, name: str = "start-peer") -> Server:
+        """The minimal Starlette start endpoint of :mod:`bench.startpeer`."""
+        return self._server(name, [sys.executable, "-m", "bench.startpeer", "--redis",
+                                   redis_url, "--port", "0"], _PEER_LINE)
 
     def _server(
         self, name: str, argv: list[str], line: re.Pattern[str], env: dict[str, str] | None = None
@@ -225,6 +272,20 @@ class Processes:
             self.stop(proc)
             raise RuntimeError(f"{name} did not start; see {LOGS / name}.log")
         return Server(name, proc, found[0])
+
+
+def _wait_in_sync(replica_url: str, timeout: float = 30.0) -> None:
+    """Until the replica at ``replica_url`` has its primary's data and follows it."""
+    import redis
+
+    deadline = time.monotonic() + timeout
+    with redis.Redis.from_url(replica_url, decode_responses=True) as client:
+        while time.monotonic() < deadline:
+            info = client.info("replication")
+            if info.get("master_link_status") == "up" and not info.get("master_sync_in_progress"):
+                return
+            time.sleep(0.05)
+    raise RuntimeError(f"the replica {replica_url} did not catch up")
 
 
 def _die_with_parent() -> None:

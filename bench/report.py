@@ -147,7 +147,8 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": {name: _version(name) for name in
-                     ("tether", "uvicorn", "starlette", "websockets", "redis", "hiredis")},
+                     ("tether", "uvicorn", "starlette", "websockets", "redis", "hiredis",
+                      "python-socketio")},
     }
 
 
@@ -174,6 +175,9 @@ def write_results(figures: list[Figure], *, quick: bool, started: float, env: di
         "loadavg_after": os.getloadavg(),
         "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
     }
+    if (directory / f"{stem}.json").exists():  # two runs started within one minute
+        stem = next(f"{stem}-{n}" for n in range(2, 1000)
+                    if not (directory / f"{stem}-{n}.json").exists())
     json_path = directory / f"{stem}.json"
     json_path.write_text(json.dumps(doc, indent=2) + "\n")
     md_path = directory / f"{stem}.md"

@@ -5,8 +5,11 @@ Each exchange waits until the task's confirmation is open, then the clock runs f
 writing the ``confirm`` frame to the arrival of the ``stream`` event the task emits once
 it has the answer: the answer travels tab → hub → store (answer recorded) → the waiting
 task, and the event task → writer → store → fan-out → tab. Measured with the memory
-store and with Redis. The peer: a bare ``websockets`` server echoing each frame; its
-clock runs from writing the same ``confirm`` frame to the echo's arrival. Exchanges
+store, with Redis, and with a Redis primary and one replica where the hub WAITs for the
+replica after each write that must not be lost (``TETHER_REDIS_WAIT_REPLICAS=1``: the
+answer, and the journal entry of the next question). The peer: a bare ``websockets``
+server echoing each frame; its clock runs from writing the same ``confirm`` frame to the
+echo's arrival. Exchanges
 alternate between Tether and the peer; the first ``warmup`` of each are not counted.
 """
 
@@ -85,7 +88,7 @@ class Rally:
         return (await self.arrival(reply, n) - start) * 1000
 
 
-async def _open_rally(user: HubUser, rounds: int) -> Rally:
+async def open_rally(user: HubUser, rounds: int) -> Rally:
     session_id = await user.start("rally", {"rounds": rounds})
     tab = await user.connect(session_id)
     # The replay may have come with the handshake, before a Rally could count it: wait on
@@ -95,7 +98,7 @@ async def _open_rally(user: HubUser, rounds: int) -> Rally:
     return rally
 
 
-async def _tether_exchange(rally: Rally) -> float:
+async def tether_exchange(rally: Rally) -> float:
     asked = rally.count(_CONFIRMATION)
     ms = await rally.exchange(_STREAM)
     # The next round's confirmation must be open before the next answer is sent.
@@ -103,16 +106,16 @@ async def _tether_exchange(rally: Rally) -> float:
     return ms
 
 
-async def _measure(hub: Server, peer: Server, config: Config) -> tuple[list[float], list[float]]:
+async def measure(hub: Server, peer: Server, config: Config) -> tuple[list[float], list[float]]:
     total = config.warmup + config.exchanges
     tether_ms: list[float] = []
     peer_ms: list[float] = []
     async with HubUser(hub) as user:
-        rally = await _open_rally(user, total + 1)
+        rally = await open_rally(user, total + 1)
         echo = Rally(await wsclient.connect(f"{peer.ws_url}/echo"), (b"",))
         try:
             for i in range(total):
-                t = await _tether_exchange(rally)
+                t = await tether_exchange(rally)
                 b = await echo.exchange(b"")
                 if i >= config.warmup:
                     tether_ms.append(t)
@@ -124,8 +127,10 @@ async def _measure(hub: Server, peer: Server, config: Config) -> tuple[list[floa
 
 def _figures(store: str, tether_ms: list[float], peer_ms: list[float], config: Config,
              details: dict[str, Any]) -> list[Figure]:
+    where = "redis store, one replica, WAIT 1 after answers and journal entries" \
+        if store == "redis_wait" else f"{store} store"
     conditions = (
-        f"one rally session, {store} store, one tab on loopback; send confirm -> the task's"
+        f"one rally session, {where}, one tab on loopback; send confirm -> the task's"
         f" next stream event, {config.exchanges} exchanges after {config.warmup} warm-up;"
         f" peer: websockets echo of the same frame, alternating; the hub's client frame"
         f" rate limit lifted"
@@ -136,7 +141,8 @@ def _figures(store: str, tether_ms: list[float], peer_ms: list[float], config: C
         b = percentile(peer_ms, q)
         is_target = key == "p50" and store == "memory"  # the target the hub is held to
         figures.append(Figure(
-            key=f"answer_rtt_{store}_{key}", label=f"answer round trip, {store}, {key}",
+            key=f"answer_rtt_{store}_{key}",
+            label=f"answer round trip, {store.replace('_wait', ' + WAIT')}, {key}",
             unit="ms", tether=t, peer=b,
             target=f"< {TARGET_MS:.0f} ms" if is_target else "-",
             met=t < TARGET_MS if is_target else True,
@@ -148,12 +154,15 @@ def _figures(store: str, tether_ms: list[float], peer_ms: list[float], config: C
 async def run(procs: Processes, config: Config) -> list[Figure]:
     peer = procs.peer("roundtrip-peer")
     figures: list[Figure] = []
-    for store in ("memory", "redis"):
-        redis_url = procs.redis("roundtrip-redis") if store == "redis" else None
+    for store in ("memory", "redis", "redis_wait"):
+        redis_url = procs.redis(f"roundtrip-{store}") if store != "memory" else None
+        wait = {"TETHER_REDIS_WAIT_REPLICAS": "1" if store == "redis_wait" else "0"}
+        if store == "redis_wait":
+            procs.redis("roundtrip-redis-replica", replica_of=redis_url)
         # Thousands of answers a second are far over the per-socket frame rate a hub
         # allows a browser (50/s, bursts of 200): lift it for this one client.
-        hub = procs.hub(redis_url, f"roundtrip-hub-{store}", **UNLIMITED)
-        tether_ms, peer_ms = await _measure(hub, peer, config)
+        hub = procs.hub(redis_url, f"roundtrip-hub-{store}", **UNLIMITED, **wait)
+        tether_ms, peer_ms = await measure(hub, peer, config)
         print(f"  answer round trip, {store}: Tether p50 {median(tether_ms):.2f} ms,"
               f" peer {median(peer_ms):.2f} ms", flush=True)
         details = {

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from pydantic import BaseModel
 
 from tether.context import Context
@@ -48,3 +51,27 @@ async def rally(ctx: Context, inputs: RallyInputs) -> int:
         answer = await ctx.confirm(f"Round {i + 1}?")
         await ctx.stream(f"round {i + 1}: {answer}")
     return inputs.rounds
+
+
+class DripInputs(BaseModel):
+    """``drip``: ``count`` events, one every ``interval`` seconds."""
+
+    count: int = 200
+    interval: float = 0.05
+
+
+@hub.task(title="Drip", description="Waits for a confirmation, then streams a timestamp a tick.")
+async def drip(ctx: Context, inputs: DripInputs) -> int:
+    """A session streaming a little (an agent's tokens, a job's progress): each event's
+    content is the wall clock at emit (``time.time()``), read back by the receiving tab
+    as the emit→receipt latency. Ticks are on a fixed schedule from the answer, so a late
+    tick does not push the next ones back."""
+    await ctx.confirm("Start dripping?")
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for i in range(inputs.count):
+        delay = start + i * inputs.interval - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await ctx.stream(f"{time.time():.6f}")
+    return inputs.count

@@ -1,4 +1,5 @@
-"""Throughput: ``ticker`` to 10 tabs through Redis, beside a bare broadcast from memory.
+"""Throughput: ``ticker`` to 10 tabs (and to 1) through Redis, beside a bare broadcast
+from memory.
 
 Tether: ``gated_ticker`` (bench.tasks) is ``ticker``'s own code behind a confirmation, so
 all tabs are connected and past ``replay_complete`` before the first event exists: every
@@ -7,6 +8,9 @@ each tab's outbox → uvicorn). The clock runs from the first stream event any t
 to the last one, and the figure is ``events × tabs / that time``. The peer is measured the
 same way, on frames of the same shape and size, sent from memory, in two idioms (a
 writer per connection; ``websockets.broadcast()``); the faster one is the peer's figure.
+
+With one tab there is no fan-out to share the cost of an event over: the figure is then
+the whole path's cost per event (append, publish, feed, socket) against a bare send.
 
 Rounds alternate Tether and peer so that load from elsewhere on the machine falls on both;
 each side's figure is its median round.
@@ -33,6 +37,9 @@ class Config:
     events: int
     rounds: int
     tabs: int = 10
+    # The least share of the peer's rate that counts as met: fan-out to 10 tabs spreads
+    # each event's store cost over its deliveries; a single tab pays it whole.
+    target_ratio: float = 0.5
     size: int = 100
     warmup_events: int = 500
 
@@ -143,13 +150,13 @@ async def run(procs: Processes, config: Config) -> Figure:
     redis_cpu = median([r.redis_cpu_us for r in tether_rounds])
     peer_cpu = median([r.server_cpu_us for r in peer_rounds[best]])
     return Figure(
-        key="throughput",
-        label=f"throughput, {config.tabs} tabs",
+        key="throughput" if config.tabs == 10 else f"throughput-{config.tabs}tab",
+        label=f"throughput, {config.tabs} tab{'s' if config.tabs != 1 else ''}",
         unit="events/s",
         tether=tether,
         peer=bare,
-        target="Tether >= 0.5 x peer",
-        met=tether >= 0.5 * bare,
+        target=f"Tether >= {config.target_ratio} x peer",
+        met=tether >= config.target_ratio * bare,
         higher_is_better=True,
         conditions=(
             f"ticker count={config.events} size={config.size} to {config.tabs} tabs, Redis store;"

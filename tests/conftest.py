@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis
 
+from tests.support.oidc_provider import ProviderProcess
+from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_proc import RedisProcess
 
 
@@ -33,5 +35,31 @@ async def own_redis() -> AsyncIterator[RedisProcess]:
     """A redis-server of this test's own, with AOF, to kill and restart."""
     proc = RedisProcess(appendonly=True)
     proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalCluster]:
+    """One Redis Cluster for the run (tests/support/redis_cluster.py): three primaries
+    with a replica each, started once; tests fail it over and reshard it in turn, and
+    :func:`redis_cluster_url` makes it whole and empty again before each."""
+    cluster = LocalCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: LocalCluster) -> str:
+    """The cluster's URL (``redis+cluster://``), every node up and every primary empty
+    for this test."""
+    redis_cluster.reset()
+    return redis_cluster.url
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[ProviderProcess]:
+    """One real OpenID provider for the run (tests/support/oidc/provider.mjs)."""
+    proc = ProviderProcess().start()
     yield proc
     proc.stop()

@@ -3,7 +3,9 @@
 The mode (see ``auth.py``) is decided once, when the hub starts:
 
 1. ``TETHER_TRUST_USER_HEADER=1`` → ``proxy``.
-2. The user directory is not empty ("users are configured") → ``accounts``.
+2. An OpenID provider is configured (``TETHER_OIDC_ISSUER``), or the user directory is
+   not empty ("users are configured") → ``accounts``. With a provider, its users log in
+   through it and local accounts (``tether users add``) may log in beside them.
 3. No users, and ``--no-auth`` or the hub listens on a loopback address only
    (``127.0.0.1``, ``::1``, ``localhost``) → ``anonymous``, single-person mode. With
    ``--no-auth`` on any other interface the hub says loudly that anyone who reaches it
@@ -30,6 +32,8 @@ from tether.auth import Authenticator, AuthMode, LoginLimits
 from tether.config import Settings
 from tether.credentials import token_digest
 from tether.logins import LoginStore, MemoryLogins
+from tether.oidc import OidcLogin, OidcProvider
+from tether.sharing import MemoryShares, ShareStore
 from tether.users import UserDirectory, UserExists, UserRecord
 from tether.users_file import FileDirectory
 
@@ -56,6 +60,14 @@ def open_logins(settings: Settings) -> LoginStore:
     return MemoryLogins()
 
 
+def open_shares(settings: Settings) -> ShareStore:
+    if settings.redis_url:
+        from tether.store.redis_shares import RedisShares
+
+        return RedisShares(settings.redis_url)
+    return MemoryShares()
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -78,14 +90,33 @@ class Access:
     login_url: str | None = None  # the one-time URL printed at start, if one was made
 
     async def close(self) -> None:
+        if self.auth.oidc is not None:
+            await self.auth.oidc.close()
         await self.auth.directory.close()
         await self.auth.logins.close()
+        await self.auth.shares.close()
+
+
+def open_oidc(settings: Settings, logins: LoginStore, secret: str) -> OidcLogin | None:
+    """The OpenID login of the settings' provider, or None without one. Nothing is
+    fetched yet: the provider's discovery happens at the first login, so a provider that
+    is down does not stop the hub (password logins and API tokens still work)."""
+    if not settings.oidc_enabled:
+        return None
+    assert settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret
+    provider = OidcProvider(
+        issuer=settings.oidc_issuer, client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret, groups_claim=settings.oidc_groups_claim,
+        admin_group=settings.oidc_admin_group, name=settings.oidc_name,
+    )
+    return OidcLogin(provider, logins=logins, secret=secret)
 
 
 async def open_access(settings: Settings, secret: str) -> Access:
     """The hub's :class:`Authenticator`, in the mode its settings and users call for."""
     directory = open_directory(settings)
     logins = open_logins(settings)
+    shares = open_shares(settings)
     limits = LoginLimits(
         per_ip=settings.login_failures_per_ip, per_user=settings.login_failures_per_user,
         window=settings.login_window,
@@ -94,13 +125,15 @@ async def open_access(settings: Settings, secret: str) -> Access:
     def authenticator(mode: AuthMode) -> Authenticator:
         return Authenticator(
             mode=mode, secret=secret, directory=directory, logins=logins,
+            shares=shares,
             session_hours=settings.session_hours, allowed_hosts=settings.allowed_hosts,
             limits=limits,
+            oidc=open_oidc(settings, logins, secret) if mode is AuthMode.ACCOUNTS else None,
         )
 
     if settings.trust_user_header:
         return Access(authenticator(AuthMode.PROXY))
-    if await directory.list():
+    if settings.oidc_enabled or await directory.list():
         return Access(authenticator(AuthMode.ACCOUNTS))
     if settings.no_auth or is_loopback(settings.host):
         if not is_loopback(settings.host):
@@ -116,5 +149,9 @@ async def open_access(settings: Settings, secret: str) -> Access:
     except UserExists:
         pass  # another hub of this Redis made it a moment ago; its link is as good
     await logins.create_link(token_digest(token), BOOTSTRAP_ADMIN, ttl=LINK_SECONDS)
-    url = f"http://{public_host(settings.host)}:{settings.port}/login?token={token}"
+    # Behind a proxy the hub's own address is not where people reach it: TETHER_PUBLIC_URL is.
+    base = settings.base_url if settings.public_url else (
+        f"http://{public_host(settings.host)}:{settings.port}"
+    )
+    url = f"{base}/login?token={token}"
     return Access(auth, login_url=url)

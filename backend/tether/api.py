@@ -18,24 +18,34 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tether import jsontext
+from tether import inbox, jsontext
+from tether.access import Level, seen_by
+from tether.audit import Audit, Where
 from tether.envelope import error_response, tether_error_response
-from tether.errors import InvalidJson, InvalidMessage, InvalidQuery, PayloadTooLarge, TetherError
+from tether.errors import (
+    Forbidden,
+    InvalidJson,
+    InvalidMessage,
+    InvalidQuery,
+    PayloadTooLarge,
+    TetherError,
+)
 from tether.forms import field_errors
 from tether.messages import (
     Answer,
     Answered,
     ForkSession,
-    Session,
     SnapshotEvent,
     StartSession,
     TaskInfo,
     TaskList,
     now_iso,
-    seen_by,
 )
+from tether.principal import Principal
 from tether.quotas import Quotas
-from tether.sessions import SessionManager
+from tether.sessions import Grant, SessionManager
+from tether.store.base import EVERYONE
+from tether.tracing import trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,7 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_PAGE_BYTES = 4 * 1024 * 1024
 LIST_CHUNK = 10  # sessions read from the store at a time for GET /api/sessions
 STATUSES = ("pending", "running", "waiting", "completed", "failed", "cancelled")
+REQUEST_STATUSES = ("open",)
 B = TypeVar("B", bound=BaseModel)
 
 
@@ -50,9 +61,9 @@ def json_response(body: BaseModel, status: int = 200) -> Response:
     return Response(body.model_dump_json(), status_code=status, media_type="application/json")
 
 
-def session_response(session: Session, user: str, status: int = 200) -> Response:
-    """A Session as ``user`` may see it (see :func:`tether.messages.seen_by`)."""
-    return json_response(seen_by(session, user), status)
+def session_response(grant: Grant, status: int = 200) -> Response:
+    """A Session as its caller may see it (see :func:`tether.access.seen_by`)."""
+    return json_response(seen_by(grant.record.session, grant.level), status)
 
 
 async def tether_error_handler(request: Request, exc: Exception) -> Response:
@@ -99,7 +110,7 @@ async def read_body(request: Request, model: type[B], *, optional: bool = False)
         raise InvalidMessage("The body does not fit.", fields=field_errors(exc)) from exc
 
 
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -110,7 +121,7 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return int(raw)
 
 
-def _manager(request: Request) -> SessionManager:
+def manager_of(request: Request) -> SessionManager:
     manager: SessionManager = request.state.manager
     return manager
 
@@ -120,11 +131,30 @@ def _user(request: Request) -> str:
     return user
 
 
+def principal_of(request: Request) -> Principal:
+    principal: Principal = request.state.principal
+    return principal
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name)
+    if raw in (None, "", "0", "false"):
+        return False
+    if raw in ("1", "true"):
+        return True
+    raise InvalidQuery(f"{name!r} is 1 or 0.", fields={name: raw or ""})
+
+
+def _audit(request: Request) -> Audit:
+    audit: Audit = request.state.audit
+    return audit
+
+
 async def list_tasks(request: Request) -> Response:
     tasks = [
         TaskInfo(name=t.name, title=t.title, description=t.description,
                  input_schema=t.input_schema(), view=t.view)
-        for t in _manager(request).hub
+        for t in manager_of(request).hub
     ]
     return json_response(TaskList(tasks=tasks))
 
@@ -135,21 +165,32 @@ async def start_session(request: Request) -> Response:
     if key is not None and not 0 < len(key) <= 200:
         raise InvalidQuery("Idempotency-Key must be 1 to 200 characters.")
     quotas: Quotas = request.state.quotas
-    await quotas.admit_start(_user(request))
-    session, created = await _manager(request).start(
-        body.task, body.inputs, owner=_user(request), idempotency_key=key
+    session, created = await manager_of(request).start(
+        body.task, body.inputs, owner=_user(request), idempotency_key=key,
+        trace_headers=trace_headers(request.headers),
+        quota=quotas.for_start(),
     )
-    return session_response(session, _user(request), 201 if created else 200)
+    level = Level.ADMIN if principal_of(request).is_admin else Level.OWNER
+    return json_response(seen_by(session, level), 201 if created else 200)
 
 
 async def list_sessions(request: Request) -> Response:
+    """The caller's sessions; ``?shared=1`` those shared with them; ``?all=1`` (admins)
+    every session."""
     status = request.query_params.get("status") or None
     if status is not None and status not in STATUSES:
         raise InvalidQuery(f"Unknown status {status!r}.", fields={"status": status})
-    limit = _int_param(request, "limit", 20, 1, 100)
+    limit = int_param(request, "limit", 20, 1, 100)
     cursor = request.query_params.get("before") or None
-    user = _user(request)
-    store = _manager(request).store
+    who = principal_of(request)
+    shared, everyone = _flag(request, "shared"), _flag(request, "all")
+    if shared and everyone:
+        raise InvalidQuery("Ask for shared=1 or for all=1, not both.")
+    if everyone and not who.is_admin:
+        raise Forbidden("Only admins may list every session.")
+    manager = manager_of(request)
+    owner = EVERYONE if everyone else who.id
+    own_level = Level.ADMIN if who.is_admin else Level.OWNER
     # Read in small chunks and stop at MAX_PAGE_BYTES: a page of sessions with large
     # inputs ends early (its `next` says where to go on), and the hub never holds more
     # than about a chunk beyond the budget, however large the inputs are.
@@ -157,17 +198,24 @@ async def list_sessions(request: Request) -> Response:
     size = 0
     while len(items) < limit:
         chunk = min(LIST_CHUNK, limit - len(items))
-        sessions, after = await store.list_sessions(
-            user, status=status, limit=chunk, before=cursor
-        )
-        for index, session in enumerate(sessions):
-            item = seen_by(session, user).model_dump_json()
+        if shared:
+            grants, after = await manager.list_shared(
+                who, status=status, limit=chunk, before=cursor
+            )
+            seen = [seen_by(g.record.session, g.level) for g in grants]
+        else:
+            sessions, after = await manager.store.list_sessions(
+                owner, status=status, limit=chunk, before=cursor
+            )
+            seen = [seen_by(session, own_level) for session in sessions]
+        for index, session in enumerate(seen):
+            item = session.model_dump_json()
             if items and size + len(item) > MAX_PAGE_BYTES:
                 return _session_page(items, cursor)
             items.append(item)
             size += len(item) + 1
             cursor = session.id
-            if index == len(sessions) - 1:
+            if index == len(seen) - 1:
                 cursor = after
         if after is None:
             break
@@ -181,30 +229,32 @@ def _session_page(items: list[str], cursor: str | None) -> Response:
 
 
 async def get_session(request: Request) -> Response:
-    user = _user(request)
-    record = await _manager(request).get(request.path_params["session_id"], user=user)
-    return session_response(record.session, user)
+    session_id = request.path_params["session_id"]
+    grant = await manager_of(request).get(session_id, who=principal_of(request))
+    return session_response(grant)
 
 
 async def list_events(request: Request) -> Response:
-    manager = _manager(request)
+    manager = manager_of(request)
     session_id = request.path_params["session_id"]
-    user = _user(request)
-    after = _int_param(request, "after", 0, 0, 2**62)
-    limit = _int_param(request, "limit", 1000, 1, 10_000)
-    await manager.get(session_id, user=user)
+    who = principal_of(request)
+    after = int_param(request, "after", 0, 0, 2**62)
+    limit = int_param(request, "limit", 1000, 1, 10_000)
+    await manager.get(session_id, who=who)
     events = await manager.store.read_events(session_id, after=after, limit=limit)
     frames, last_seq = events.frames, events.last_seq
     if events.trimmed:
         # Events after `after` are gone: as on the socket, a snapshot stands in for them
         # (seq = just before the oldest kept event), then the kept ones; the snapshot
         # counts as one of the page's `limit` events.
-        session = seen_by((await manager.get(session_id, user=user)).session, user)
+        grant = await manager.get(session_id, who=who)
+        session = seen_by(grant.record.session, grant.level)
         snapshot = SnapshotEvent(seq=events.gone_upto, ts=now_iso(), session=session)
         frames = [snapshot.model_dump_json(), *frames[: limit - 1]]
     frames = _within_budget(frames)
     # Frames are stored encoded: the page is spliced together, not re-serialised.
-    body = f'{{"events":[{",".join(frames)}],"last_seq":{last_seq}}}'
+    epoch = f',"epoch":{json.dumps(events.epoch)}' if events.epoch is not None else ""
+    body = f'{{"events":[{",".join(frames)}],"last_seq":{last_seq}{epoch}}}'
     return Response(body, media_type="application/json")
 
 
@@ -220,29 +270,55 @@ def _within_budget(frames: list[str]) -> list[str]:
 
 
 async def cancel_session(request: Request) -> Response:
-    user = _user(request)
-    session = await _manager(request).cancel(request.path_params["session_id"], user=user)
-    return session_response(session, user, 202)
+    who = principal_of(request)
+    session_id = request.path_params["session_id"]
+    entry = Audit.entry("cancel", user=who.id, where=Where.of(request.scope),
+                        session=session_id, via="http")
+    grant = await _audit(request).attempt(
+        entry, lambda audit: manager_of(request).cancel(session_id, who=who, audit=audit)
+    )
+    return session_response(grant, 202)
 
 
 async def answer_request(request: Request) -> Response:
     body = await read_body(request, Answer)
-    request_id = await _manager(request).answer(
-        request.path_params["session_id"],
-        user=_user(request),
-        value=body.value,
-        request_id=request.path_params["request_id"],
-    )
+    who = principal_of(request)
+    session_id = request.path_params["session_id"]
+    entry = Audit.entry("answer", user=who.id, where=Where.of(request.scope), session=session_id,
+                        request=request.path_params["request_id"], via="http")
+    request_id = await _audit(request).attempt(entry, lambda audit: manager_of(request).answer(
+        session_id, who=who, value=body.value, request_id=request.path_params["request_id"],
+        audit=audit,
+    ))
     return json_response(Answered(request_id=request_id))
 
 
 async def fork_session(request: Request) -> Response:
     body = await read_body(request, ForkSession, optional=True)
-    user = _user(request)
-    session = await _manager(request).fork(
-        request.path_params["session_id"], user=user, at_seq=body.at_seq
+    who = principal_of(request)
+    session = await manager_of(request).fork(
+        request.path_params["session_id"], who=who, at_seq=body.at_seq
     )
-    return session_response(session, user, 201)
+    level = Level.ADMIN if who.is_admin else Level.OWNER
+    return json_response(seen_by(session, level), 201)
+
+
+async def list_requests(request: Request) -> Response:
+    """``GET /api/requests?status=open``: the caller's inbox (see :mod:`tether.inbox`)."""
+    status = request.query_params.get("status") or "open"
+    if status not in REQUEST_STATUSES:
+        raise InvalidQuery(
+            f"Unknown status {status!r}: only 'open' requests are listed.",
+            fields={"status": status},
+        )
+    limit = int_param(request, "limit", 20, 1, 100)
+    before = inbox.parse_cursor(request.query_params.get("before"))
+    manager = manager_of(request)
+    page = await inbox.open_requests(
+        manager.store, manager.shares, manager.hub, principal_of(request),
+        limit=limit, before=before,
+    )
+    return json_response(page)
 
 
 async def api_not_found(request: Request) -> Response:
@@ -260,6 +336,7 @@ def routes() -> list[Route]:
         Route(f"{sessions}/cancel", cancel_session, methods=["POST"]),
         Route(f"{sessions}/fork", fork_session, methods=["POST"]),
         Route(f"{sessions}/requests/{{request_id}}", answer_request, methods=["POST"]),
+        Route("/api/requests", list_requests, methods=["GET"]),
         Route("/api/{path:path}", api_not_found, methods=["GET", "POST", "PUT", "DELETE"]),
     ]
 

@@ -10,7 +10,9 @@ A hub runs in one of three modes (:class:`AuthMode`), chosen at start (``cli.py`
 - ``accounts`` — users from a :class:`~tether.users.UserDirectory`. A request proves who
   it is with ``Authorization: Bearer <API token>`` or with the session cookie that
   ``POST /api/login`` sets (``tether_session``; ``__Host-tether_session`` under https).
-  Nothing is ever issued to a request without credentials: the API answers 401.
+  Nothing is ever issued to a request without credentials: the API answers 401. With an
+  OpenID provider configured (``oidc.py``), its callback sets the same session cookie;
+  the session of such a user carries the roles and groups the provider gave.
 - ``proxy`` — ``TETHER_TRUST_USER_HEADER=1``: an authenticating reverse proxy names the
   user in exactly one ``X-Tether-User`` header, and the ``Host`` must be one of
   ``TETHER_ALLOWED_HOSTS``.
@@ -31,6 +33,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import parse_qs
 
 from itsdangerous import BadSignature, TimestampSigner
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,16 +42,23 @@ from tether.cookies import CookieSpec, cookie_values
 from tether.credentials import Passwords, token_digest
 from tether.envelope import close_message, tether_error_response
 from tether.errors import (
+    Forbidden,
     InvalidCredentials,
     InvalidHeader,
     InvalidHost,
     NotAuthenticated,
+    OidcLoginFailed,
     TetherError,
     TooManyAttempts,
+    UnknownSession,
 )
 from tether.logins import LoginSession, LoginStore
-from tether.principal import Principal
-from tether.users import UserDirectory, UserRecord, valid_name
+from tether.logs import current_user
+from tether.oidc import OidcLogin
+from tether.oidc_tokens import OidcIdentity
+from tether.principal import Principal, link_principal
+from tether.sharing import ShareStore
+from tether.users import NAME_RULE, UserDirectory, UserExists, UserRecord, valid_name
 
 ANON_COOKIE = "tether_user"
 SESSION_COOKIE = "tether_session"
@@ -56,8 +66,15 @@ SECURE_SESSION_COOKIE = "__Host-tether_session"  # RFC 6265bis: Secure, Path=/, 
 USER_HEADER = b"x-tether-user"
 MAX_USER_HEADER = 128
 ONE_YEAR = 365 * 24 * 3600
+# Share link tokens start with this, so a bearer token tells which kind it is at once.
+LINK_PREFIX = "tl_"
+SESSION_PATHS = ("/api/sessions/", "/ws/sessions/")
 # Paths that answer without an identity even where the API needs one.
-OPEN_API_PATHS = frozenset({"/api/login", "/api/logout"})
+OPEN_API_PATHS = frozenset({
+    "/api/login", "/api/logout", "/api/auth", "/api/login/oidc", "/api/login/oidc/callback",
+})
+# Prefixes of such paths: an answer link's token is its own credential (answer_api.py).
+OPEN_API_PREFIXES = ("/api/answer/",)
 
 
 class AuthMode(StrEnum):
@@ -99,6 +116,10 @@ def new_user_id() -> str:
     return "u_" + secrets.token_hex(8)
 
 
+# The headers authenticate() reads: all a socket's credential re-check needs.
+CREDENTIAL_HEADERS = frozenset({b"authorization", b"cookie", b"host", USER_HEADER})
+
+
 def _header_values(scope: Scope, name: bytes) -> list[bytes]:
     return [v for k, v in scope["headers"] if k == name]
 
@@ -109,6 +130,28 @@ def _one_header(scope: Scope, name: bytes) -> str | None:
     if len(values) > 1:
         raise InvalidHeader(f"The request has {len(values)} {name.decode()} headers.")
     return values[0].decode("latin-1") if values else None
+
+
+def new_link_token() -> str:
+    return LINK_PREFIX + secrets.token_urlsafe(32)
+
+
+def path_session(scope: Scope) -> str | None:
+    """The session id a ``/api/sessions/{id}...`` or ``/ws/sessions/{id}`` path names."""
+    path: str = scope["path"]
+    for prefix in SESSION_PATHS:
+        if path.startswith(prefix):
+            return path[len(prefix):].split("/", 1)[0] or None
+    return None
+
+
+def _link_param(scope: Scope) -> str | None:
+    """The ``link`` query parameter (the last one), if the request has one."""
+    query: bytes = scope.get("query_string", b"")
+    if b"link=" not in query:
+        return None
+    values = parse_qs(query.decode("latin-1")).get("link")
+    return values[-1] if values else None
 
 
 def is_https(scope: Scope) -> bool:
@@ -130,14 +173,18 @@ class Authenticator:
         secret: str,
         directory: UserDirectory,
         logins: LoginStore,
+        shares: ShareStore,
         passwords: Passwords | None = None,
         session_hours: float = 12.0,
         allowed_hosts: Sequence[str] = (),
         limits: LoginLimits | None = None,
+        oidc: OidcLogin | None = None,
     ) -> None:
         self.mode = mode
+        self.oidc = oidc
         self.directory = directory
         self.logins = logins
+        self.shares = shares
         self._anonymous = AnonymousIds(secret)
         # itsdangerous: an HMAC-SHA1 signature with a timestamp (checked against the
         # session's lifetime) over the random session id; the salt keeps these signatures
@@ -162,12 +209,22 @@ class Authenticator:
         Raises:
             InvalidHeader, InvalidHost: in proxy mode, a request no proxy would send.
             NotAuthenticated: a bearer token that proves nobody.
+            UnknownSession: a share link that is unknown, expired or revoked.
             StoreUnavailable: the directory or the login store does not answer.
         """
         if self.mode is AuthMode.PROXY:
+            self._check_proxy_host(scope)
+        authorization = _one_header(scope, b"authorization")
+        link = _link_param(scope) if path_session(scope) is not None else None
+        if link is None and authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() == "bearer" and token.strip().startswith(LINK_PREFIX):
+                link = token.strip()
+        if link is not None:
+            return await self._from_link(scope, link)
+        if self.mode is AuthMode.PROXY:
             return self._from_proxy(scope)
         if self.mode is AuthMode.ACCOUNTS:
-            authorization = _one_header(scope, b"authorization")
             if authorization is not None:
                 return await self._from_bearer(authorization)
             return await self._from_session_cookie(scope)
@@ -177,15 +234,52 @@ class Authenticator:
                 return Principal.anonymous(browser)
         return None
 
+    def bearer_authenticates(self, scope: Scope) -> bool:
+        """Whether :meth:`authenticate` reads this request's ``Authorization: Bearer``
+        and no cookie: the CSRF check may skip only such requests, since a browser never
+        adds that header by itself. In single-person and proxy modes only a share link's
+        token is read from it; any other bearer beside a cookie proves nothing."""
+        authorization = _one_header(scope, b"authorization")
+        if authorization is None:
+            return False
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return False
+        return self.mode is AuthMode.ACCOUNTS or token.strip().startswith(LINK_PREFIX)
+
+    @staticmethod
+    def credential(scope: Scope) -> Scope:
+        """What of ``scope`` :meth:`authenticate` reads, and nothing more: a WebSocket
+        keeps it to re-check its caller on every write frame (ws.py) without keeping
+        every header of its handshake alive."""
+        return {
+            "type": scope["type"],
+            "path": scope["path"],
+            "scheme": scope.get("scheme"),
+            "query_string": scope.get("query_string", b""),
+            "headers": [(k, v) for k, v in scope["headers"] if k in CREDENTIAL_HEADERS],
+        }
+
     @staticmethod
     def _cookie_header(scope: Scope) -> str:
         # HTTP/2 and some proxies split cookies over several headers; join them.
         return "; ".join(v.decode("latin-1") for v in _header_values(scope, b"cookie"))
 
-    def _from_proxy(self, scope: Scope) -> Principal | None:
+    async def _from_link(self, scope: Scope, token: str) -> Principal:
+        """A share link's holder; the same 404 as a missing session for a dead link."""
+        link = await self.shares.link(token_digest(token))
+        if link is None:
+            raise UnknownSession(
+                path_session(scope) or "", "This link has expired or was revoked."
+            )
+        return link_principal(link.id, link.session_id)
+
+    def _check_proxy_host(self, scope: Scope) -> None:
         host = _one_header(scope, b"host") or ""
         if not self.host_allowed(host):
             raise InvalidHost(host)
+
+    def _from_proxy(self, scope: Scope) -> Principal | None:
         values = _header_values(scope, USER_HEADER)
         if len(values) > 1:
             raise InvalidHeader("The request has more than one X-Tether-User header.")
@@ -201,6 +295,12 @@ class Authenticator:
             raise InvalidHeader("X-Tether-User is not UTF-8.") from exc
         if not name.isprintable():
             raise InvalidHeader("X-Tether-User holds control characters.")
+        # Lowercased as share targets and assignees are (access.parse_target), so that
+        # "Bob@Corp" and "bob@corp" are one person whom a share can name; a name no share
+        # or assignee could name is refused rather than let in unaddressable.
+        name = name.lower()
+        if not valid_name(name):
+            raise InvalidHeader(f"X-Tether-User is no user name: it has {NAME_RULE}.")
         return Principal.user(name)
 
     def host_allowed(self, host: str) -> bool:
@@ -249,8 +349,12 @@ class Authenticator:
             if session is None:
                 continue
             user = await self.directory.get(session.name)
-            if user is not None and user.serial == session.serial:
-                return user.principal()
+            if user is None or user.serial != session.serial:
+                continue
+            if user.oidc_subject is not None:
+                # The provider's word at this login, not the directory's.
+                return Principal.user(user.name, admin=session.admin, groups=session.groups)
+            return user.principal()
         return None
 
     # --- logging in and out --------------------------------------------------------------
@@ -291,15 +395,53 @@ class Authenticator:
         await self.logins.clear_failures(by_name)
         return user.principal(), await self.start_session(scope, user)
 
-    async def start_session(self, scope: Scope, user: UserRecord) -> tuple[bytes, bytes]:
-        """A new server-side login session for ``user``; the Set-Cookie header for it."""
+    async def start_session(
+        self, scope: Scope, user: UserRecord, *, identity: OidcIdentity | None = None
+    ) -> tuple[bytes, bytes]:
+        """A new server-side login session for ``user``; the Set-Cookie header for it.
+
+        ``identity``: what an OpenID provider said at this login (groups, admin), kept
+        in the session.
+        """
         session_id = secrets.token_urlsafe(32)
-        await self.logins.create(
-            token_digest(session_id), LoginSession(user.name, user.serial),
-            ttl=self.session_seconds,
-        )
+        session = LoginSession(user.name, user.serial)
+        if identity is not None:
+            session = LoginSession(
+                user.name, user.serial, groups=identity.groups, admin=identity.admin
+            )
+        await self.logins.create(token_digest(session_id), session, ttl=self.session_seconds)
         signed = self._signer.sign(session_id).decode()
         return self.session_cookie(scope).set_header(signed)
+
+    async def oidc_session(
+        self, scope: Scope, identity: OidcIdentity
+    ) -> tuple[Principal, tuple[bytes, bytes]]:
+        """Log in the person an OpenID provider vouched for; the principal and the cookie.
+
+        The first login makes the account ``identity.name`` bound to the provider's
+        subject; later logins must be that subject's. A name that belongs to a local
+        account (``tether users add``) or to another subject is refused, so a provider
+        user can never take over an account it did not make.
+
+        Raises:
+            OidcLoginFailed: ``account`` — the name belongs to another account.
+        """
+        user = await self.directory.get(identity.name)
+        if user is None:
+            user = UserRecord(name=identity.name, oidc_subject=identity.subject)
+            try:
+                await self.directory.add(user)
+            except UserExists:  # made a moment ago, by this person's other tab or not
+                user = await self.directory.get(identity.name)
+        if user is None or user.oidc_subject != identity.subject:
+            owner = "a local account" if user is not None and not user.oidc_subject else (
+                "another OpenID account"
+            )
+            raise OidcLoginFailed(
+                "account", f"The user name {identity.name!r} belongs to {owner}."
+            )
+        principal = Principal.user(user.name, admin=identity.admin, groups=identity.groups)
+        return principal, await self.start_session(scope, user, identity=identity)
 
     async def logout(self, scope: Scope) -> tuple[bytes, bytes]:
         """End the request's login session(s) in the store; the header that clears it."""
@@ -307,13 +449,28 @@ class Authenticator:
             await self.logins.revoke(token_digest(session_id))
         return self.session_cookie(scope).clear_header()
 
-    async def spend_link(self, scope: Scope, token: str) -> tuple[bytes, bytes] | None:
-        """Log in with a one-time link's token (spent now); None if unknown or spent."""
+    async def spend_link(
+        self, scope: Scope, token: str
+    ) -> tuple[Principal, tuple[bytes, bytes]] | None:
+        """Log in with a one-time link's token (spent now): the principal and the session
+        cookie; None if the link is unknown or spent.
+
+        A wrong token counts as a failed login of the client's address, as a wrong
+        password does: tokens cannot be guessed, but the tries are bounded all the same.
+
+        Raises:
+            TooManyAttempts: too many recent failures from this address.
+        """
+        by_ip = f"ip:{client_ip(scope)}"
+        count, wait = await self.logins.failures(by_ip, window=self._limits.window)
+        if count >= self._limits.per_ip:
+            raise TooManyAttempts(wait)
         name = await self.logins.spend_link(token_digest(token))
         user = await self.directory.get(name) if name is not None else None
         if user is None:
+            await self.logins.add_failure(by_ip, window=self._limits.window)
             return None
-        return await self.start_session(scope, user)
+        return user.principal(), await self.start_session(scope, user)
 
     def anonymous_cookie(self, scope: Scope, browser_id: str) -> tuple[bytes, bytes]:
         spec = CookieSpec(ANON_COOKIE, ONE_YEAR, same_site="Lax", secure=is_https(scope))
@@ -362,12 +519,24 @@ class IdentityMiddleware:
             if auth.mode is AuthMode.ANONYMOUS and _may_issue_identity(scope):
                 principal = Principal.anonymous(new_user_id())
                 send = _with_header(send, auth.anonymous_cookie(scope, principal.id))
-            elif scope["path"].startswith("/api/") and scope["path"] not in OPEN_API_PATHS:
+            elif scope["path"].startswith("/api/") and not _open_path(scope["path"]):
                 await tether_error_response(NotAuthenticated())(scope, receive, send)
+                return
+        if principal is not None and principal.session_scope is not None:
+            # A link reaches session routes only (another session's id: the manager's
+            # 404, as for anyone who may not see it).
+            if path_session(scope) is None and scope["path"].startswith("/api/"):
+                refusal = Forbidden("A share link shows its one session and nothing else.")
+                await tether_error_response(refusal)(scope, receive, send)
                 return
         state["principal"] = principal
         state["user"] = principal.id if principal is not None else None
+        current_user.set(state["user"])  # this request's log lines name who asked
         await self.app(scope, receive, send)
+
+
+def _open_path(path: str) -> bool:
+    return path in OPEN_API_PATHS or path.startswith(OPEN_API_PREFIXES)
 
 
 def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:

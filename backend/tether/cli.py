@@ -1,4 +1,5 @@
-"""``tether serve MODULE:ATTR ...``: run a hub process.
+"""``tether serve MODULE:ATTR ...``: run a hub process (or, with ``--workers N``, N of
+them on one port: see :mod:`tether.workers`).
 
 Every failure a person can cause here gets one clear line and a non-zero exit: a module
 path that does not import, an attribute that is not a ``Hub``, a Redis that does not
@@ -10,49 +11,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import importlib
-import logging
 import os
+import secrets
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
-import uvicorn
-
-from tether import users_cli
-from tether.app import create_app
+from tether import logs, sessions_cli, users_cli
 from tether.config import DEFAULT_TASKS, Settings, redacted
 from tether.errors import StoreUnavailable
-from tether.http_protocol import http_protocol
-from tether.hub import Hub
-from tether.socket_protocol import TetherWebSocketProtocol
+from tether.hub import load_hub
+from tether.logs import LEVELS, LogFormat
+from tether.serving import hub_server
 from tether.store import open_store
+from tether.workers import Supervisor
 
 
 class CliError(Exception):
     """A problem to report in one line."""
-
-
-def load_hub(specs: Sequence[str]) -> Hub:
-    """Import ``module:attr`` for each spec and combine the hubs."""
-    hubs: list[Hub] = []
-    for spec in specs:
-        module_name, sep, attr = spec.partition(":")
-        if not sep or not module_name or not attr:
-            raise CliError(f"{spec!r} is not MODULE:ATTR (for example myapp.tasks:hub)")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise CliError(f"cannot import module {module_name!r}: {exc}") from exc
-        hub = getattr(module, attr, None)
-        if not isinstance(hub, Hub):
-            raise CliError(f"{spec!r} is not a tether.Hub (found {type(hub).__name__})")
-        hubs.append(hub)
-    try:
-        return Hub.combine(hubs)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -92,35 +70,31 @@ async def check_store(settings: Settings) -> None:
         await store.close()
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings) -> int:
+    """Serve until SIGTERM/SIGINT: one hub in this process, or, with ``settings.workers``
+    above 1, a supervisor of that many hub processes on the same socket (workers.py)."""
     hub = load_hub(settings.task_specs)
     asyncio.run(check_store(settings))
     sock = bind(settings.host, settings.port)
     port = sock.getsockname()[1]
     settings = settings.with_(port=port)  # the one-time login URL names the real port
-    config = uvicorn.Config(
-        create_app(settings, hub),
-        ws=TetherWebSocketProtocol,
-        http=http_protocol(settings.header_timeout),
-        timeout_keep_alive=settings.keepalive_timeout,  # type: ignore[arg-type]
-        ws_max_size=settings.max_frame_bytes,
-        ws_ping_interval=settings.ping_interval,
-        ws_ping_timeout=settings.ping_interval,
-        ws_per_message_deflate=False,  # compression costs ~64 KiB per idle socket
-        timeout_graceful_shutdown=int(settings.shutdown_timeout),
-        log_level="info",
-        access_log=False,
-        lifespan="on",
-    )
     store = "memory (nothing persists)"
     if settings.redis_url:
         store = f"Redis at {redacted(settings.redis_url)}"
     url = f"http://{settings.host}:{port}"
-    print(f"Tether serving {len(hub.tasks)} tasks on {url} - store: {store}", flush=True)
+    supervisor = Supervisor(settings, sock) if settings.workers > 1 else None
+    workers = ""
+    if supervisor is not None:
+        workers = f" - {settings.workers} workers: {', '.join(supervisor.hub_ids)}"
+    print(f"Tether serving {len(hub.tasks)} tasks on {url} - store: {store}{workers}",
+          flush=True)
     if settings.no_auth:
         print("WARNING: --no-auth: no login on this hub; whoever reaches it can start, watch "
               "and answer every task. For development only.", file=sys.stderr, flush=True)
-    uvicorn.Server(config).run(sockets=[sock])
+    if supervisor is not None:
+        return supervisor.run()
+    hub_server(settings, hub).run(sockets=[sock])
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -139,7 +113,13 @@ def parser() -> argparse.ArgumentParser:
                    help="users TOML file for the memory store (see `tether users`)")
     s.add_argument("--no-auth", action="store_true",
                    help="serve anonymously on any interface: for development only")
+    s.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="hub processes sharing the port and the Redis store, each with its "
+                        "own hub id (default 1, TETHER_WORKERS; above 1 needs --redis)")
+    s.add_argument("--log-level", default=None, choices=LEVELS,
+                   help="the least severe records logged (default info, TETHER_LOG_LEVEL)")
     users_cli.add_parser(sub)
+    sessions_cli.add_parser(sub)
     return p
 
 
@@ -158,19 +138,27 @@ def import_from_cwd() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     import_from_cwd()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "users":
+            logs.configure()
             asyncio.run(users_cli.run(args))
+            return 0
+        if args.command in ("sessions", "hubs"):
+            logs.configure(level="warning")
+            asyncio.run(sessions_cli.run(args))
             return 0
         settings = Settings.from_env(
             host=args.host, port=args.port, redis_url=args.redis,
             task_specs=tuple(args.tasks) or None,
             users_file=Path(args.users) if args.users else None,
-            no_auth=args.no_auth or None,
+            no_auth=args.no_auth or None, log_level=args.log_level, workers=args.workers,
         )
-        serve(settings)
-    except (CliError, users_cli.UsersError, StoreUnavailable, ValueError) as exc:
+        if not settings.hub_id:  # named here, so the log lines and the hub agree
+            settings = settings.with_(hub_id=f"hub-{secrets.token_hex(4)}")
+        logs.configure(level=settings.log_level, fmt=cast(LogFormat, settings.log_format),
+                       hub_id=settings.hub_id)
+        return serve(settings)
+    except (CliError, users_cli.UsersError, sessions_cli.SessionsError, StoreUnavailable,
+            ValueError) as exc:
         print(f"tether: {exc}", file=sys.stderr)
         return 2
-    return 0

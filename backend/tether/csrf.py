@@ -13,9 +13,12 @@ attaches the hub's cookie. So every write under ``/api/`` (POST, PUT, PATCH, DEL
   ``Origin`` on every non-GET request; one without it is refused when its
   ``Sec-Fetch-Site`` says another site made it. Otherwise 403 ``cross_site_request``.
 
-A request with ``Authorization: Bearer`` is exempt: a browser never adds that header by
-itself, so a page of another site cannot forge it. Requests with neither ``Origin`` nor
-``Sec-Fetch-Site`` come from programs (curl, SDKs), not from a browser page, and pass.
+A request that ``Authorization: Bearer`` authenticates is exempt: a browser never adds
+that header by itself, so a page of another site cannot forge it. That is a bearer in
+accounts mode (where a request with one is never read for its cookie) or a share link's
+token; any other bearer (``Bearer junk`` beside a single-person cookie) exempts nothing.
+Requests with neither ``Origin`` nor ``Sec-Fetch-Site`` come from programs (curl, SDKs),
+not from a browser page, and pass.
 
 The middleware runs before the identity middleware, so a refused request is also never
 issued a new identity.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tether.auth import Authenticator
 from tether.envelope import tether_error_response
 from tether.errors import CrossSiteRequest, TetherError, UnsupportedMediaType
 
@@ -53,8 +57,13 @@ def own_origin(scope: Scope, headers: dict[str, str]) -> str | None:
 
 def refusal(scope: Scope, headers: dict[str, str], allowed: frozenset[str]) -> TetherError | None:
     """Why this write is refused, or None when it may go on."""
-    if headers.get("authorization", "").lower().startswith("bearer "):
-        return None
+    auth: Authenticator | None = scope.get("state", {}).get("auth")
+    if auth is not None:
+        try:
+            if auth.bearer_authenticates(scope):
+                return None
+        except TetherError:  # two Authorization headers: the identity layer refuses it
+            return None
     content_type = headers.get("content-type")
     has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
     if content_type is not None or has_body:

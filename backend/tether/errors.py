@@ -6,6 +6,9 @@ The tree::
     ├── NotAuthenticated             401 not_authenticated      (WS close 4401)
     ├── InvalidCredentials           401 invalid_credentials    (POST /api/login)
     ├── TooManyAttempts              429 too_many_attempts      (with Retry-After)
+    ├── OidcDisabled                 404 oidc_disabled          (no OpenID provider set)
+    ├── OidcLoginFailed              400 oidc_login_failed      (carries a ``reason``; the
+    │                                                            callback redirects to /login)
     ├── InvalidHeader                400 invalid_header         (WS close 1008)
     ├── InvalidHost                  400 invalid_host           (WS close 1008)
     ├── UnknownTask                  404 unknown_task
@@ -20,9 +23,17 @@ The tree::
     ├── PayloadTooLarge              413 payload_too_large
     ├── UnsupportedMediaType         415 unsupported_media_type (a write's body is not JSON)
     ├── CrossSiteRequest             403 cross_site_request     (a write from another site)
+    ├── Forbidden                    403 forbidden              (WS error frame)
+    ├── UnknownShare                 404 unknown_share
+    ├── UnknownLink                  404 unknown_link
+    ├── UnknownWebhook               404 unknown_webhook
+    ├── UnknownNotification          404 unknown_notification   (not in a delivery log)
     ├── IdempotencyKeyReused         422 idempotency_key_reused
     ├── TooManyOpenSessions          429 too_many_open_sessions (TETHER_MAX_OPEN_SESSIONS)
     ├── TooManyStarts                429 too_many_starts        (with Retry-After)
+    ├── UnknownLink                  404 unknown_link           (a share or answer link)
+    ├── AnswerLinkUsed               409 link_used              (an answer link, used once)
+    ├── AnswerLinkExpired            410 link_expired
     ├── AlreadyAnswered              409 already_answered       (WS error frame)
     ├── AlreadyFinished              409 already_finished
     ├── SessionFinished              409 session_finished       (WS error frame)
@@ -30,7 +41,13 @@ The tree::
     ├── LeaseLost                    raised inside a runner whose session another hub took over
     ├── Nondeterminism               a resumed task no longer makes its recorded calls
     ├── RequestTimedOut              a request expired and the task gave no default
-    └── SealBroken                   a secret answer sealed with another hub secret
+    ├── SealBroken                   a secret answer sealed with another hub secret
+    ├── ExecutorUnavailable          ``executor="ray"`` on a hub without TETHER_RAY_ADDRESS
+    │                                (or without the ray package, or its cluster unreachable)
+    ├── NotImportable                a function for an executor is not module-level (also a
+    │                                TypeError)
+    └── WorkerDied                   a Ray task ended without a result or an exception of its
+                                     own (its worker was killed, its node died); a step failure
 
 Each subclass carries the data that names what went wrong (``UnknownSession(session_id)``)
 and class attributes for its HTTP status, error ``code`` and, where a WebSocket ends with
@@ -94,6 +111,40 @@ class TooManyAttempts(TetherError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class OidcDisabled(TetherError):
+    status = 404
+    code = "oidc_disabled"
+
+    def __init__(self) -> None:
+        super().__init__("This hub has no OpenID Connect provider (TETHER_OIDC_ISSUER).")
+
+
+class OidcLoginFailed(TetherError):
+    """An OpenID Connect login that cannot finish.
+
+    ``reason`` is one of :data:`OIDC_REASONS`; it is what the login page is told (the
+    message, which may quote the provider, goes only to the hub's log).
+    """
+
+    status = 400
+    code = "oidc_login_failed"
+
+    def __init__(self, reason: str, message: str) -> None:
+        if reason not in OIDC_REASONS:
+            raise ValueError(f"unknown OpenID login failure reason {reason!r}")
+        super().__init__(message)
+        self.reason = reason
+
+
+OIDC_REASONS = frozenset({
+    "state",        # no, a forged, an expired or an already spent login state
+    "provider",     # the provider answered with an error (the person declined, ...)
+    "token",        # the code exchange failed, or the ID token did not verify
+    "account",      # no usable user name, or the name belongs to another account
+    "unavailable",  # the provider cannot be reached, or its discovery document is wrong
+})
 
 
 class InvalidHeader(TetherError):
@@ -213,6 +264,75 @@ class CrossSiteRequest(TetherError):
         self.origin = origin
 
 
+class Forbidden(TetherError):
+    """The caller is known but may not do this: a viewer answering, anyone but an assignee
+    (or an admin) answering an assigned request, a member cancelling a session shared with
+    them, a share link writing anything, a non-admin reading the audit log. Where merely
+    knowing that a thing exists would tell too much, the hub answers 404 instead
+    (``UnknownSession``)."""
+
+    status = 403
+    code = "forbidden"
+
+    def __init__(self, message: str = "You may not do this.") -> None:
+        super().__init__(message)
+
+
+class UnknownShare(TetherError):
+    status = 404
+    code = "unknown_share"
+
+
+class NotSignedIn(TetherError):
+    """An answer link used without its person signed in, on a hub whose policy asks for
+    it (``TETHER_ANSWER_LINK_LOGIN=required``)."""
+
+    status = 401
+    code = "not_signed_in"
+
+    def __init__(self, person: str) -> None:
+        super().__init__(
+            f"This hub asks you to sign in as {person} before answering by link; "
+            "sign in, then open the link again."
+        )
+
+
+class UnknownLink(TetherError):
+    status = 404
+    code = "unknown_link"
+
+
+class AnswerLinkUsed(TetherError):
+    """An answer link (``answer_links.py``) that already answered: each works once."""
+
+    status = 409
+    code = "link_used"
+
+    def __init__(self) -> None:
+        super().__init__("This answer link was already used; each link answers once.")
+
+
+class AnswerLinkExpired(TetherError):
+    status = 410
+    code = "link_expired"
+
+    def __init__(self, expired_at: str) -> None:
+        super().__init__(f"This answer link expired at {expired_at}.")
+        self.expired_at = expired_at
+
+
+class UnknownWebhook(TetherError):
+    status = 404
+    code = "unknown_webhook"
+
+
+class UnknownNotification(TetherError):
+    """A redelivery of a notification the webhook's delivery log does not hold."""
+
+    status = 404
+    code = "unknown_notification"
+
+
 class TooManyOpenSessions(TetherError):
     status = 429
     code = "too_many_open_sessions"
@@ -329,3 +449,38 @@ class SealBroken(TetherError):
             "A secret answer cannot be opened with this hub's secret; every hub of a "
             "store must share TETHER_SECRET."
         )
+
+
+class ExecutorUnavailable(TetherError):
+    """``executor=NAME`` was asked for and this hub cannot offer it; ``reason`` says why
+    (``TETHER_RAY_ADDRESS`` unset, the ``ray`` package missing, the cluster unreachable)."""
+
+    code = "executor_unavailable"
+
+    def __init__(self, executor: str, reason: str) -> None:
+        super().__init__(f"The {executor!r} executor is unavailable: {reason}")
+        self.executor = executor
+        self.reason = reason
+
+
+class NotImportable(TetherError, TypeError):
+    """A function handed to an executor cannot be imported by name where it will run: a
+    lambda, a function defined inside another, a method, a callable object, ``__main__``."""
+
+    code = "not_importable"
+
+    def __init__(self, function: str, reason: str) -> None:
+        super().__init__(
+            f"{function} cannot run on an executor: {reason}. Define it at the top level of a "
+            "module that the cluster's workers can import, and pass what it needs as arguments."
+        )
+        self.function = function
+        self.reason = reason
+
+
+class WorkerDied(TetherError):
+    """A task sent to an executor ended without a result and without an exception of its
+    own: its worker process was killed, its node died, it ran out of memory. A step
+    failure like any other (retried or offered for retry as the step's ``Retry`` says)."""
+
+    code = "worker_died"

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Literal
 
 from tether.closecodes import CloseCode
+from tether.epochs import plan_replay
 from tether.messages import ReplayComplete, ReplayStart, Session, SnapshotEvent, now_iso, seq_of
-from tether.store.base import EventRange, Store
+from tether.store.base import ACCESS_CHANGED, EventRange, Store
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +47,15 @@ class Outbox:
     """One connection's ordered, bounded send path. See the module docstring.
 
     An idle connection holds no task: a writer task exists while there is something to
-    send (the replay, then each burst of live frames) and ends when the queue is empty.
+    send that has to wait (the replay, a gap to fill from the log, a client that does not
+    read fast enough) and ends when the queue is empty. A live frame that can go at once
+    goes without one (``send_now``).
     """
 
     __slots__ = (
-        "_close", "_limit", "_newest", "_on_error", "_queue", "_send", "_snapshot", "_store",
-        "_writer", "after", "last", "phase", "session_id",
+        "_close", "_limit", "_newest", "_on_error", "_queue", "_replayed", "_send", "_send_now",
+        "_snapshot", "_store", "_writer", "after", "epoch", "last", "phase", "recheck",
+        "session_id",
     )
 
     def __init__(
@@ -64,12 +69,26 @@ class Outbox:
         close: Callable[[CloseCode, str], None],
         on_error: Callable[[BaseException], None],
         limit: int,
+        recheck: Callable[[], None] | None = None,
+        epoch: str | None = None,
+        replayed: Callable[[float, int], None] | None = None,
+        send_now: Callable[[str], bool] | None = None,
     ) -> None:
+        """``recheck``: called when the session's shares or links lose someone, so the
+        connection can ask again whether its caller still may watch. ``epoch``: the log
+        epoch the client's ``after`` counts in (None: it did not say; epochs.py).
+        ``replayed``: told how long the replay took and how many events it sent (the hub's
+        metrics). ``send_now``: sends a frame if it can without waiting (True), as
+        ``send`` would; else False, and the frame goes through the writer task."""
+        self._replayed = replayed
         self.session_id = session_id
+        self.recheck = recheck
         self.after = after
+        self.epoch = epoch
         self.last = after
         self._store = store
         self._send = send
+        self._send_now = send_now
         self._snapshot = snapshot
         self._close = close
         self._on_error = on_error
@@ -139,6 +158,10 @@ class Outbox:
 
     def _enqueue(self, frames: Sequence[str]) -> None:
         queue = self._queue
+        if queue is None and self._writer is None and self.phase == "live":
+            frames = self._send_at_once(frames)
+            if not frames:
+                return
         if queue is None:
             queue = self._queue = deque()
         if len(queue) + len(frames) > self._limit:
@@ -148,22 +171,74 @@ class Outbox:
         if self.phase == "live" and self._writer is None:
             self._spawn(self._drain())
 
+    def _send_at_once(self, frames: Sequence[str]) -> Sequence[str]:
+        """Send, without a task, the frames that need no wait: in order, up to the first
+        that needs one (a gap to fill from the log, a socket that cannot take it now),
+        which is returned with the rest for the writer task. Only while live with
+        nothing queued and no writer, so the order is :meth:`_drain`'s."""
+        send_now = self._send_now
+        if send_now is None:
+            return frames
+        for i, frame in enumerate(frames):
+            if frame == _RESYNC:
+                return frames[i:]
+            if frame[2] != "s":  # a control frame: {"type":...
+                if not send_now(frame):
+                    return frames[i:]
+                continue
+            seq = seq_of(frame)
+            if seq <= self.last:
+                continue
+            if seq > self.last + 1 or not send_now(frame):
+                return frames[i:]
+            self.last = seq
+        return ()
+
     # --- the writer ------------------------------------------------------------------
 
     async def _replay_then_live(self) -> None:
+        started = time.perf_counter()
         await self._replay()
+        if self._replayed is not None:
+            self._replayed(time.perf_counter() - started, self.last - self.after)
         await self._catch_up()
         await self._drain()
 
     async def _replay(self) -> None:
         chunk = await self._store.read_events(self.session_id, after=self.after, limit=READ_CHUNK)
+        chunk, reset = await self._check_epoch(chunk)
         target = chunk.last_seq
         self.last = min(self.after, target)
-        await self._send(ReplayStart(after=self.after, last_seq=target).model_dump_json())
+        start = ReplayStart(after=self.after, last_seq=target, epoch=self.epoch, reset=reset)
+        await self._send(start.model_dump_json())
         while self.last < target and await self._send_chunk(chunk, upto=target):
             if self.last < target:
                 chunk = await self._read()
         await self._send(ReplayComplete(last_seq=max(target, self.last)).model_dump_json())
+
+    async def _check_epoch(self, chunk: EventRange) -> tuple[EventRange, bool]:
+        """Hold the client's position against the log's epoch (epochs.py): renew the epoch
+        when the log lost what the client saw, give a log that has none its first, and
+        start from the beginning when the client's view is void. Returns the first chunk
+        to replay and whether the client must reset."""
+        plan = plan_replay(
+            after=self.after, epoch=self.epoch, log_last=chunk.last_seq, log_epoch=chunk.epoch
+        )
+        epoch = chunk.epoch
+        if plan.lost or epoch is None:
+            epoch = await self._store.renew_epoch(
+                self.session_id, replacing=chunk.epoch if plan.lost else None
+            )
+            if plan.lost:
+                log.warning(
+                    "Session %s: a client saw events up to %d, the log ends at %d; "
+                    "its epoch is now %s", self.session_id, self.after, chunk.last_seq, epoch,
+                )
+        self.epoch = epoch
+        if not plan.reset:
+            return chunk, False
+        self.after = 0
+        return await self._store.read_events(self.session_id, after=0, limit=READ_CHUNK), True
 
     async def _catch_up(self) -> None:
         self.phase = "catchup"
@@ -274,7 +349,11 @@ class Fanout:
             outbox.offer(frames, newest)
 
     def on_command(self, session_id: str, command: str) -> None:
-        return None
+        if command != ACCESS_CHANGED:
+            return
+        for outbox in list(self._outboxes.get(session_id, ())):
+            if outbox.recheck is not None:
+                outbox.recheck()
 
     def on_resync(self) -> None:
         for outbox in self.all_outboxes():

@@ -8,6 +8,11 @@ connection whose request line and headers are not complete within ``header_timeo
 seconds of its first byte (or of the connection, for the first request). The body is
 read by the app, with its own size limits; WebSockets leave this protocol on upgrade.
 
+It also sets ``TCP_NODELAY`` on each connection and sends the writes of one event-loop
+turn as one, as session sockets do (:mod:`tether.socket_protocol`): an answer's head and
+body leave in one segment, at once, whoever made the listening socket. A connection that
+upgrades to a WebSocket hands the same writer on.
+
 ``tether serve`` selects it with ``uvicorn.Config(http=http_protocol(timeout))``.
 """
 
@@ -20,6 +25,8 @@ from typing import cast
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from tether.socket_protocol import _TurnWriter, set_nodelay
+
 log = logging.getLogger(__name__)
 
 
@@ -28,7 +35,8 @@ class HeadTimeoutProtocol(H11Protocol):
     _head_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        set_nodelay(transport)
+        super().connection_made(_TurnWriter(transport))  # type: ignore[arg-type]
         self._arm()
 
     def data_received(self, data: bytes) -> None:

@@ -7,10 +7,11 @@ Schema is the start form the browser renders.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 import typing
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -133,6 +134,30 @@ class Hub:
                     raise ValueError(f"Two hubs both define a task named {task.name!r}.")
                 combined._tasks[task.name] = task
         return combined
+
+
+def load_hub(specs: Sequence[str]) -> Hub:
+    """Import ``module:attr`` for each spec and combine the hubs (``tether serve``'s
+    arguments; each worker process loads them again).
+
+    Raises:
+        ValueError: with one line to show, if a spec is not ``MODULE:ATTR``, its module
+            does not import, its attribute is not a ``Hub``, or two hubs share a task name.
+    """
+    hubs: list[Hub] = []
+    for spec in specs:
+        module_name, sep, attr = spec.partition(":")
+        if not sep or not module_name or not attr:
+            raise ValueError(f"{spec!r} is not MODULE:ATTR (for example myapp.tasks:hub)")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ValueError(f"cannot import module {module_name!r}: {exc}") from exc
+        hub = getattr(module, attr, None)
+        if not isinstance(hub, Hub):
+            raise ValueError(f"{spec!r} is not a tether.Hub (found {type(hub).__name__})")
+        hubs.append(hub)
+    return Hub.combine(hubs)
 
 
 def _input_model(fn: TaskFn) -> type[BaseModel]:

@@ -10,7 +10,8 @@ Every unfinished session has a lease in the store: the hub named in its record's
   let them go, claims them atomically (only one hub wins) and resumes them from their
   journal;
 - on graceful shutdown, releases its leases so another hub resumes at once instead of
-  after the expiry;
+  after the expiry, including a session it had claimed but not yet handed to a runner
+  when it was stopped (hubs stopping together adopt each other's releases);
 - at start-up, reclaims at once the sessions still recorded under its own id (a hub
   restarted with the same ``TETHER_HUB_ID``).
 """
@@ -20,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, Protocol
 
 from tether.errors import StoreUnavailable
+from tether.sessions import session_id_time
 from tether.store.base import RELEASES
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,8 @@ class LeaseStore(Protocol):
 
     async def release(self, runner: str, session_ids: Collection[str]) -> int: ...
 
+    async def ping(self) -> bool: ...
+
 
 class LeaseKeeper:
     """Renews, adopts, releases. One per hub process; see the module docstring."""
@@ -59,7 +64,11 @@ class LeaseKeeper:
         adopt: Callable[[str], Awaitable[None]],
         skip: Callable[[str], bool] = lambda session_id: False,
         scan_batch: int = 100,
+        took_over: Callable[[], None] | None = None,
+        round_trip: Callable[[float], None] | None = None,
     ) -> None:
+        """``took_over``: told of every lease this keeper claims; ``round_trip``: given
+        the time of a store PING once per round (both for the hub's metrics)."""
         self._store = store
         self._runner_id = runner_id
         self._interval = lease_seconds / 3
@@ -68,13 +77,20 @@ class LeaseKeeper:
         self._adopt = adopt
         self._skip = skip
         self._scan_batch = scan_batch
+        self._took_over = took_over
+        self._round_trip = round_trip
         self._task: asyncio.Task[None] | None = None
+        self._started = 0.0  # when start() ran: sessions made since are not left over
+        # Claimed (or being claimed) and not yet running: a stop in between leaves the id
+        # here, so that release() lets it go with the rest.
+        self._claiming: set[str] = set()
         self._wake = asyncio.Event()
 
     async def start(self) -> None:
         """Start keeping; hear at once when any hub releases leases."""
         with contextlib.suppress(StoreUnavailable):
             await self._store.subscribe(RELEASES, self)
+        self._started = int(time.time() * 1000) / 1000  # to the ms, as session ids are
         self._task = asyncio.create_task(self._loop(), name="tether-lease-keeper")
 
     async def stop(self) -> None:
@@ -87,10 +103,13 @@ class LeaseKeeper:
                 await self._task
 
     async def release(self, session_ids: Collection[str]) -> None:
-        """Let these leases go now, so other hubs adopt the sessions at once."""
-        if session_ids:
+        """Let these leases go now, so other hubs adopt the sessions at once; with them,
+        any session this keeper was stopped between claiming and adopting. (The store
+        releases only leases its record says are ours.)"""
+        ids = {*session_ids, *self._claiming}
+        if ids:
             with contextlib.suppress(StoreUnavailable):
-                await self._store.release(self._runner_id, session_ids)
+                await self._store.release(self._runner_id, sorted(ids))
 
     async def _loop(self) -> None:
         try:
@@ -127,14 +146,20 @@ class LeaseKeeper:
         """At start-up: sessions still recorded as ours (a restart with the same hub id)
         are claimed and resumed now, without waiting for their leases to run out."""
         for session_id in await self._store.owned_by(self._runner_id):
-            if session_id not in self._running() and (
-                await self._store.claim(session_id, self._runner_id) == "ok"
-            ):
-                log.info("Resuming session %s (still ours after a restart)", session_id)
-                await self._adopt(session_id)
+            made = session_id_time(session_id)
+            if made is not None and made > self._started:
+                # Made by this process since it started: being launched, not left over
+                # from before a restart (reclaiming it would run it twice).
+                continue
+            if session_id not in self._running():
+                await self._take(session_id, "Resuming session %s (still ours after a restart)")
 
     async def tick(self) -> None:
         """One round: renew what we run, then adopt what nobody runs."""
+        if self._round_trip is not None:
+            started = time.perf_counter()
+            if await self._store.ping():  # False: unavailable, and renew will say so
+                self._round_trip(time.perf_counter() - started)
         running = list(self._running())
         if running:
             for session_id in await self._store.renew(self._runner_id, running):
@@ -143,7 +168,23 @@ class LeaseKeeper:
         for session_id in await self._store.orphans(self._scan_batch):
             if session_id in self._running() or self._skip(session_id):
                 continue
-            outcome = await self._store.claim(session_id, self._runner_id)
-            if outcome == "ok":
-                log.info("Resuming session %s", session_id)
+            await self._take(session_id, "Resuming session %s")
+
+    async def _take(self, session_id: str, message: str) -> None:
+        """Claim the session and, if we won it, hand it to the session manager."""
+        self._claiming.add(session_id)
+        try:
+            if await self._store.claim(session_id, self._runner_id) == "ok":
+                log.info(message, session_id)
+                self._claimed()
                 await self._adopt(session_id)
+        except asyncio.CancelledError:
+            raise  # stopped in between: left in _claiming, so release() lets it go
+        except BaseException:
+            self._claiming.discard(session_id)
+            raise
+        self._claiming.discard(session_id)
+
+    def _claimed(self) -> None:
+        if self._took_over is not None:
+            self._took_over()

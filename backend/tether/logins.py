@@ -6,6 +6,13 @@ deletes the entry, and removing a user deletes all of theirs (and every session 
 the account's ``serial``, so one that escaped deletion is refused once the account is
 gone or re-made).
 
+A session of an account made by an OpenID provider also keeps the groups and the admin
+role the provider's ID token gave at that login (``users.py``).
+
+An OpenID Connect login under way (its nonce and PKCE verifier, ``oidc.py``) is kept
+under its ``state``'s SHA-256 for a few minutes and spent in one step at the callback, so
+any hub of the store can finish it, and only once.
+
 Failed logins are counted in sliding windows, one per client address and one per user
 name, kept in the store so that every hub behind a load balancer counts the same tries.
 
@@ -26,6 +33,9 @@ MAX_FAILURES_KEPT = 1000  # per window: enough to count past any limit, bounded 
 class LoginSession:
     name: str
     serial: str
+    # What the OpenID provider said at this login; unused for accounts of the directory.
+    groups: frozenset[str] = frozenset()
+    admin: bool = False
 
 
 class LoginStore(Protocol):
@@ -59,6 +69,14 @@ class LoginStore(Protocol):
         """The link's user name, deleting the link in the same step; None if unknown."""
         ...
 
+    async def create_flow(self, digest: str, flow: str, *, ttl: float) -> None:
+        """Keep an OpenID login under way (``flow``, JSON) under its state's ``digest``."""
+        ...
+
+    async def spend_flow(self, digest: str) -> str | None:
+        """The flow kept under ``digest``, deleted in the same step; None if unknown."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -70,10 +88,12 @@ class MemoryLogins:
         self._sessions: dict[str, tuple[LoginSession, float]] = {}
         self._failures: dict[str, list[float]] = {}
         self._links: dict[str, tuple[str, float]] = {}
+        self._flows: dict[str, tuple[str, float]] = {}
 
     def _prune(self, now: float) -> None:
         self._sessions = {k: v for k, v in self._sessions.items() if v[1] > now}
         self._links = {k: v for k, v in self._links.items() if v[1] > now}
+        self._flows = {k: v for k, v in self._flows.items() if v[1] > now}
 
     async def create(self, digest: str, session: LoginSession, *, ttl: float) -> None:
         now = time.monotonic()
@@ -128,6 +148,17 @@ class MemoryLogins:
 
     async def spend_link(self, digest: str) -> str | None:
         entry = self._links.pop(digest, None)
+        if entry is None or entry[1] <= time.monotonic():
+            return None
+        return entry[0]
+
+    async def create_flow(self, digest: str, flow: str, *, ttl: float) -> None:
+        now = time.monotonic()
+        self._prune(now)
+        self._flows[digest] = (flow, now + ttl)
+
+    async def spend_flow(self, digest: str) -> str | None:
+        entry = self._flows.pop(digest, None)
         if entry is None or entry[1] <= time.monotonic():
             return None
         return entry[0]

@@ -14,10 +14,11 @@ log, to every hub and to every tab.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import time
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
+from pydantic_core import to_json
 
 
 def _omit_none(value: object) -> bool:
@@ -64,9 +65,32 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+class _MillisecondClock:
+    """:func:`now_iso`: the text is made once per millisecond. A busy hub stamps
+    thousands of events a second, many in the same millisecond, and formatting a
+    datetime each time was a measurable share of an event's cost."""
+
+    __slots__ = ("_ms", "_text")
+
+    def __init__(self) -> None:
+        self._ms = -1
+        self._text = ""
+
+    def __call__(self) -> str:
+        ms = time.time_ns() // 1_000_000
+        if ms != self._ms:
+            seconds, millis = divmod(ms, 1000)
+            self._text = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
+            self._ms = ms
+        return self._text
+
+
+_clock = _MillisecondClock()
+
+
 def now_iso() -> str:
     """The current time as ISO-8601 UTC with milliseconds: ``2026-11-21T23:30:00.123Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _clock()
 
 
 # --- Building blocks ---------------------------------------------------------------------
@@ -112,6 +136,15 @@ class Request(Wire):
     created_at: str
     expires_at: str | None = Opt()
     initial: dict[str, Any] | None = Opt()   # values the form starts with
+    # who may answer ("user:<name>", "group:<name>"); empty: the session's owner
+    assignees: list[str] = []
+    # Reminders and escalation (ctx.ask/confirm remind_after=, escalate_after=): when
+    # each is due, and when it happened (None: not yet).
+    remind_at: str | None = Opt()
+    reminded_at: str | None = Opt()
+    escalate_at: str | None = Opt()
+    escalate_to: list[str] | None = Opt()
+    escalated_at: str | None = Opt()
 
 
 class ErrorInfo(Wire):
@@ -128,6 +161,9 @@ class ProgressInfo(Wire):
 class ForkOrigin(Wire):
     session_id: str
     at_seq: int
+
+
+AccessName = Literal["viewer", "answerer", "owner", "admin"]
 
 
 class Session(Wire):
@@ -147,16 +183,8 @@ class Session(Wire):
     cancel_reason: str | None = None
     cancelled_by: str | None = None      # user id; None when the task cancelled itself
     forked_from: ForkOrigin | None = None
-
-
-def seen_by(session: Session, user: str) -> Session:
-    """``session`` as ``user`` may see it: the one place that decides what only its owner
-    is sent (today the failure's traceback). Every Session the hub serves passes here."""
-    if user == session.owner or session.error is None or session.error.traceback is None:
-        return session
-    return session.model_copy(
-        update={"error": session.error.model_copy(update={"traceback": None})}
-    )
+    # What the caller may do with it (access.py); set per caller, never stored.
+    access: AccessName | None = None
 
 
 # --- Stored events (numbered) ------------------------------------------------------------
@@ -203,6 +231,7 @@ class RequestUserInputEvent(EventBase):
     expires_at: str | None = Opt()
     initial: dict[str, Any] | None = Opt()   # values the form starts with
     details: str | None = Opt()              # RequestUserInputEvent only (Request already has it)
+    assignees: list[str] = []  # as Request.assignees
 
 
 class RequestConfirmationEvent(EventBase):
@@ -211,6 +240,7 @@ class RequestConfirmationEvent(EventBase):
     prompt: str
     details: str | None = Opt()
     expires_at: str | None = Opt()
+    assignees: list[str] = []  # as Request.assignees
 
 
 class TaskFailedEvent(EventBase):
@@ -222,6 +252,7 @@ class TaskFailedEvent(EventBase):
     expires_at: str | None = Opt()
     error_type: str | None = Opt()       # the exception's class name
     step: str | None = Opt()             # the step whose attempt failed; None for the task itself
+    assignees: list[str] | None = Opt()  # a retry offer's (as Request.assignees)
 
 
 class RequestAnsweredEvent(EventBase):
@@ -235,6 +266,23 @@ class RequestAnsweredEvent(EventBase):
 class RequestExpiredEvent(EventBase):
     type: Literal["request_expired"] = "request_expired"
     request_id: str
+
+
+class RequestReminderEvent(EventBase):
+    """An open request's assignees (or owner) were reminded that it waits for them."""
+
+    type: Literal["request_reminder"] = "request_reminder"
+    request_id: str
+    assignees: list[str] = []  # whom the reminder went to (empty: the session's owner)
+
+
+class RequestEscalatedEvent(EventBase):
+    """An open request unanswered for too long: ``added`` may answer it now too."""
+
+    type: Literal["request_escalated"] = "request_escalated"
+    request_id: str
+    assignees: list[str]  # everyone it now waits for
+    added: list[str]
 
 
 class TaskCompletedEvent(EventBase):
@@ -256,7 +304,8 @@ class SnapshotEvent(EventBase):
 Event = Annotated[
     StatusEvent | StreamEvent | ProgressEvent | MarkdownEvent | StateEvent
     | RequestUserInputEvent | RequestConfirmationEvent | TaskFailedEvent
-    | RequestAnsweredEvent | RequestExpiredEvent | TaskCompletedEvent
+    | RequestAnsweredEvent | RequestExpiredEvent | RequestReminderEvent
+    | RequestEscalatedEvent | TaskCompletedEvent
     | TaskCancelledEvent | SnapshotEvent,
     Field(discriminator="type"),
 ]
@@ -266,6 +315,14 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 def event_body(event: EventBase) -> str:
     """The event's JSON without its ``seq``, starting ``{"ts":`` (the store adds the seq)."""
     return event.model_dump_json(exclude={"seq"})
+
+
+def text_event_body(kind: Literal["stream", "markdown"], ts: str, content: str) -> str:
+    """``event_body(StreamEvent(seq=0, ts=ts, content=content))`` (or ``MarkdownEvent``)
+    without making the model: the same text, character for character, and the same error
+    for text JSON cannot hold (pydantic's serializer makes both). ``ctx.stream`` is the
+    hottest path a busy hub has, and the model cost more than the rest of an emit."""
+    return f'{{"ts":{to_json(ts).decode()},"type":"{kind}","content":{to_json(content).decode()}}}'
 
 
 def frame_with_seq(seq: int, body: str) -> str:
@@ -282,9 +339,16 @@ def seq_of(frame: str) -> int:
 
 
 class ReplayStart(Wire):
+    """What the replay that follows holds: the events after ``after`` up to ``last_seq``
+    of the log whose epoch is ``epoch`` (PROTOCOL.md §4). ``reset``: the client's view is
+    void (the log lost events it was shown, or it holds another epoch's); ``after`` is 0
+    then, and the client starts again from what follows."""
+
     type: Literal["replay_start"] = "replay_start"
     after: int
     last_seq: int
+    epoch: str | None = Opt()
+    reset: bool = False
 
 
 class ReplayComplete(Wire):
@@ -392,14 +456,98 @@ class Answered(Wire):
     status: Literal["answered"] = "answered"
 
 
+ShareRoleName = Literal["viewer", "answerer"]
+LINK_MIN_SECONDS = 60
+LINK_MAX_SECONDS = 30 * 86400
+LINK_DEFAULT_SECONDS = 7 * 86400
+
+
+class NewShare(Wire):
+    """``POST /api/sessions/{id}/shares``: ``with`` is ``user:NAME`` or ``group:NAME``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    target: str = Field(alias="with", max_length=200)
+    role: ShareRoleName
+
+
+class ShareInfo(Wire):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
+    target: str = Field(alias="with")
+    role: ShareRoleName
+    by: str
+    at: str
+
+
+class ShareList(Wire):
+    shares: list[ShareInfo]
+
+
+class NewLink(Wire):
+    """``POST /api/sessions/{id}/links``: how long the link works, in seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    expires_in: int = Field(LINK_DEFAULT_SECONDS, ge=LINK_MIN_SECONDS, le=LINK_MAX_SECONDS)
+
+
+class LinkInfo(Wire):
+    id: str
+    by: str
+    created_at: str
+    expires_at: str
+
+
+class LinkCreated(LinkInfo):
+    token: str
+    url: str  # the app's page for the session, carrying the token (relative to the hub)
+
+
+class LinkList(Wire):
+    links: list[LinkInfo]
+
+
 class SessionPage(Wire):
     sessions: list[Session]
     next: str | None
 
 
+class InboxItem(Wire):
+    """One open request the caller may answer, with what says where it comes from."""
+
+    session_id: str
+    task: str
+    title: str                           # the task's title (its name if this hub lacks it)
+    owner: str                           # who asked: the session's owner
+    summary: str | None = Opt()          # the session's inputs, shortened
+    request: Request
+    opened_at: str
+
+
+class InboxPage(Wire):
+    requests: list[InboxItem]
+    next: str | None
+
+
+class AnswerLinkInfo(Wire):
+    """``GET /api/answer/{token}``: the request an answer link answers, for whom, and
+    until when (the link's own expiry, ISO-8601 UTC)."""
+
+    session_id: str
+    task: str
+    title: str                           # the task's title (its name if this hub lacks it)
+    owner: str                           # who is waiting: the session's owner
+    person: str                          # whom the link answers as (``user:NAME``)
+    request: Request
+    link_expires_at: str
+    # TETHER_ANSWER_LINK_LOGIN=required: the link answers only for ``person`` signed in;
+    # ``signed_in_as``: the caller's account (None: nobody is signed in), told only then.
+    login_required: bool = False
+    signed_in_as: str | None = None
+
+
 class EventPage(Wire):
     events: list[Event]
     last_seq: int
+    epoch: str | None = Opt()  # the log's epoch (PROTOCOL.md §4, "Epochs")
 
 
 class ErrorDetail(Wire):
@@ -432,3 +580,18 @@ class Me(Wire):
     roles: list[str]
     groups: list[str]
     mode: AuthModeName
+
+
+class OidcInfo(Wire):
+    """The OpenID provider a login page offers: ``GET /api/login/oidc`` goes to it."""
+
+    name: str
+    login_url: str
+
+
+class AuthInfo(Wire):
+    """How one logs in to this hub: ``GET /api/auth``, which needs no identity."""
+
+    mode: AuthModeName
+    password: bool  # POST /api/login takes a user name and a password
+    oidc: OidcInfo | None = None

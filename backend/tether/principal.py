@@ -11,6 +11,8 @@ Ids come in two shapes, and neither ever changes for the same person:
   (``"with": "user:bob"``).
 - ``u_<16 hex>`` for an anonymous per-browser identity (single-person mode). It has no
   roles and no groups, and nobody else can name it.
+- ``link:<id>`` for whoever holds a share link: no account, no roles, and
+  ``session_scope`` names the one session it may watch (read-only; see ``access.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Principal:
     name: str
     roles: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
+    session_scope: str | None = None  # a share link's session; None for everyone else
 
     @property
     def is_admin(self) -> bool:
@@ -48,6 +51,11 @@ class Principal:
         """An account, or a user vouched for by a trusted proxy."""
         roles = frozenset({MEMBER, ADMIN}) if admin else frozenset({MEMBER})
         return cls(id=user_id(name), name=name, roles=roles, groups=groups)
+
+
+def link_principal(link_id: str, session_id: str) -> Principal:
+    """The holder of share link ``link_id``, which shows ``session_id`` read-only."""
+    return Principal(id=f"link:{link_id}", name="link", session_scope=session_id)
 
 
 def user_id(name: str) -> str:

@@ -27,6 +27,8 @@ class PendingRequest(BaseModel):
     model_ref: str | None = None
     journal_key: str | None = None
     secret: bool = False  # its answers have secret fields: the task reads them sealed
+    # The W3C traceparent of the span that asked (tracing.py): its request span's parent.
+    trace: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,28 +31,33 @@ from pydantic_core import to_jsonable_python
 
 from tether.backoff import Backoff
 from tether.errors import InvalidValue, RequestTimedOut, StoreUnavailable
+from tether.followups import Due, FollowUp, escalated, next_due, reminded
 from tether.forms import Form, field_errors, resolve_model
 from tether.messages import (
     EventBase,
     Request,
     RequestAnsweredEvent,
     RequestConfirmationEvent,
+    RequestEscalatedEvent,
     RequestExpiredEvent,
+    RequestReminderEvent,
     RequestUserInputEvent,
     TaskFailedEvent,
     event_body,
     now_iso,
 )
+from tether.metrics import TaskMetrics, epoch_of
+from tether.notifications import SessionNotices
 from tether.records import PendingRequest, RecordedAnswer
 from tether.replay import (
     Replay,
     RequestTimes,
     request_entry,
     request_times,
-    seconds_until,
 )
 from tether.sealing import Sealer
 from tether.store.base import Entry, Store
+from tether.tracing import NO_TRACE, SessionTrace
 from tether.writer import SessionWriter
 
 
@@ -139,6 +145,14 @@ def answer_record(
     return record
 
 
+def _scheduled(follow_up: FollowUp | None, created_at: str) -> dict[str, Any]:
+    """A new request's reminder and escalation fields (none without a follow-up)."""
+    if follow_up is None:
+        return {}
+    created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    return follow_up.schedule(created)
+
+
 # --- one session's open requests ---------------------------------------------------------
 
 
@@ -159,15 +173,27 @@ class RequestBook:
         replay: Replay,
         sealer: Sealer,
         pending: Mapping[str, PendingRequest],
+        notices: SessionNotices,
+        owner: str = "",
+        runner_id: str = "",
+        tracing: SessionTrace | None = None,
+        metrics: TaskMetrics | None = None,
     ) -> None:
         self._store = store
+        self._tracing = tracing or NO_TRACE
+        self._metrics = metrics
+        self._notices = notices
         self._writer = writer
         self._session_id = session_id
         self._replay = replay
         self._sealer = sealer
         self._pending = dict(pending)
+        self._owner = owner  # whom an unassigned request waits for (escalation keeps them)
+        self._runner_id = runner_id  # the lease a reminder or an escalation is written under
         self._waiting: dict[str, asyncio.Future[Any]] = {}
         self._answered: dict[str, Any] = {}  # answers seen on the feed, by request id
+        self._answered_at: dict[str, str] = {}  # when they were recorded (for metrics)
+        self._expired_ids: set[str] = set()  # closed by their deadline in this run
         self._models: dict[str, type[BaseModel]] = {}
 
     # --- asking ---
@@ -175,17 +201,19 @@ class RequestBook:
     async def ask_input(
         self, *, key: str, scope: str, prompt: str, form: Form, timeout: float | None,
         default: Any, initial: dict[str, Any] | None = None, details: str | None = None,
+        assignees: tuple[str, ...] = (), follow_up: FollowUp | None = None,
     ) -> Any:
         times = self._identity(key, "input", timeout)
         request = Request(
             request_id=times.request_id, kind="input", prompt=prompt, fields=form.fields,
             schema_=form.schema, details=details, created_at=times.created_at,
-            expires_at=times.expires_at, initial=initial,
+            expires_at=times.expires_at, initial=initial, assignees=list(assignees),
+            **_scheduled(follow_up, times.created_at),
         )
         event = RequestUserInputEvent(
             seq=0, ts=times.created_at, request_id=times.request_id, prompt=prompt,
             fields=form.fields, schema_=form.schema, expires_at=times.expires_at,
-            initial=initial, details=details,
+            initial=initial, details=details, assignees=list(assignees),
         )
         pending = PendingRequest(
             request=request, model_ref=form.model_ref, journal_key=key,
@@ -195,33 +223,36 @@ class RequestBook:
 
     async def ask_confirm(
         self, *, key: str, scope: str, prompt: str, details: str | None,
-        timeout: float | None, default: Any,
+        timeout: float | None, default: Any, assignees: tuple[str, ...] = (),
+        follow_up: FollowUp | None = None,
     ) -> Any:
         times = self._identity(key, "confirm", timeout)
         request = Request(
             request_id=times.request_id, kind="confirm", prompt=prompt, details=details,
             created_at=times.created_at, expires_at=times.expires_at,
+            assignees=list(assignees), **_scheduled(follow_up, times.created_at),
         )
         event = RequestConfirmationEvent(
             seq=0, ts=times.created_at, request_id=times.request_id, prompt=prompt,
-            details=details, expires_at=times.expires_at,
+            details=details, expires_at=times.expires_at, assignees=list(assignees),
         )
         return await self._open(PendingRequest(request=request, journal_key=key), event,
                                 scope, default)
 
     async def ask_retry(
         self, *, key: str, scope: str, step: str, error: str, attempt: int,
-        error_type: str | None = None,
+        error_type: str | None = None, assignees: tuple[str, ...] = (),
     ) -> bool:
         times = self._identity(key, "retry", None)
         rid = times.request_id
         request = Request(
             request_id=rid, kind="retry", prompt=f"{step!r} failed. Try again?",
             error=error, attempt=attempt, created_at=times.created_at,
+            assignees=list(assignees),
         )
         event = TaskFailedEvent(
             seq=0, ts=times.created_at, error=error, can_retry=True, attempt=attempt,
-            request_id=rid, error_type=error_type, step=step,
+            request_id=rid, error_type=error_type, step=step, assignees=list(assignees),
         )
         pending = PendingRequest(request=request, journal_key=key)
         return bool(await self._open(pending, event, scope, MISSING))
@@ -229,6 +260,33 @@ class RequestBook:
     def live_model(self, request_id: str) -> type[BaseModel] | None:
         """The exact model class an open input request validates with, if it is ours."""
         return self._models.get(request_id)
+
+    @property
+    def waiting(self) -> bool:
+        """The task waits for an answer now."""
+        return bool(self._waiting)
+
+    def open_request(
+        self, request_id: str | None, kind: str | None
+    ) -> PendingRequest | None:
+        """The open request an answer naming ``request_id`` (None: the one open request
+        of ``kind``) is for, as this run knows it: stored open, and no answer or expiry
+        seen yet. None when there is no such request or more than one matches.
+
+        What this run knows may lag the store by the time a feed message takes: it is
+        for a first guess only (the store decides whether the answer lands).
+        """
+        if request_id is not None:
+            pending = self._pending.get(request_id)
+            if pending is None or not self._is_open(request_id):
+                return None
+            return pending if kind is None or pending.request.kind == kind else None
+        found = [p for rid, p in self._pending.items() if self._is_open(rid)
+                 and (kind is None or p.request.kind == kind)]
+        return found[0] if len(found) == 1 else None
+
+    def _is_open(self, request_id: str) -> bool:
+        return request_id not in self._answered and request_id not in self._expired_ids
 
     def _identity(self, key: str, kind: str, timeout: float | None) -> RequestTimes:
         recorded = self._replay.request_id(key, kind)
@@ -267,7 +325,10 @@ class RequestBook:
         if model is not None:
             self._models[rid] = model
         try:
-            if rid not in self._pending:
+            # Answered on the feed already (a resumed run whose answer came while it
+            # started): opening it again would re-list an answered request as pending.
+            if rid not in self._pending and rid not in self._answered:
+                pending = self._tracing.asking(pending)  # where its span will hang
                 journal = request_entry(request.kind, rid)
                 key = pending.journal_key or rid
                 await self._writer.write_durable(
@@ -276,28 +337,76 @@ class RequestBook:
                         pending_add={rid: pending},
                         journal={key: journal},
                         emit_scope=None if logged else scope,
+                        notify=() if logged else (self._notices.request_created(request),),
                     )
                 )
                 self._pending[rid] = pending
                 self._replay.remember(key, journal)
             if rid in self._answered and not future.done():
                 future.set_result(self._answered[rid])
-            if request.expires_at is None:
-                value = await future
-            else:
-                remaining = seconds_until(request.expires_at, datetime.now(UTC))
+            while True:  # until answered: reminders, escalation, the deadline on the way
+                current = self._pending.get(rid, pending).request  # as stored (resumed too)
+                due = next_due(current, datetime.now(UTC))
+                if due is None:
+                    value = await future
+                    break
                 try:
-                    value = await asyncio.wait_for(asyncio.shield(future), max(0.0, remaining))
+                    value = await asyncio.wait_for(asyncio.shield(future), due[1])
+                    break
                 except TimeoutError:
-                    return await self._expire(request, default)
+                    if due[0] == "expire":
+                        return await self._expire(current, default)
+                    await self._follow_up(rid, due[0])
             if pending.secret:  # the feed carries the masked value: open the sealed one
                 recorded = await self._recorded_answer(rid)
                 if recorded is not None:
-                    return self._value_of(request, recorded, default)
+                    value = self._value_of(request, recorded, default)
+            self._resuming(rid)
             return value
         finally:
             self._waiting.pop(rid, None)
             self._models.pop(rid, None)
+
+    def _resuming(self, rid: str) -> None:
+        """The task goes on with the answer to ``rid``: time it from the answer's record."""
+        answered = epoch_of(self._answered_at.pop(rid, ""))
+        if self._metrics is not None and answered is not None:
+            self._metrics.answer_resumed(time.time() - answered)
+
+    async def _follow_up(self, rid: str, due: Due) -> None:
+        """Remind, or escalate, the open request ``rid`` (once: the store keeps when)."""
+        pending = self._pending[rid]
+        now = datetime.now(UTC)
+        ts = now_iso()
+        if due == "remind":
+            request = reminded(pending.request, now)
+            event: EventBase = RequestReminderEvent(
+                seq=0, ts=ts, request_id=rid, assignees=list(request.assignees)
+            )
+            notice = self._notices.make("request.reminder", at=ts, request=request)
+        else:
+            request, added = escalated(pending.request, now, self._owner)
+            event = RequestEscalatedEvent(
+                seq=0, ts=ts, request_id=rid, assignees=list(request.assignees), added=added
+            )
+            notice = self._notices.make(
+                "request.escalated", at=ts, request=request, added=added
+            )
+        changed = pending.model_copy(update={"request": request})
+        backoff = Backoff()
+        while True:  # as for a deadline: a store outage delays it, nothing skips it
+            try:
+                outcome = await self._store.update_request(
+                    self._session_id, rid, pending=changed, body=event_body(event),
+                    runner=self._runner_id, notify=notice,
+                )
+                break
+            except StoreUnavailable:
+                await backoff.wait()
+        # "closed": answered meanwhile; the answer is on its way through the feed.
+        self._pending[rid] = changed
+        if outcome == "ok" and self._metrics is not None:
+            self._metrics.appended.inc()  # the reminder's or the escalation's event
 
     async def _show_recorded(
         self, event: EventBase, request: Request, answer: RecordedAnswer, scope: str
@@ -334,30 +443,50 @@ class RequestBook:
                     self._session_id, rid,
                     answer=RecordedAnswer(expired=True, at=ts),
                     body=event_body(RequestExpiredEvent(seq=0, ts=ts, request_id=rid)),
+                    notify=self._notices.request_expired(request, at=ts),
                 )
                 recorded = None if outcome == "ok" else await self._recorded_answer(rid)
                 break
             except StoreUnavailable:
                 await backoff.wait()
+        if outcome == "ok" and rid in self._pending:
+            self._tracing.request_closed(self._pending[rid], "expired", at=ts)
+        self._expired_ids.add(rid)
         if recorded is None:  # expired now (or closed without a record: treat alike)
             recorded = RecordedAnswer(expired=True, at=ts)
+            self._expired(request, ts)
         # Closed already: an answer won the race, or an earlier run expired it.
         return self._value_of(request, recorded, default)
+
+    def _expired(self, request: Request, at: str) -> None:
+        opened, closed = epoch_of(request.created_at), epoch_of(at)
+        if self._metrics is not None and opened is not None and closed is not None:
+            self._metrics.appended.inc()  # its request_expired event
+            self._metrics.waited(request.kind, "expired", closed - opened)
 
     async def _recorded_answer(self, request_id: str) -> RecordedAnswer | None:
         return (await self._store.answers(self._session_id)).get(request_id)
 
     # --- what the feed brings ---
 
-    def answered(self, request_id: str, value: Any) -> None:
-        """An answer was recorded (a ``request_answered`` event on the session's feed)."""
+    def answered(self, request_id: str, value: Any, *, at: str | None = None) -> None:
+        """An answer was recorded (a ``request_answered`` event on the session's feed),
+        at ``at`` (the event's ``ts``) when known."""
         self._answered[request_id] = value
+        if at is not None and request_id not in self._answered_at:
+            self._answered_at[request_id] = at
         future = self._waiting.get(request_id)
         if future is not None and not future.done():
             future.set_result(value)
+
+    def carry_answers_from(self, earlier: RequestBook) -> None:
+        """Take over the answers ``earlier`` saw on the feed: the book a runner had
+        while it read its session, replaced by one built from what it read."""
+        for rid, value in earlier._answered.items():
+            self.answered(rid, value, at=earlier._answered_at.get(rid))
 
     def refill(self, answers: Mapping[str, RecordedAnswer]) -> None:
         """After a feed outage: hand waiting requests the answers recorded meanwhile."""
         for rid, recorded in answers.items():
             if not recorded.expired:
-                self.answered(rid, recorded.value)
+                self.answered(rid, recorded.value, at=recorded.at)

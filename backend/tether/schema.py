@@ -16,14 +16,20 @@ from pydantic import TypeAdapter
 
 from tether.closecodes import CloseCode
 from tether.messages import (
+    AnswerLinkInfo,
+    AuthInfo,
     ClientMessage,
     ErrorBody,
     Event,
     EventPage,
+    InboxPage,
+    LinkCreated,
+    LinkList,
     Me,
     ServerFrame,
     Session,
     SessionPage,
+    ShareList,
     TaskList,
 )
 
@@ -42,6 +48,12 @@ def wire_schema() -> dict[str, Any]:
         "EventPage": EventPage,
         "ErrorBody": ErrorBody,
         "Me": Me,
+        "ShareList": ShareList,
+        "LinkCreated": LinkCreated,
+        "LinkList": LinkList,
+        "AuthInfo": AuthInfo,
+        "InboxPage": InboxPage,
+        "AnswerLinkInfo": AnswerLinkInfo,
     }
     defs: dict[str, Any] = {}
     for name, tp in {**unions, **models}.items():

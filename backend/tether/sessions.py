@@ -17,14 +17,19 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from tether.access import Level, level_on, may_answer, may_cancel, may_fork, targets_of
+from tether.audit import AuditEntry
 from tether.errors import (
     AlreadyAnswered,
     AlreadyFinished,
+    Forbidden,
     IdempotencyKeyReused,
     InvalidInputs,
     InvalidMessage,
@@ -35,12 +40,14 @@ from tether.errors import (
     UnknownSession,
     UnknownTask,
 )
+from tether.executors import Executors
 from tether.forks import with_hints
 from tether.forms import field_errors
 from tether.hub import Hub
 from tether.messages import (
     TERMINAL_STATUSES,
     ForkOrigin,
+    Request,
     RequestAnsweredEvent,
     RequestKind,
     Session,
@@ -49,10 +56,16 @@ from tether.messages import (
     event_body,
     now_iso,
 )
+from tether.metrics import HubMetrics, epoch_of
+from tether.notifications import SessionNotices
+from tether.principal import Principal
 from tether.requests import PendingRequest, answer_record, validate_answer
 from tether.runner import SessionRunner
 from tether.sealing import Sealer
-from tether.store.base import NewSession, SessionRecord, Store
+from tether.sharing import ShareStore
+from tether.store.base import NewSession, ResolveOutcome, SessionRecord, StartQuota, Store
+from tether.store.codec import new_record
+from tether.tracing import SessionTrace, Tracing
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +99,32 @@ def forgotten_session(session_id: str, restarted_at: float) -> UnknownSession:
     ))
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A session and what the caller who asked for it may do with it (``access.py``)."""
+
+    record: SessionRecord
+    level: Level
+
+
 class SessionManager:
     """See the module docstring. Build one per process; ``close()`` on shutdown."""
 
     def __init__(
-        self, *, store: Store, hub: Hub, hub_id: str, sealer: Sealer,
-        forgets_before: float | None = None,
+        self, *, store: Store, shares: ShareStore, hub: Hub, hub_id: str, sealer: Sealer,
+        forgets_before: float | None = None, tracing: Tracing | None = None,
+        executors: Executors | None = None, metrics: HubMetrics | None = None,
     ) -> None:
         """``forgets_before``: with a store that keeps nothing across restarts (memory),
         when it started (epoch seconds); a session made before then that is not found is
-        reported as lost in the restart instead of as never having existed."""
+        reported as lost in the restart instead of as never having existed. ``tracing``:
+        the hub's spans (none by default). ``executors``: where tasks may send steps
+        (``executor="ray"``); none by default. ``metrics``: the hub's (``tether_sessions`` is
+        counted from this manager's runners)."""
         self._store = store
+        self._tracing = tracing or Tracing(hub_id=hub_id)
+        self._executors = executors or Executors()
+        self._shares = shares
         self._sealer = sealer
         self._hub = hub
         self._hub_id = hub_id
@@ -104,6 +132,8 @@ class SessionManager:
         self._runners: dict[str, SessionRunner] = {}
         self.foreign: set[str] = set()  # sessions of tasks this hub does not serve
         self._supervised: set[asyncio.Task[None]] = set()
+        self._metrics = metrics or HubMetrics(tasks=hub.tasks)
+        self._metrics.count_sessions_with(self.census)
 
     @property
     def hub(self) -> Hub:
@@ -114,8 +144,20 @@ class SessionManager:
         return self._store
 
     @property
+    def shares(self) -> ShareStore:
+        return self._shares
+
+    @property
     def running(self) -> int:
         return len(self._runners)
+
+    def census(self) -> dict[tuple[str, str], int]:
+        """``{(task, status): count}`` of the sessions this hub runs now, from memory."""
+        counts: dict[tuple[str, str], int] = {}
+        for runner in self._runners.values():
+            key = (runner.task_name, runner.status)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     # --- starting --------------------------------------------------------------------
 
@@ -126,11 +168,18 @@ class SessionManager:
         *,
         owner: str,
         idempotency_key: str | None = None,
+        trace_headers: Mapping[str, str] | None = None,
+        quota: StartQuota | None = None,
     ) -> tuple[Session, bool]:
         """Validate and create a session, then run it. Returns ``(session, created)``.
 
+        ``trace_headers``: the caller's W3C ``traceparent`` (and ``tracestate``), whose
+        trace the session's spans continue (tracing.py). ``quota``: the owner's limits,
+        checked by the store as it creates the session.
+
         Raises:
-            UnknownTask, InvalidInputs, IdempotencyKeyReused.
+            UnknownTask, InvalidInputs, IdempotencyKeyReused, TooManyStarts,
+            TooManyOpenSessions.
         """
         task = self._hub.tasks.get(task_name)
         if task is None:
@@ -147,7 +196,9 @@ class SessionManager:
         ).hexdigest()[:32]
         created_at = now_iso()
         new = NewSession(
-            id=new_session_id(),
+            id=self._store.session_id_for(
+                new_session_id(), owner=owner, idempotency_key=idempotency_key
+            ),
             task=task_name,
             owner=owner,
             created_at=created_at,
@@ -156,28 +207,54 @@ class SessionManager:
             runner=self._hub_id,
             first_event=event_body(StatusEvent(seq=0, ts=created_at, status="pending")),
         )
-        session_id, created, original = await self._store.create_session(
-            new, idempotency_key=idempotency_key, fingerprint=fingerprint
-        )
-        if not created and original != fingerprint:
-            raise IdempotencyKeyReused(idempotency_key or "")
-        record = await self._store.get_session(session_id)
-        if record is None:  # expired between the two calls: only for a very old key
-            raise UnknownSession(session_id)
+        # The runner listens before the session exists, so a cancel sent as soon as it
+        # does reaches it on the feed, and the record is the one written here: a start
+        # costs the create and nothing read back.
+        with self._tracing.creating(new.id, task_name, headers=trace_headers) as opening:
+            traced = opening.traced(new)
+            record = new_record(traced)
+            runner = self._runner(record, fresh=True)
+            await runner.listen()
+            try:
+                session_id, created, original = await self._store.create_session(
+                    traced, idempotency_key=idempotency_key, fingerprint=fingerprint,
+                    quota=quota,
+                )
+            except BaseException:
+                await runner.stop_listening()
+                raise
+            opening.made(session_id, created=created)
         if created:
-            self._launch(record)
-        return record.session, created
+            self._metrics.for_task(task_name).started()
+            self._run(runner)
+            return record.session, True
+        await runner.stop_listening()  # the key's first start made the session
+        if original != fingerprint:
+            raise IdempotencyKeyReused(idempotency_key or "")
+        earlier = await self._store.get_session(session_id)
+        if earlier is None:  # finished and expired since: only for a very old key
+            raise UnknownSession(session_id)
+        return earlier.session, False
+
+    def _runner(
+        self, record: SessionRecord, *, resume: bool = False, fresh: bool = False
+    ) -> SessionRunner:
+        return SessionRunner(
+            store=self._store, task=self._hub.tasks[record.session.task], record=record,
+            runner_id=self._hub_id, sealer=self._sealer, resume=resume, fresh=fresh,
+            tracing=self._tracing, executors=self._executors,
+            metrics=self._metrics.for_task(record.session.task),
+        )
 
     def _launch(self, record: SessionRecord, *, resume: bool = False) -> None:
-        task_def = self._hub.tasks[record.session.task]
-        runner = SessionRunner(
-            store=self._store, task=task_def, record=record, runner_id=self._hub_id,
-            sealer=self._sealer, resume=resume,
-        )
-        self._runners[record.session.id] = runner
-        task = asyncio.create_task(runner.run(), name=f"runner-{record.session.id}")
+        self._run(self._runner(record, resume=resume))
+
+    def _run(self, runner: SessionRunner) -> None:
+        session_id = runner.session_id
+        self._runners[session_id] = runner
+        task = asyncio.create_task(runner.run(), name=f"runner-{session_id}")
         self._supervised.add(task)
-        task.add_done_callback(lambda t: self._runner_done(record.session.id, t))
+        task.add_done_callback(lambda t: self._runner_done(session_id, t))
 
     def _runner_done(self, session_id: str, task: asyncio.Task[None]) -> None:
         self._supervised.discard(task)
@@ -206,15 +283,19 @@ class SessionManager:
             self.foreign.add(session_id)
             await self._store.release(self._hub_id, [session_id])
             return
+        self._metrics.for_task(record.session.task).resumed_session()
         self._launch(record, resume=True)
 
     def lost(self, session_id: str) -> None:
         """Another hub took the session over: stop our runner, write nothing more."""
+        self._metrics.leases_lost.inc()
         runner = self._runners.get(session_id)
         if runner is not None:
             runner.abandon()
 
-    async def fork(self, session_id: str, *, user: str, at_seq: int | None = None) -> Session:
+    async def fork(
+        self, session_id: str, *, who: Principal, at_seq: int | None = None
+    ) -> Session:
         """Start a new session whose past is the source's up to ``at_seq`` (default: now).
 
         Its task runs from the start with the source's journal up to that point, so
@@ -223,9 +304,12 @@ class SessionManager:
         its form pre-filled with the source's answer (see :mod:`tether.forks`).
 
         Raises:
-            UnknownSession, InvalidMessage (``at_seq`` out of range).
+            UnknownSession, Forbidden, InvalidMessage (``at_seq`` out of range).
         """
-        record = await self.get(session_id, user=user)
+        grant = await self.get(session_id, who=who)
+        if not may_fork(grant.level):
+            raise Forbidden("Only the session's owner may fork it.")
+        record = grant.record
         source = record.session
         at = source.last_seq if at_seq is None else at_seq
         if not 1 <= at <= source.last_seq:
@@ -238,31 +322,89 @@ class SessionManager:
         )
         created_at = now_iso()
         new = NewSession(
-            id=new_session_id(), task=source.task, owner=user, created_at=created_at,
+            id=new_session_id(), task=source.task, owner=who.id, created_at=created_at,
             inputs_json=dump_json(source.inputs), version=record.version,
             runner=self._hub_id,
             first_event=event_body(StatusEvent(seq=0, ts=created_at, status="pending")),
             forked_from=ForkOrigin(session_id=session_id, at_seq=at),
         )
-        new_id, _, _ = await self._store.create_session(new, seed=seed)
+        with self._tracing.forking(new.id, record, at_seq=at) as opening:
+            new_id, _, _ = await self._store.create_session(opening.traced(new), seed=seed)
         forked = await self._store.get_session(new_id)
         if forked is None:
             raise UnknownSession(new_id)
+        self._metrics.for_task(source.task).started()
         self._launch(forked, resume=True)
         return forked.session
 
     # --- reading ---------------------------------------------------------------------
 
-    async def get(self, session_id: str, *, user: str) -> SessionRecord:
-        """The session if it exists and belongs to ``user``; else ``UnknownSession``."""
+    async def get(self, session_id: str, *, who: Principal) -> Grant:
+        """The session and ``who``'s level on it; ``UnknownSession`` when it does not
+        exist or ``who`` may not see it (the same answer, so ids reveal nothing)."""
         record = await self._store.get_session(session_id)
         if record is None and self._forgets_before is not None:
             made = session_id_time(session_id)
             if made is not None and made < self._forgets_before:
                 raise forgotten_session(session_id, self._forgets_before)
-        if record is None or record.session.owner != user:
+        if record is None:
             raise UnknownSession(session_id)
-        return record
+        owner = record.session.owner
+        if who.id == owner and who.session_scope is None:  # the common case: no shares read
+            return Grant(record, Level.ADMIN if who.is_admin else Level.OWNER)
+        shares = {} if who.is_admin else await self._shares.shares(session_id)
+        level = level_on(
+            who, session_id, owner, {t: s.role for t, s in shares.items()}, record.assignees
+        )
+        if level is Level.NONE:
+            raise UnknownSession(session_id)
+        if who.session_scope is not None and await self.link_expiry(who) is None:
+            raise UnknownSession(session_id, "This link has expired or was revoked.")
+        return Grant(record, level)
+
+    async def link_expiry(self, who: Principal) -> float | None:
+        """When the share link ``who`` holds expires (epoch seconds); None once it is
+        revoked or expired. A connection opened by the link is checked again then."""
+        if who.session_scope is None:
+            return None
+        link_id = who.id.removeprefix("link:")
+        for link in await self._shares.links(who.session_scope):
+            if link.id == link_id:
+                return link.expires_at
+        return None
+
+    async def list_shared(
+        self, who: Principal, *, status: str | None, limit: int, before: str | None
+    ) -> tuple[list[Grant], str | None]:
+        """Sessions shared with ``who`` or its groups, newest first, with a cursor for
+        the next page (as :meth:`Store.list_sessions` has it)."""
+        targets = targets_of(who)
+        found: list[Grant] = []
+        gone: list[str] = []
+        cursor = before
+        while targets and len(found) <= limit:
+            ids = await self._shares.shared_with(targets, limit=limit + 1, before=cursor)
+            for session_id in ids:
+                record = await self._store.get_session(session_id)
+                if record is None:  # finished and expired: its shares went with it
+                    gone.append(session_id)
+                    continue
+                if status not in (None, record.session.status):
+                    continue
+                shares = await self._shares.shares(session_id)
+                level = level_on(
+                    who, session_id, record.session.owner,
+                    {t: share.role for t, share in shares.items()}, record.assignees,
+                )
+                if level is not Level.NONE:
+                    found.append(Grant(record, level))
+            if len(ids) <= limit:
+                break
+            cursor = ids[-1]
+        for target in targets:
+            await self._shares.forget_shared(target, gone)
+        shown = found[:limit]
+        return shown, (shown[-1].record.session.id if len(found) > limit else None)
 
     # --- answering and cancelling ----------------------------------------------------
 
@@ -270,20 +412,34 @@ class SessionManager:
         self,
         session_id: str,
         *,
-        user: str,
+        who: Principal,
         value: Any,
         request_id: str | None = None,
         kind: RequestKind | None = None,
+        audit: AuditEntry | None = None,
     ) -> str:
-        """Record ``user``'s answer to an open request; return the request id.
+        """Record ``who``'s answer to an open request; return the request id.
 
         ``request_id`` may be left out when exactly one open request has ``kind``.
+        ``audit`` is stored with the answer, in the same step, naming the request.
 
         Raises:
-            UnknownSession, UnknownRequest, InvalidMessage (wrong kind), InvalidValue,
-            AlreadyAnswered, SessionFinished.
+            UnknownSession, Forbidden, UnknownRequest, InvalidMessage (wrong kind),
+            InvalidValue, AlreadyAnswered, SessionFinished.
         """
-        record = await self.get(session_id, user=user)
+        local = self._answered_locally(session_id, who, request_id, kind)
+        if local is not None:
+            guess, runner = local
+            outcome = await self._resolve(
+                session_id, guess, runner.notices, who, value, audit,
+                task=runner.task_name, trace=runner.tracing,
+            )
+            if outcome == "ok":
+                return guess.request.request_id
+            # Closed meanwhile, or this hub's view was behind the store's: the stored
+            # session decides what the caller is told, as for any other answer.
+        grant = await self.get(session_id, who=who)
+        record = grant.record
         if record.session.status in TERMINAL_STATUSES:
             raise SessionFinished(session_id)
         pending = self._find_request(record, request_id, kind)
@@ -291,27 +447,19 @@ class SessionManager:
             assert request_id is not None
             raise await self._closed_request_error(session_id, request_id)
         request = pending.request
+        if not may_answer(who, grant.level, request.assignees):
+            raise Forbidden(
+                f"Request {request.request_id!r} waits for {', '.join(request.assignees)};"
+                " you may not answer it." if request.assignees else
+                "You may watch this session but not answer it."
+            )
         if kind is not None and request.kind != kind:
             raise InvalidMessage(
                 f"Request {request.request_id!r} is a {request.kind} request, not {kind}."
             )
-        runner = self._runners.get(session_id)
-        model = runner.live_model(request.request_id) if runner else None
-        validated = validate_answer(pending, value, model=model)
-        ts = now_iso()
-        try:
-            recorded = answer_record(validated, by=user, at=ts, sealer=self._sealer)
-        except TypeError as exc:  # e.g. text that is not valid Unicode
-            raise InvalidValue({"value": f"The answer is {exc}"}) from exc
-        answered = RequestAnsweredEvent(  # secret fields masked: every tab sees this
-            seq=0, ts=ts, request_id=request.request_id, kind=request.kind,
-            value=validated.public, by=user,
-        )
-        outcome = await self._store.resolve_request(
-            session_id,
-            request.request_id,
-            answer=recorded,
-            body=event_body(answered),
+        outcome = await self._resolve(
+            session_id, pending, SessionNotices.of(record.session), who, value, audit,
+            task=record.session.task, trace=self._tracing.session(record),
         )
         if outcome == "already_answered":
             raise AlreadyAnswered(request.request_id)
@@ -320,6 +468,69 @@ class SessionManager:
         if outcome == "unknown_request":
             raise UnknownRequest(request.request_id)
         return request.request_id
+
+    def _answered_locally(
+        self, session_id: str, who: Principal, request_id: str | None,
+        kind: RequestKind | None,
+    ) -> tuple[PendingRequest, SessionRunner] | None:
+        """The request an answer is for, and its runner, when this hub runs the session
+        and can tell without reading the store: the caller is its owner (who may answer
+        any request nobody is assigned to; an escalation keeps the owner among the
+        assignees) and the runner has exactly that request open. None: read the store (``answer``).
+
+        The store still decides whether the answer lands (first one wins, never on a
+        closed request or a finished session); only the read before it is saved.
+        """
+        runner = self._runners.get(session_id)
+        if runner is None or who.id != runner.owner or who.session_scope is not None:
+            return None
+        pending = runner.open_request(request_id, kind)
+        if pending is None or pending.request.assignees:
+            return None
+        return pending, runner
+
+    async def _resolve(
+        self, session_id: str, pending: PendingRequest, notices: SessionNotices,
+        who: Principal, value: Any, audit: AuditEntry | None, *, task: str,
+        trace: SessionTrace,
+    ) -> ResolveOutcome:
+        """Validate ``value`` for ``pending`` and record it, with its event, ``audit``
+        and notification, in one store step. ``task`` and ``trace``: the session's task
+        and spans, for the metrics and the request's span once the answer landed."""
+        request = pending.request
+        runner = self._runners.get(session_id)
+        model = runner.live_model(request.request_id) if runner else None
+        validated = validate_answer(pending, value, model=model)
+        ts = now_iso()
+        try:
+            recorded = answer_record(validated, by=who.id, at=ts, sealer=self._sealer)
+        except TypeError as exc:  # e.g. text that is not valid Unicode
+            raise InvalidValue({"value": f"The answer is {exc}"}) from exc
+        answered = RequestAnsweredEvent(  # secret fields masked: every tab sees this
+            seq=0, ts=ts, request_id=request.request_id, kind=request.kind,
+            value=validated.public, by=who.id,
+        )
+        outcome = await self._store.resolve_request(
+            session_id,
+            request.request_id,
+            answer=recorded,
+            body=event_body(answered),
+            audit=audit.model_copy(update={"request": request.request_id, "at": ts})
+            if audit is not None else None,
+            notify=notices.request_answered(request, by=who.id, at=ts),
+        )
+        if outcome == "ok":  # the request's span, from when it was asked to now; metrics
+            trace.request_closed(pending, "answered", at=ts)
+            self._answered(task, request, ts)
+        return outcome
+
+    def _answered(self, task: str, request: Request, at: str) -> None:
+        """Count the answer this hub recorded: its event, and how long it waited."""
+        task_metrics = self._metrics.for_task(task)
+        task_metrics.appended.inc()
+        opened, answered = epoch_of(request.created_at), epoch_of(at)
+        if opened is not None and answered is not None:
+            task_metrics.waited(request.kind, "answered", answered - opened)
 
     def _find_request(
         self, record: SessionRecord, request_id: str | None, kind: RequestKind | None
@@ -346,21 +557,26 @@ class SessionManager:
             return UnknownRequest(request_id, f"Request {request_id!r} expired unanswered.")
         return AlreadyAnswered(request_id)
 
-    async def cancel(self, session_id: str, *, user: str) -> Session:
-        """Ask the session's runner to cancel it on ``user``'s behalf (idempotent while it
-        runs; the first to ask is recorded as who cancelled it).
+    async def cancel(
+        self, session_id: str, *, who: Principal, audit: AuditEntry | None = None
+    ) -> Grant:
+        """Ask the session's runner to cancel it on ``who``'s behalf (idempotent while it
+        runs; the first to ask is recorded as who cancelled it). ``audit`` is stored in
+        the same step as the request to cancel.
 
         Raises:
-            UnknownSession, AlreadyFinished.
+            UnknownSession, Forbidden, AlreadyFinished.
         """
-        record = await self.get(session_id, user=user)
-        outcome = await self._store.request_cancel(session_id, by=user)
+        grant = await self.get(session_id, who=who)
+        if not may_cancel(grant.level):
+            raise Forbidden("Only the session's owner may cancel it.")
+        record = grant.record
+        outcome = await self._store.request_cancel(session_id, by=who.id, audit=audit)
         if outcome == "already_finished":
             raise AlreadyFinished(session_id, record.session.status)
         if outcome == "unknown_session":
             raise UnknownSession(session_id)
-        record = await self.get(session_id, user=user)
-        return record.session
+        return await self.get(session_id, who=who)
 
     # --- shutdown --------------------------------------------------------------------
 

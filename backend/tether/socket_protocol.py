@@ -12,7 +12,9 @@ holds is what a hub's memory is made of. This subclass changes no behaviour of u
 
 It also turns Nagle's algorithm off on every session socket (see :func:`set_nodelay`) and,
 so that a burst of small frames still leaves in large segments, sends all the writes of
-one event-loop turn as one (:class:`_TurnWriter`).
+one event-loop turn as one (:class:`_TurnWriter`). And it can send a text frame without a
+coroutine when nothing holds it back (:meth:`TetherWebSocketProtocol.send_text_now`), so
+that a live event reaches a tab without a task of its own (see :func:`text_sender`).
 
 ``tether serve`` selects it with ``uvicorn.Config(ws=TetherWebSocketProtocol)``.
 """
@@ -22,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 
 
 class _Inbox:
@@ -163,6 +167,9 @@ class TetherWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         set_nodelay(transport)
+        if isinstance(transport, _TurnWriter):  # an upgraded HTTP connection's own
+            super().connection_made(transport)
+            return
         assert isinstance(transport, asyncio.Transport)
         super().connection_made(_TurnWriter(transport))  # type: ignore[arg-type]
 
@@ -172,3 +179,32 @@ class TetherWebSocketProtocol(WebSocketsSansIOProtocol):
             # Only the handshake used them; they hold every request and response header.
             self.request = None  # type: ignore[assignment]
             self.response = None  # type: ignore[assignment]
+
+    def send_text_now(self, text: str) -> bool:
+        """Send ``text`` as a text frame, as ``send({"type": "websocket.send", ...})``
+        would, if that would not wait: True if it was sent. False when the connection is
+        not open for frames (the handshake is not done, a close was sent, the peer went)
+        or the transport asked to pause writing: the caller then awaits ``send``, which
+        waits or raises exactly as the ASGI interface says.
+        """
+        if (
+            not self.handshake_complete or self.close_sent or self.disconnected
+            or self.initial_response is not None or not self.writable.is_set()
+        ):
+            return False
+        try:
+            self.conn.send_text(text.encode())
+        except InvalidState:  # closing: send() raises ClientDisconnected for it
+            return False
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
+
+
+def text_sender(send: Callable[..., Any]) -> Callable[[str], bool] | None:
+    """The synchronous sender of the connection behind an ASGI ``send``: the
+    :meth:`~TetherWebSocketProtocol.send_text_now` of the protocol that handed it to the
+    app, or None when another server (or a wrapper) made ``send``."""
+    protocol = getattr(send, "__self__", None)
+    if isinstance(protocol, TetherWebSocketProtocol):
+        return protocol.send_text_now
+    return None

@@ -33,7 +33,9 @@ class SpaFiles:
         await response(scope, receive, send)
 
     def respond(self, request: Request) -> Response:
-        if self.root is None:
+        # A TETHER_STATIC_DIR without a build in it (a typo, a clean checkout) is the
+        # same as none: the notice, not a 500 for every page.
+        if self.root is None or not (self.root / "index.html").is_file():
             return HTMLResponse(NOT_BUILT)
         path = request.path_params.get("path", "")
         try:

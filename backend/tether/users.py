@@ -8,6 +8,11 @@ people. Group names follow the same rule. Each account also has a random ``seria
 made at creation: a login session names it, so a session of a removed user stays
 refused when someone re-creates the name.
 
+An account made by an OpenID Connect login (``oidc.py``) names its provider's subject
+(``oidc_subject``, the issuer and ``sub``): only that subject may log in to it, it has no
+password, and its roles and groups come from the provider at each login (they are kept in
+the login session, not here).
+
 Two directories implement the Protocol and pass one contract suite
 (``tests/integration/test_user_directory.py``): a TOML file (``users_file.py``, for the
 memory store; or in memory only, without a file) and Redis (``store/redis_users.py``).
@@ -23,8 +28,13 @@ from typing import Protocol
 from tether.messages import now_iso
 from tether.principal import Principal
 
-NAME_RULE = "1 to 64 characters: a-z, 0-9, '.', '_', '-', starting with a letter or digit"
-_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+NAME_RULE = (
+    "1 to 64 characters: a-z, 0-9, '.', '_', '-', '@', '+', starting with a letter or digit"
+)
+# '@' and '+': a single sign-on proxy names people by e-mail address (proxy mode, auth.py),
+# and each name a caller can have must be one a share or an assignee can name.
+_NAME = re.compile(r"[a-z0-9][a-z0-9._@+-]{0,63}")
+_PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 MAX_GROUPS = 64
 
 
@@ -40,6 +50,12 @@ class NoSuchUser(Exception):
 
 def valid_name(name: str) -> bool:
     return _NAME.fullmatch(name) is not None
+
+
+def valid_plain_name(name: str) -> bool:
+    """A valid name without '@' or '+' (the rule before e-mail-like names were allowed;
+    OpenID logins keep it, so that an account they made keeps its name)."""
+    return _PLAIN_NAME.fullmatch(name) is not None
 
 
 def name_problem(name: str, what: str = "a user name") -> str | None:
@@ -59,6 +75,7 @@ class UserRecord:
     token_digests: tuple[str, ...] = ()
     serial: str = field(default_factory=lambda: secrets.token_hex(8))
     created_at: str = field(default_factory=now_iso)
+    oidc_subject: str | None = None  # "ISSUER SUB" of an account an OpenID provider made
 
     def principal(self) -> Principal:
         return Principal.user(self.name, admin=self.admin, groups=self.groups)

@@ -62,6 +62,7 @@ def _record(name: str, data: dict[str, Any]) -> UserRecord:
             token_digests=tuple(str(t) for t in data.get("tokens", [])),
             serial=str(data["serial"]),
             created_at=str(data.get("created_at", "")),
+            oidc_subject=str(data["oidc_subject"]) if data.get("oidc_subject") else None,
         )
     except (KeyError, TypeError) as exc:
         raise UsersFileError(f"bad user entry {name!r}: {exc}") from exc
@@ -76,6 +77,8 @@ def _table(user: UserRecord) -> dict[str, Any]:
     table["tokens"] = list(user.token_digests)
     table["serial"] = user.serial
     table["created_at"] = user.created_at
+    if user.oidc_subject:
+        table["oidc_subject"] = user.oidc_subject
     return table
 
 

@@ -1,14 +1,21 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { Me, TaskInfo } from './protocol';
+import type { InboxItem, Me, TaskInfo } from './protocol';
 import { ApiError, api } from './lib/api';
-import { usePoll } from './lib/hooks';
+import { useInbox } from './lib/useInbox';
 import { filtersFromSearch, sessionsUrl } from './lib/filters';
+import { linkFromSearch } from './lib/linkToken';
+import { choiceFromSearch, nextFromSearch } from './lib/answerLink';
+import { countByOrigin } from './lib/inbox';
 import { Link, matchRoute, navigate, usePath, useSearch } from './lib/router';
+import { AnswerLinkPage } from './components/AnswerLinkPage';
 import { LoginForm } from './components/LoginForm';
+import { InboxPage } from './components/InboxPage';
 import { SessionList } from './components/SessionList';
 import { SessionView } from './components/SessionView';
 import { StartForm } from './components/StartForm';
 import { TaskCatalog } from './components/TaskCatalog';
+import { FaviconBadge } from './alerts/favicon';
+import { useInboxAlerts } from './alerts/useInboxAlerts';
 
 export function App() {
   const path = usePath();
@@ -16,6 +23,10 @@ export function App() {
   const search = useSearch();
   const [tasks, setTasks] = useState<TaskInfo[] | null>(null);
   const [tasksError, setTasksError] = useState<string | null>(null);
+  // A share link (`/sessions/{id}?link=TOKEN`) needs no login: its token is the credential;
+  // nor does an answer link from a mail (`/answer/{token}`).
+  const link = route.page === 'session' ? linkFromSearch(search) : null;
+  const needsNoLogin = link !== null || route.page === 'answer';
 
   // Who this browser is. In single-person mode the first answer also gives it its identity
   // cookie (needed by sockets); with accounts, 401 means "log in first".
@@ -29,8 +40,8 @@ export function App() {
     });
   }, []);
   useEffect(() => {
-    if (needsLogin && route.page !== 'login') navigate('/login', { replace: true });
-  }, [needsLogin, route.page]);
+    if (needsLogin && route.page !== 'login' && !needsNoLogin) navigate('/login', { replace: true });
+  }, [needsLogin, route.page, needsNoLogin]);
   useEffect(() => {
     if (me === null) return;
     api.tasks().then(setTasks, (e: unknown) => setTasksError(e instanceof ApiError ? e.message : 'Could not load the tasks.'));
@@ -41,7 +52,8 @@ export function App() {
   const loggedIn = useCallback((who: Me) => {
     setMe(who);
     setNeedsLogin(false);
-    navigate('/', { replace: true });
+    // Back where the login was asked for (an answer link's page), else the start.
+    navigate(nextFromSearch(window.location.search) ?? '/', { replace: true });
   }, []);
   const logout = useCallback(() => {
     const done = (): void => {
@@ -54,10 +66,14 @@ export function App() {
   }, []);
   const byName = useMemo(() => new Map((tasks ?? []).map((t) => [t.name, t])), [tasks]);
 
-  const waiting = useWaitingCount(tasks !== null || tasksError !== null);
+  const inbox = useInbox(me !== null);
+  const waiting = useWaitingCount(inbox.page?.requests ?? null);
+  const favicon = useMemo(() => new FaviconBadge(document), []);
   useEffect(() => {
     document.title = waiting.total > 0 ? `(${waiting.total}) Tether` : 'Tether';
-  }, [waiting.total]);
+    favicon.show(waiting.total);
+  }, [waiting.total, favicon]);
+  const notify = useInboxAlerts(me?.id ?? null, inbox.page?.requests ?? null, route.page === 'session' ? route.id : null);
 
   let page;
   switch (route.page) {
@@ -72,12 +88,28 @@ export function App() {
     case 'sessions': {
       const filters = filtersFromSearch(search);
       // A new filter is a new list (its own pages and cursor).
-      page = <SessionList key={sessionsUrl(filters)} tasks={byName} filters={filters} />;
+      page = <SessionList key={sessionsUrl(filters)} tasks={byName} filters={filters} me={me} />;
       break;
     }
     case 'session':
-      // Until the catalogue has answered, the session's view is not known.
-      page = <SessionView key={route.id} sessionId={route.id} tasks={tasks === null && tasksError === null ? null : byName} onPending={waiting.report} />;
+      // Until the catalogue has answered, the session's view is not known. A link's holder
+      // who is not logged in gets no catalogue: the session is drawn the general way.
+      page = (
+        <SessionView
+          key={`${route.id} ${link ?? ''}`}
+          sessionId={route.id}
+          tasks={tasks === null && tasksError === null && !needsLogin ? null : byName}
+          onPending={waiting.report}
+          me={me}
+          link={link}
+        />
+      );
+      break;
+    case 'inbox':
+      page = <InboxPage me={me} inbox={inbox} notify={notify} />;
+      break;
+    case 'answer':
+      page = <AnswerLinkPage key={route.token} token={route.token} choice={choiceFromSearch(search)} />;
       break;
     case 'login':
       page = me === null ? <LoginForm onLoggedIn={loggedIn} /> : <p className="muted">You are logged in as {me.name}.</p>;
@@ -85,7 +117,7 @@ export function App() {
     case 'not_found':
       page = <NotFound what="page" />;
   }
-  if (needsLogin && me === null) page = <LoginForm onLoggedIn={loggedIn} />;
+  if (needsLogin && me === null && !needsNoLogin) page = <LoginForm onLoggedIn={loggedIn} />;
 
   return (
     <>
@@ -103,7 +135,10 @@ export function App() {
             <Link to="/" aria-current={route.page === 'catalog' || route.page === 'start' ? 'page' : undefined}>Tasks</Link>
             <Link to="/sessions" aria-current={route.page === 'sessions' || route.page === 'session' ? 'page' : undefined}>
               Sessions
-              {waiting.total > 0 && <span className="nav-count" aria-label={`${waiting.total} waiting for you`}>{waiting.total}</span>}
+            </Link>
+            <Link to="/inbox" aria-current={route.page === 'inbox' ? 'page' : undefined}>
+              Inbox
+              {waiting.total > 0 && <span className="nav-count" data-testid="inbox-count" aria-label={`${waiting.total} waiting for you`}>{waiting.total}</span>}
             </Link>
           </nav>
           {me !== null && me.mode !== 'anonymous' && (
@@ -128,23 +163,18 @@ function NotFound({ what }: { what: string }) {
   );
 }
 
-/** Requests waiting across the user's sessions: polled, with the open session's live count
- * standing in for its polled one, and the last live count of a session the user just left
- * (e.g. for the session forked from it) standing in until the next poll. */
-function useWaitingCount(identified: boolean): { total: number; report: (sessionId: string, count: number | null) => void } {
-  const [polled, setPolled] = useState<ReadonlyMap<string, number>>(new Map());
+/** Requests waiting for this user across sessions (their inbox, GET /api/requests):
+ * the polled `items`, with the open session's live count standing in for its polled one,
+ * and the last live count of a session the user just left (e.g. for the session forked
+ * from it) standing in until the next poll. */
+function useWaitingCount(items: readonly InboxItem[] | null): {
+  total: number; report: (sessionId: string, count: number | null) => void;
+} {
+  const polled = useMemo(() => countByOrigin(items ?? []), [items]);
   const [live, setLive] = useState<{ id: string; count: number } | null>(null);
   const [left, setLeft] = useState<ReadonlyMap<string, number>>(new Map());
   const liveRef = useRef<{ id: string; count: number } | null>(null);
-  usePoll(() => {
-    api.sessions({ status: 'waiting', limit: 100 }).then(
-      (page) => {
-        setPolled(new Map(page.sessions.map((s) => [s.id, s.pending.length])));
-        setLeft(new Map());
-      },
-      () => undefined,
-    );
-  }, 5000, 15000, identified);
+  useEffect(() => setLeft(new Map()), [items]);
   const report = useCallback((id: string, count: number | null) => {
     const current = liveRef.current;
     if (count !== null) {

@@ -3,7 +3,7 @@ once, one of them expiring, and a task state of its own; a steady stream of numb
 lines that outlives a hub restart; an order form with lists and nested models, asked
 blank and pre-filled; tasks that name a view (one the app has, one it does not); a task
 that fails and one that cancels itself; one whose markdown tries every trick the app
-must not render."""
+must not render; an approval assigned to someone with a deadline."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ COLOR_FIELDS = [
 
 class TwoQuestionsInputs(BaseModel):
     expires_in: float = Field(600, gt=0, description="Seconds the first question stays open")
+
+
+class TimedApprovalInputs(BaseModel):
+    approver: str = Field("user:bob", description="Who approves it")
+    expires_in: float = Field(1800, gt=0, description="Seconds the approval stays open")
 
 
 class FailingInputs(BaseModel):
@@ -98,12 +103,27 @@ HOSTILE_MARKDOWN = [
 ]
 
 
+def register_timed_approval(hub: Hub) -> None:
+    """``timed_approval``: one confirmation assigned to ``approver``, open for
+    ``expires_in`` seconds (the Inbox shows its deadline)."""
+
+    @hub.task(title="Timed approval", description="Waits for an approver, until a deadline.")
+    async def timed_approval(ctx: Context, inputs: TimedApprovalInputs) -> bool:
+        return await ctx.confirm(
+            f"Sign off within {inputs.expires_in:.0f} s?",
+            assignees=[inputs.approver],
+            timeout=inputs.expires_in,
+            default=False,
+        )
+
+
 def build_browser_hub() -> Hub:
     """The demo tasks plus ``two_questions``, ``steady``, ``order_form``,
     ``prefilled_order``, ``reply_drafts`` (the email assistant's view), ``gantt_chart`` (a
-    view the app does not have), ``failing``, ``self_cancelling`` and
-    ``hostile_markdown``."""
+    view the app does not have), ``failing``, ``self_cancelling``, ``hostile_markdown``
+    and ``timed_approval``."""
     hub = build_demo_hub()
+    register_timed_approval(hub)
 
     @hub.task(title="Reply drafts", view="email_assistant")
     async def reply_drafts(ctx: Context) -> str:

@@ -15,6 +15,8 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.e2e.browser_tasks import build_browser_hub
 from tests.support.hub_proc import HubProcess
+from tests.support.ray_head import RayHead
+from tests.support.sentinel_proc import SentinelCluster
 from tests.support.server import RunningHub, run_hub
 from tests.support.timing import MS
 from tether.config import Settings
@@ -134,3 +136,30 @@ def hub_procs() -> Iterator[Callable[..., HubProcess]]:
     for proc in started:
         proc.kill()
         print(f"--- log of {proc.hub_id} ---", *proc.log[-60:], sep="\n")
+
+
+@pytest.fixture(scope="session")
+def ray_head() -> Iterator[RayHead]:
+    """One real Ray head for the whole run (its start takes many seconds), on free ports
+    and a temp dir of its own; stopped at the end."""
+    head = RayHead().start()
+    yield head
+    head.stop()
+
+
+@pytest.fixture(scope="session")
+def sentinel_deployment() -> Iterator[SentinelCluster]:
+    """One Sentinel deployment for the run (tests/support/sentinel_proc.py): a primary,
+    a replica and three sentinels, each started once; tests fail it over in turn."""
+    cluster = SentinelCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def sentinel(sentinel_deployment: SentinelCluster) -> SentinelCluster:
+    """The deployment, whole (a replica in sync, every sentinel agreeing) and empty."""
+    sentinel_deployment.wait_healthy()
+    with sentinel_deployment.primary().client() as primary:
+        primary.flushall()
+    return sentinel_deployment

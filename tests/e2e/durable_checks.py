@@ -9,6 +9,7 @@ from typing import Any
 from tests.support.follow import (
     Follower,
     Person,
+    Reachable,
     assert_asked_once,
     assert_exactly_once,
     durable_calls,
@@ -35,7 +36,7 @@ async def start_durable(
 
 
 async def finish_durable(
-    person: Person, hub: HubProcess, session_id: str, follower: Follower, redis_url: str,
+    person: Person, hub: Reachable, session_id: str, follower: Follower, redis_url: str,
     *, close_codes: list[int | None], lines: int = 40, items: int = 6,
     answered_input: bool = False, answered_retry: bool = False,
 ) -> list[dict[str, Any]]:

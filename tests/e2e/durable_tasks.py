@@ -1,5 +1,6 @@
-"""Tasks for the durability tests. Every step body counts its calls in Redis, so a test
-can prove that no finished step ran twice across hub crashes and takeovers."""
+"""Tasks for the durability tests. Every step body counts its calls in Redis (any URL a
+hub takes: one Redis or a cluster), so a test can prove that no finished step ran twice
+across hub crashes and takeovers."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import asyncio
 import os
 from typing import Any
 
-import redis.asyncio as aioredis
 from pydantic import BaseModel
 
 from tether import Context, Hub, Retry
+from tether.store.connect import close_client, redis_client
 
 hub = Hub()
 
@@ -28,7 +29,7 @@ class DurableInputs(BaseModel):
 
 @hub.task(title="Durable", description="Steps, a stream, a question, a fan-out, a retry.")
 async def durable(ctx: Context, inputs: DurableInputs) -> dict[str, Any]:
-    counter = aioredis.Redis.from_url(inputs.counter_url)
+    counter = redis_client(inputs.counter_url, client_name="tether-test-task", max_connections=8)
 
     async def count(name: str) -> int:
         return int(await counter.incr(f"calls:{ctx.session_id}:{name}"))
@@ -55,7 +56,7 @@ async def durable(ctx: Context, inputs: DurableInputs) -> dict[str, Any]:
         return calls
 
     attempts = await ctx.step("flaky", flaky, retry=Retry(attempts=3, ask=True))
-    await counter.aclose()
+    await close_client(counter)
     return {"name": answer["name"], "squares": squares, "flaky_calls": attempts}
 
 
@@ -71,7 +72,7 @@ async def fanned(ctx: Context, inputs: FannedInputs) -> list[int]:
     so a test sees a body re-run even if its steps would replay. Items from ``quick`` on
     wait for a "go" pushed to the list ``go:<session>``: a test kills the hub while the first items
     are recorded and the others still run."""
-    counter = aioredis.Redis.from_url(inputs.counter_url)
+    counter = redis_client(inputs.counter_url, client_name="tether-test-task", max_connections=8)
 
     async def item(index: int) -> int:
         await counter.incr(f"began:{ctx.session_id}:item{index}")
@@ -81,7 +82,7 @@ async def fanned(ctx: Context, inputs: FannedInputs) -> list[int]:
         return index * 10
 
     values = await ctx.map(item, range(inputs.items), concurrency=inputs.items)
-    await counter.aclose()
+    await close_client(counter)
     return values
 
 
@@ -103,6 +104,19 @@ async def deadline(ctx: Context, inputs: WaitInputs) -> str:
         NAME_FIELDS, prompt="Who are you?", timeout=inputs.seconds, default={"name": "nobody"}
     )
     return str(answer["name"])
+
+
+class NudgeInputs(BaseModel):
+    remind: float = 1.0
+    escalate: float = 2.0
+
+
+@hub.task(title="Nudged", description="A question that reminds, then escalates to bob.")
+async def nudged(ctx: Context, inputs: NudgeInputs) -> bool:
+    return await ctx.confirm(
+        "Approve?", remind_after=inputs.remind, escalate_after=inputs.escalate,
+        escalate_to=["user:bob"],
+    )
 
 
 class StreamInputs(BaseModel):

@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.async_api import (
@@ -571,7 +572,8 @@ class SocketWatch:
 
     def _opened(self, ws: WebSocket) -> None:
         seqs: list[int] = []
-        self.sockets.append((int(ws.url.rsplit("after=", 1)[1]), seqs))
+        query = parse_qs(urlsplit(ws.url).query)  # after=N, and the log's epoch once known
+        self.sockets.append((int(query["after"][0]), seqs))
 
         def received(payload: str | bytes) -> None:
             frame = json.loads(payload)

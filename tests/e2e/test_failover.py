@@ -1,5 +1,6 @@
-"""Two hub processes on one Redis: a session moves to the other hub when its own dies
-(after the lease runs out) or shuts down (at once: its leases are released)."""
+"""Two hub processes on one Redis, and on a Redis Cluster: a session moves to the other
+hub when its own dies (after the lease runs out) or shuts down (at once: its leases are
+released)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,21 @@ from datetime import datetime
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.e2e.durable_checks import NAME, TASKS, StartHub, assert_resumed, finish_durable
+from tests.e2e.durable_checks import (
+    NAME,
+    TASKS,
+    StartHub,
+    assert_resumed,
+    finish_durable,
+)
 from tests.support.follow import Follower, Person, elapsed_since, runner_of
 from tests.support.hub_proc import HubProcess
+from tests.support.stores import redis_and_cluster
 from tests.support.tabs import TERMINAL, Tab
 from tests.support.timing import MS, eventually
+
+# On one Redis and on a Redis Cluster.
+redis_url = redis_and_cluster
 
 
 async def test_other_hub_takes_over_a_killed_hubs_session_after_the_lease(

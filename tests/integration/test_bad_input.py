@@ -379,6 +379,7 @@ async def test_hub_still_serves_after_bad_input_and_describes_itself(
         "/api/sessions/{session_id}/cancel": {"post"},
         "/api/sessions/{session_id}/requests/{request_id}": {"post"},
         "/healthz": {"get"},
+        "/metrics": {"get"},
         "/readyz": {"get"},
     }
     for path, methods in expected.items():

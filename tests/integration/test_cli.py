@@ -103,6 +103,29 @@ async def test_a_port_in_use_is_one_line_and_exit_2() -> None:
     assert line == f"tether: port {port} on 127.0.0.1 is in use (pick another with --port)"
 
 
+async def test_workers_with_the_memory_store_are_refused_in_one_line() -> None:
+    """Sessions of the memory store live in one process: other workers could not see them."""
+    line = await fails_with("--workers", "2", "--port", "0")
+    assert line.startswith("tether: --workers 2 needs a Redis store (--redis URL or ")
+    assert "memory store keeps sessions in one process's memory" in line
+    line = await fails_with("--workers", "0", "--port", "0")
+    assert line == "tether: TETHER_WORKERS (--workers) must be at least 1"
+
+
+async def test_a_worker_that_cannot_start_stops_the_supervisor_with_its_exit_code(
+    redis_url: str,
+) -> None:
+    """Task code that fails to load in a worker is not restarted for ever: the supervisor
+    stops the other worker and exits with the failed worker's code."""
+    async with serving("tests.support.worker_refusing_tasks:hub", "--workers", "2",
+                       "--redis", redis_url, "--port", "0") as proc:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), STARTUP_MS * MS)
+    assert b"Tether serving 0 tasks" in stdout
+    assert "refuses to load in a worker process" in stderr.decode()
+    assert "could not start (exit code 1); stopping" in stderr.decode()
+    assert proc.returncode == 1
+
+
 async def test_a_bad_environment_value_is_one_line_and_exit_2() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tether", "serve", "--port", "0",

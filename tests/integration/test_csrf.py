@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +17,10 @@ import pytest
 from tests.support.server import RunningHub, User, new_user, run_hub
 from tests.support.tabs import wait_status
 from tether import Context, Hub
+from tether.accounts import open_directory
 from tether.config import Settings
+from tether.credentials import new_token, token_digest
+from tether.users import UserRecord
 
 hub_def = Hub()
 
@@ -116,15 +120,42 @@ async def test_same_origin_and_listed_origins_may_write(hub: RunningHub, user: U
         "content-type": "application/json"})).status_code == 201
 
 
-async def test_bearer_requests_are_exempt(user: User) -> None:
-    """A browser never adds Authorization by itself, so a request with it is not a forgery
-    (the identity layer checks the token; these checks stay out of its way)."""
-    response = await user.http.post(
-        "/api/sessions", content=START.encode(),
-        headers={"content-type": "text/plain", "origin": "https://cli.example",
-                 "authorization": "Bearer tok"},
-    )
-    assert response.status_code not in (403, 415), response.text
+async def test_a_bearer_that_authenticates_nothing_exempts_nothing(user: User) -> None:
+    """Single-person mode reads no bearer but a link's: ``Bearer junk`` beside the
+    browser's cookie is still a cookie-authenticated write, checked as one."""
+    before = await sessions_of(user)
+    for content_type, status, code in (("text/plain", 415, "unsupported_media_type"),
+                                       ("application/json", 403, "cross_site_request")):
+        response = await user.http.post(
+            "/api/sessions", content=START.encode(),
+            headers={"content-type": content_type, "origin": "https://evil.example",
+                     "authorization": "Bearer junk"},
+        )
+        assert_refused(response, status, code)
+    assert await sessions_of(user) == before
+
+
+async def test_an_accounts_bearer_is_exempt(tmp_path: Path) -> None:
+    """A browser never adds Authorization by itself, so a request the token authenticates
+    is no forgery; a wrong token beside a cookie is refused by the identity layer."""
+    settings = Settings(static_dir=None, users_file=tmp_path / "users.toml")
+    directory = open_directory(settings)
+    token = new_token()
+    await directory.add(UserRecord(name="bot"))
+    await directory.add_token("bot", token_digest(token))
+    try:
+        async with run_hub(settings, hub_def) as running, \
+                httpx.AsyncClient(base_url=running.base_url) as http:
+            for bearer, status in ((token, 201), ("junk", 401)):
+                response = await http.post(
+                    "/api/sessions", content=START.encode(),
+                    headers={"content-type": "application/json",
+                             "origin": "https://cli.example",
+                             "authorization": f"Bearer {bearer}"},
+                )
+                assert response.status_code == status, response.text
+    finally:
+        await directory.close()
 
 
 async def test_reads_are_not_checked(hub: RunningHub) -> None:

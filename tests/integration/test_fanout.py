@@ -109,7 +109,10 @@ async def test_a_replay_longer_than_a_read_chunk_is_complete_and_framed(
         outbox.start()
         await eventually(lambda c=client: c.types()[-1:] == ["replay_complete"],  # type: ignore[misc]
                          what="the replay")
-        assert client.sent[0] == {"type": "replay_start", "after": after, "last_seq": last}
+        start = client.sent[0]
+        assert start == {"type": "replay_start", "after": after, "last_seq": last,
+                         "epoch": start["epoch"], "reset": False}
+        assert isinstance(start["epoch"], str) and start["epoch"]
         assert client.seqs() == list(range(after + 1, last + 1))
         assert client.sent[-1]["last_seq"] == last
         await outbox.stop()

@@ -52,7 +52,8 @@ class Hub:
     """What a hub's session manager tells its keeper, and what the keeper asked of it."""
 
     def __init__(self, store: Store, hub_id: str, *, lease_seconds: float,
-                 foreign: set[str] | None = None, broken: set[str] | None = None) -> None:
+                 foreign: set[str] | None = None, broken: set[str] | None = None,
+                 stuck: set[str] | None = None) -> None:
         self.hub_id = hub_id
         self.running: set[str] = set()
         self.rounds = 0
@@ -60,6 +61,8 @@ class Hub:
         self.lost: list[str] = []
         self.foreign = foreign or set()
         self.broken = broken or set()  # sessions whose resume raises
+        self.stuck = stuck or set()  # sessions whose resume never returns
+        self.resuming: list[str] = []
         self.failed: list[str] = []
         self.keeper = LeaseKeeper(
             store=store, runner_id=hub_id, lease_seconds=lease_seconds,
@@ -72,6 +75,9 @@ class Hub:
         return self.running
 
     async def _adopt(self, session_id: str) -> None:
+        self.resuming.append(session_id)
+        if session_id in self.stuck:
+            await asyncio.Event().wait()
         if session_id in self.broken:
             self.failed.append(session_id)
             raise RuntimeError(f"cannot resume {session_id}")
@@ -242,6 +248,23 @@ async def test_a_hub_shutting_down_releases_what_it_ran_for_another_hub_at_once(
     assert await store.claim(session_id, "hub-2") == "ok"
 
 
+async def test_a_session_claimed_but_not_yet_resumed_when_the_hub_stops_is_released(
+    open_store: OpenStore, hubs: list[Hub]
+) -> None:
+    """Hubs stopping together adopt each other's released sessions: one stopped between
+    claiming a session and handing it to a runner lets that lease go too, so another
+    hub resumes it at once rather than after its 30 s lease."""
+    store = await open_store(lease_seconds=30)
+    session_id = await create_running(store, runner="hub-old")
+    hub = await start(hubs, Hub(store, "hub-1", lease_seconds=30, stuck={session_id}))
+    assert await store.release("hub-old", [session_id]) == 1
+    await eventually(lambda: hub.resuming == [session_id], what="the claim")
+    assert await store.claim(session_id, "hub-2") == "held"
+    await hub.keeper.stop()
+    await hub.keeper.release([])  # nothing runs: the manager's list is empty
+    assert await store.claim(session_id, "hub-2") == "ok"
+
+
 async def test_a_failed_adoption_does_not_stop_the_keeper(
     open_store: OpenStore, hubs: list[Hub]
 ) -> None:
@@ -301,3 +324,19 @@ async def test_a_stopped_keeper_adopts_nothing_more(
 async def _all_in(orphans: Awaitable[list[str]], ids: list[str]) -> bool:
     listed = await orphans
     return all(i in listed for i in ids)
+
+
+async def test_a_session_made_after_the_keeper_started_is_not_reclaimed(
+    open_store: OpenStore, hubs: list[Hub]
+) -> None:
+    """A session this process creates once it serves is recorded under its hub id before
+    its runner is registered: the start-up reclaim must not take it for one left over
+    from before a restart (it would run twice)."""
+    store = await open_store(lease_seconds=30)
+    hub = await start(hubs, Hub(store, "hub-1", lease_seconds=30))
+    # Session ids count milliseconds: one made in the keeper's own millisecond is taken
+    # for older (a request cannot come that soon: the hub serves after the start-up).
+    await eventually(lambda: time.time() >= hub.keeper._started + 0.002, what="a new ms")
+    made_now = await create_running(store, runner="hub-1")
+    await hub.keeper._reclaim()  # the start-up round, had it come this late
+    assert hub.adopted == [] and made_now not in hub.running

@@ -13,7 +13,8 @@ from tests.support.server import new_user, run_hub
 from tether import Context, Hub
 from tether.cli import bind
 from tether.config import Settings
-from tether.socket_protocol import TetherWebSocketProtocol
+from tether.http_protocol import HeadTimeoutProtocol
+from tether.socket_protocol import TetherWebSocketProtocol, _TurnWriter
 
 hub_def = Hub()
 
@@ -43,6 +44,25 @@ async def test_a_session_socket_has_nodelay_whatever_socket_it_was_accepted_on()
                    if isinstance(p, TetherWebSocketProtocol)]
         assert len(sockets) == 1
         assert _nodelay(sockets[0].transport) != 0
+
+
+async def test_an_http_connection_has_nodelay_and_one_write_per_turn() -> None:
+    """HTTP answers go out at once too (their head and body in one write), on whatever
+    socket the hub was served from; a connection that upgrades keeps that one writer."""
+    async with run_hub(Settings(static_dir=None), hub_def) as hub, new_user(hub) as user:
+        session = await user.start("waits")  # over the keep-alive connection new_user made
+        http = [p for p in hub.server.server_state.connections
+                if isinstance(p, HeadTimeoutProtocol)]
+        assert http
+        for protocol in http:
+            assert isinstance(protocol.transport, _TurnWriter)
+            assert _nodelay(protocol.transport) != 0
+        await user.connect(session["id"])
+        (socket_protocol,) = [p for p in hub.server.server_state.connections
+                              if isinstance(p, TetherWebSocketProtocol)]
+        writer = socket_protocol.transport
+        assert isinstance(writer, _TurnWriter)
+        assert not isinstance(writer._transport, _TurnWriter)  # not wrapped twice
 
 
 async def test_connections_accepted_on_the_cli_socket_have_nodelay() -> None:

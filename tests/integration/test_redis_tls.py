@@ -98,3 +98,54 @@ def tls_redis(tmp_path: Path) -> Iterator[str]:
 
 async def test_a_hub_works_against_a_redis_over_tls(tls_redis: str) -> None:
     await confirm_round_trip(tls_redis)
+
+
+def _sentinel_knows_primary(port: int, ca: Path, proc: subprocess.Popen[bytes]) -> bool:
+    import redis
+
+    deadline = time.monotonic() + 10_000 * MS
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with redis.Redis(port=port, ssl=True, ssl_ca_certs=str(ca), socket_timeout=1) as s:
+                state = s.sentinel_master("tls-service")
+                if state["is_master"] and not state["is_sdown"]:
+                    return True
+        except redis.RedisError:
+            pass
+        time.sleep(20 * MS)  # poll interval of a deadline-bound wait
+    return False
+
+
+@pytest.fixture
+def tls_sentinel(tls_redis: str, tmp_path: Path) -> Iterator[str]:
+    """A ``rediss+sentinel://`` URL: one sentinel that speaks only TLS, monitoring the
+    ``tls_redis`` primary (with the same certificates)."""
+    binary = shutil.which("redis-server")
+    assert binary is not None
+    primary_port = tls_redis.split("@127.0.0.1:", 1)[1].split("/", 1)[0]
+    ca, cert, key = (tmp_path / name for name in ("ca.pem", "redis.pem", "redis.key"))
+    sentinel_port = free_port()
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text("\n".join([
+        "port 0", f"tls-port {sentinel_port}", "bind 127.0.0.1", f"dir {tmp_path}",
+        f"tls-cert-file {cert}", f"tls-key-file {key}", f"tls-ca-cert-file {ca}",
+        "tls-auth-clients no", "tls-replication yes", "loglevel warning",
+        f"sentinel monitor tls-service 127.0.0.1 {primary_port} 1",
+        f"sentinel auth-pass tls-service {PASSWORD}", "",
+    ]))
+    proc = subprocess.Popen([binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        if not _sentinel_knows_primary(sentinel_port, ca, proc):
+            pytest.fail("redis-sentinel with TLS did not start")
+        yield (f"rediss+sentinel://:{PASSWORD}@127.0.0.1:{sentinel_port}/tls-service/0"
+               f"?ssl_ca_certs={ca}")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+async def test_a_hub_works_behind_a_sentinel_over_tls(tls_sentinel: str) -> None:
+    """``rediss+sentinel://``: TLS to the sentinel (to find the primary) and to the primary
+    (the store's pool and the feed reader), the primary's password and CA from the URL."""
+    await confirm_round_trip(tls_sentinel)

@@ -9,8 +9,15 @@ import pytest
 import websockets
 from pydantic import BaseModel
 
-from tests.support.server import RunningHub, User, new_user, run_hub
-from tests.support.tabs import Tab, all_events, answer, small_buffer_socket, wait_status
+from tests.support.server import RunningHub, new_user, run_hub
+from tests.support.tabs import (
+    Tab,
+    all_events,
+    answer,
+    slow_tab_closed_4008,
+    small_buffer_socket,
+    wait_status,
+)
 from tether import Context, Hub
 from tether.config import Settings
 
@@ -56,23 +63,6 @@ async def small_history_hub(request: pytest.FixtureRequest) -> AsyncIterator[Run
     )
     async with run_hub(settings, hub_def) as running:
         yield running
-
-
-async def slow_tab_closed_4008(user: User, sid: str) -> Tab:
-    """A tab that reads nothing (a tiny TCP receive buffer and a one-message incoming
-    queue) while the flood runs; it is read at the end, up to its 4008 close."""
-    slow_ws = await websockets.connect(
-        f"{user.hub.ws_url}/ws/sessions/{sid}?after=0",
-        sock=small_buffer_socket(user.hub.base_url), max_queue=1,
-        additional_headers=user.cookie_header, max_size=None,
-    )
-    user.sockets.append(slow_ws)
-    slow = Tab(slow_ws, 0)
-    go = await slow.seen_or_until("request_confirmation")
-    if not slow.replay_done:
-        await slow.until("replay_complete")
-    assert (await answer(user, sid, go["request_id"], True)).status_code == 200
-    return slow
 
 
 async def test_a_tab_closed_4008_past_the_cap_comes_back_to_the_kept_tail(

@@ -35,6 +35,18 @@ async def test_app_routes_assets_and_odd_paths(tmp_path: Path) -> None:
             assert "/api/sessions/{session_id}/fork" in doc["paths"]
 
 
+async def test_a_static_dir_without_a_build_serves_the_notice(tmp_path: Path) -> None:
+    """A TETHER_STATIC_DIR that names an empty or missing folder is no build: every app
+    page is the notice that the app is not built, never a 500."""
+    for folder in (tmp_path, tmp_path / "missing"):
+        async with run_hub(Settings(static_dir=folder), build_demo_hub()) as hub:
+            async with httpx.AsyncClient(base_url=hub.base_url) as http:
+                for path in ("/", "/login", "/sessions/0123"):
+                    page = await http.get(path)
+                    assert page.status_code == 200, (folder, path)
+                    assert "The browser app is not built" in page.text
+
+
 async def test_behind_a_trusted_proxy_the_api_needs_the_user_header() -> None:
     """With TETHER_TRUST_USER_HEADER, an API request without X-Tether-User is 401
     not_authenticated (no anonymous cookie); health checks and the app still answer."""

@@ -12,12 +12,16 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import redis.asyncio as redis
 
 from tests.support.timing import MS, eventually
-from tether.errors import LeaseLost, UnknownSession
+from tether.audit import AuditEntry, AuditQuery
+from tether.errors import LeaseLost, TooManyOpenSessions, TooManyStarts, UnknownSession
 from tether.messages import (
     ForkOrigin,
     ProgressEvent,
@@ -35,10 +39,27 @@ from tether.messages import (
     now_iso,
     seq_of,
 )
+from tether.notifications import SessionNotices
+from tether.replay import iso
 from tether.requests import PendingRequest
 from tether.sessions import new_session_id
-from tether.store.base import Entry, NewSession, RecordedAnswer, Seed, Store
+from tether.store.base import (
+    OUTBOX,
+    OUTBOX_COMMAND,
+    DeliveryState,
+    Entry,
+    InboxEntry,
+    NewSession,
+    OutboxItem,
+    RecordedAnswer,
+    Seed,
+    StartQuota,
+    Store,
+    owner_inbox,
+    starts_key,
+)
 from tether.store.codec import cancelled_fields
+from tether.store.keys import Layout
 from tether.store.memory import MemoryStore
 from tether.store.redis import RedisStore
 
@@ -58,19 +79,32 @@ UNICODE_TEXT = (
 
 
 async def _open(
-    url: str | None, history_cap: int, finished_ttl: int, lease_seconds: float
+    url: str | None, history_cap: int, finished_ttl: int, lease_seconds: float, audit_max: int
 ) -> Store:
     store: Store
     if url is None:
         store = MemoryStore(
-            history_cap=history_cap, finished_ttl=finished_ttl, lease_seconds=lease_seconds
+            history_cap=history_cap, finished_ttl=finished_ttl, lease_seconds=lease_seconds,
+            audit_max=audit_max,
         )
     else:
         store = RedisStore(
-            url, history_cap=history_cap, finished_ttl=finished_ttl, lease_seconds=lease_seconds
+            url, history_cap=history_cap, finished_ttl=finished_ttl, lease_seconds=lease_seconds,
+            audit_max=audit_max,
         )
     await store.start()
     return store
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """None for the memory store; a flushed real Redis, or a real Redis Cluster of three
+    primaries with a replica each, whole and flushed, for the Redis store."""
+    if request.param == "memory":
+        return None
+    fixture = "redis_url" if request.param == "redis" else "redis_cluster_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
 
 
 @pytest.fixture
@@ -79,9 +113,10 @@ async def make_store(store_url: str | None) -> AsyncIterator[MakeStore]:
     opened: list[Store] = []
 
     async def make(
-        *, history_cap: int = ROOMY_CAP, finished_ttl: int = 3600, lease_seconds: float = 10.0
+        *, history_cap: int = ROOMY_CAP, finished_ttl: int = 3600, lease_seconds: float = 10.0,
+        audit_max: int = 100_000,
     ) -> Store:
-        store = await _open(store_url, history_cap, finished_ttl, lease_seconds)
+        store = await _open(store_url, history_cap, finished_ttl, lease_seconds, audit_max)
         opened.append(store)
         return store
 
@@ -151,12 +186,17 @@ def stream(content: str) -> str:
     return event_body(StreamEvent(seq=0, ts=now_iso(), content=content))
 
 
-def open_confirm(request_id: str, prompt: str = "Go on?", scope: str = "main") -> Entry:
-    created = now_iso()
+def open_confirm(
+    request_id: str, prompt: str = "Go on?", scope: str = "main", *,
+    assignees: Sequence[str] = (), created: str | None = None,
+) -> Entry:
+    created = created or now_iso()
     pending = PendingRequest(
-        request=Request(request_id=request_id, kind="confirm", prompt=prompt, created_at=created)
+        request=Request(request_id=request_id, kind="confirm", prompt=prompt, created_at=created,
+                        assignees=list(assignees))
     )
-    event = RequestConfirmationEvent(seq=0, ts=created, request_id=request_id, prompt=prompt)
+    event = RequestConfirmationEvent(seq=0, ts=created, request_id=request_id, prompt=prompt,
+                                     assignees=list(assignees))
     return Entry(
         body=event_body(event),
         pending_add={request_id: pending},
@@ -225,12 +265,18 @@ async def test_create_session_writes_pending_record_and_first_event(store: Store
     assert (events.last_seq, events.trimmed) == (1, False)
 
 
+def keyed_session(store: Store, key: str, *, owner: str = "alice") -> NewSession:
+    """A new session with the id the store gives a start with ``key`` (SessionManager)."""
+    session_id = store.session_id_for(new_session_id(), owner=owner, idempotency_key=key)
+    return new_session(owner=owner, session_id=session_id)
+
+
 async def test_idempotency_key_returns_the_original_session_and_fingerprint(store: Store) -> None:
-    first = new_session()
+    first = keyed_session(store, "k1")
     assert await store.create_session(first, idempotency_key="k1", fingerprint="fp-a") == (
         first.id, True, "fp-a"
     )
-    again = new_session()
+    again = keyed_session(store, "k1")
     assert await store.create_session(again, idempotency_key="k1", fingerprint="fp-b") == (
         first.id, False, "fp-a"
     )
@@ -240,8 +286,8 @@ async def test_idempotency_key_returns_the_original_session_and_fingerprint(stor
 
 
 async def test_idempotency_keys_belong_to_one_owner(store: Store) -> None:
-    alice = new_session(owner="alice")
-    bob = new_session(owner="bob")
+    alice = keyed_session(store, "same", owner="alice")
+    bob = keyed_session(store, "same", owner="bob")
     await store.create_session(alice, idempotency_key="same", fingerprint="fp")
     assert await store.create_session(bob, idempotency_key="same", fingerprint="fp") == (
         bob.id, True, "fp"
@@ -250,6 +296,23 @@ async def test_idempotency_keys_belong_to_one_owner(store: Store) -> None:
 
 async def test_get_session_of_an_unknown_id_is_none(store: Store) -> None:
     assert await store.get_session("no-such-session") is None
+
+
+async def test_a_session_keeps_its_trace_context_and_its_requests_theirs(store: Store) -> None:
+    """The W3C traceparent a session is created with, and the one an open request is
+    stored with, come back as they went in; a session created without one has none."""
+    traced = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    asking = "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"
+    session_id, _, _ = await store.create_session(replace(new_session(), trace=traced))
+    record = await store.get_session(session_id)
+    assert record is not None and record.trace == traced
+    plain = await store.get_session(await create(store))
+    assert plain is not None and plain.trace is None
+    entry = open_confirm("r1")
+    pending = entry.pending_add["r1"].model_copy(update={"trace": asking})
+    await store.append(session_id, [replace(entry, pending_add={"r1": pending})])
+    record = await store.get_session(session_id)
+    assert record is not None and record.requests["r1"].trace == asking
 
 
 # --- list_sessions --------------------------------------------------------------------
@@ -310,6 +373,52 @@ async def test_count_open_counts_the_owners_unfinished_sessions(store: Store) ->
     assert await store.count_open("alice") == 2
     assert await store.count_open("bob") == 1
     assert await store.count_open("nobody") == 0
+
+
+async def test_a_start_over_its_quota_of_starts_makes_nothing(store: Store) -> None:
+    quota = StartQuota(starts_per_window=2, window=60)
+    for _ in range(2):
+        assert (await store.create_session(new_session(), quota=quota))[1]
+    refused = new_session()
+    with pytest.raises(TooManyStarts) as caught:
+        await store.create_session(refused, quota=quota)
+    assert 0 < caught.value.retry_after <= 60 and caught.value.limit == 2
+    assert await store.get_session(refused.id) is None
+    assert await store.count_open("alice") == 2
+    # Counted where Store.hit counts, per owner: bob starts; alice's count went on.
+    assert (await store.create_session(new_session(owner="bob"), quota=quota))[1]
+    assert (await store.hit(starts_key("alice"), window=60))[0] == 4
+
+
+async def test_a_start_at_the_cap_of_open_sessions_waits_for_one_to_finish(
+    store: Store,
+) -> None:
+    quota = StartQuota(max_open=2)
+    first = await create_running(store)
+    await store.create_session(new_session(), quota=quota)
+    refused = new_session()
+    with pytest.raises(TooManyOpenSessions):
+        await store.create_session(refused, quota=quota)
+    assert await store.get_session(refused.id) is None
+    assert (await store.create_session(new_session(owner="bob"), quota=quota))[1]
+    await store.append(first, [completed(1)])
+    assert await store.count_open("alice") == 1
+    assert (await store.create_session(new_session(), quota=quota))[1]
+    assert await store.count_open("alice") == 2
+
+
+async def test_a_repeated_idempotency_key_is_not_a_new_start(store: Store) -> None:
+    quota = StartQuota(starts_per_window=1, max_open=1)
+    made, created, _ = await store.create_session(
+        new_session(), idempotency_key="k", fingerprint="f", quota=quota
+    )
+    assert created
+    again, created, original = await store.create_session(
+        new_session(), idempotency_key="k", fingerprint="f", quota=quota
+    )
+    assert (again, created, original) == (made, False, "f")
+    with pytest.raises(TooManyStarts):  # a new key is a new start
+        await store.create_session(new_session(), idempotency_key="k2", quota=quota)
 
 
 async def test_hit_counts_per_key_within_a_window(store: Store) -> None:
@@ -377,6 +486,48 @@ async def test_append_numbers_events_from_1_without_gaps(store: Store) -> None:
     assert frames[1:] == [f'{{"seq":{n + 2},' + body[1:] for n, body in enumerate(bodies)]
     record = await store.get_session(session_id)
     assert record is not None and record.session.last_seq == 21
+
+
+async def test_a_log_has_an_epoch_from_its_creation(store: Store) -> None:
+    """Every log gets an epoch when created; appends keep it; another session has its own."""
+    first, second = await create_running(store), await create_running(store)
+    epoch = (await store.read_events(first, after=0, limit=10)).epoch
+    assert epoch
+    await store.append(first, [Entry(body=stream("x"))], floor=2)
+    assert (await store.read_events(first, after=0, limit=10)).epoch == epoch
+    assert (await store.read_events(second, after=0, limit=10)).epoch not in (None, epoch)
+
+
+async def test_renew_epoch_replaces_only_the_epoch_it_names(store: Store) -> None:
+    """Compare and set: the first of two renewals of one epoch wins, the second gets the
+    epoch the first made; None never replaces an epoch."""
+    session_id = await create(store)
+    epoch = (await store.read_events(session_id, after=0, limit=1)).epoch
+    assert await store.renew_epoch(session_id, replacing=None) == epoch
+    renewed = await store.renew_epoch(session_id, replacing=epoch)
+    assert renewed not in (None, epoch)
+    assert await store.renew_epoch(session_id, replacing=epoch) == renewed
+    assert (await store.read_events(session_id, after=0, limit=1)).epoch == renewed
+    with pytest.raises(UnknownSession):
+        await store.renew_epoch("0" * 28, replacing=None)
+
+
+async def test_an_append_below_its_floor_renews_the_epoch_in_the_same_step(
+    store: Store,
+) -> None:
+    """A writer that saw the log reach seq 9 finds it ending at 3 (its tail was lost): the
+    append renews the epoch and numbers on from 3, so every reused seq is read under the
+    new epoch. An append at or above its floor keeps the epoch."""
+    session_id = await create_running(store)
+    await store.append(session_id, [Entry(body=stream("a"))], floor=2)
+    epoch = (await store.read_events(session_id, after=0, limit=1)).epoch
+    last = await store.append(session_id, [Entry(body=stream("b"))], floor=9)
+    assert last == 4
+    after = await store.read_events(session_id, after=3, limit=10)
+    assert after.epoch not in (None, epoch) and [seq_of(f) for f in after.frames] == [4]
+    again = await store.append(session_id, [Entry(body=stream("c"))], floor=4)
+    assert again == 5
+    assert (await store.read_events(session_id, after=0, limit=1)).epoch == after.epoch
 
 
 async def test_append_a_batch_numbers_every_entry_in_order(store: Store) -> None:
@@ -769,6 +920,128 @@ async def test_resolve_request_after_the_session_finished(store: Store) -> None:
     assert await all_frames(store, session_id) == before
 
 
+# --- inboxes: open requests by assignee and by owner ------------------------------------
+
+
+def listed(entries: Sequence[InboxEntry]) -> list[tuple[str, str]]:
+    return [(e.session_id, e.request_id) for e in entries]
+
+
+async def test_an_assigned_request_is_in_each_assignees_inbox_until_answered(
+    store: Store,
+) -> None:
+    session_id = await create_running(store, owner="user:alice")
+    await store.append(session_id, [open_confirm("r1", assignees=["user:bob", "group:fin"])])
+    for inbox in (["user:bob"], ["group:fin"], ["user:bob", "group:fin"]):
+        assert listed(await store.open_requests(inbox, limit=10)) == [(session_id, "r1")]
+    assert await store.open_requests([owner_inbox("user:alice"), "user:carol"], limit=10) == []
+    recorded, body = answer("r1", True, by="user:bob")
+    assert await store.resolve_request(session_id, "r1", answer=recorded, body=body) == "ok"
+    assert await store.open_requests(["user:bob", "group:fin"], limit=10) == []
+
+
+async def test_an_unassigned_request_is_in_its_owners_inbox_until_closed(store: Store) -> None:
+    session_id = await create_running(store, owner="user:alice")
+    await store.append(session_id, [open_confirm("r1"), open_confirm("r2")])
+    mine = owner_inbox("user:alice")
+    assert sorted(listed(await store.open_requests([mine], limit=10))) == [
+        (session_id, "r1"), (session_id, "r2")
+    ]
+    assert await store.open_requests([owner_inbox("user:bob"), "user:alice"], limit=10) == []
+    expired = RecordedAnswer(expired=True, at=now_iso())
+    assert await store.resolve_request(session_id, "r2", answer=expired, body=stream("x")) == "ok"
+    assert listed(await store.open_requests([mine], limit=10)) == [(session_id, "r1")]
+
+
+async def test_an_open_request_is_updated_in_place_only_while_open(store: Store) -> None:
+    """update_request (a reminder, an escalation): the request replaced, its event
+    appended and the inboxes of its new assignees listing it; nothing once it closed;
+    refused for a runner that does not hold the session."""
+    session_id = await create_running(store, owner="user:alice")
+    await store.append(session_id, [open_confirm("r1", assignees=["user:bob"])])
+    record = await store.get_session(session_id)
+    assert record is not None
+    pending = record.requests["r1"]
+    grown = pending.model_copy(update={"request": pending.request.model_copy(
+        update={"assignees": ["user:bob", "group:fin"], "escalated_at": now_iso()}
+    )})
+    with pytest.raises(LeaseLost):
+        await store.update_request(session_id, "r1", pending=grown, body=stream("x"),
+                                   runner="another-hub")
+    outcome = await store.update_request(session_id, "r1", pending=grown, body=stream("up"),
+                                         runner="hub-1")
+    assert outcome == "ok"
+    record = await store.get_session(session_id)
+    assert record is not None and record.requests["r1"] == grown
+    assert "group:fin" in record.assignees
+    assert listed(await store.open_requests(["group:fin"], limit=10)) == [(session_id, "r1")]
+    assert listed(await store.open_requests(["user:bob"], limit=10)) == [(session_id, "r1")]
+    events = await store.read_events(session_id, after=0, limit=100)
+    assert parsed(events.frames)[-1]["content"] == "up"
+    recorded, body = answer("r1", True, by="user:bob")
+    assert await store.resolve_request(session_id, "r1", answer=recorded, body=body) == "ok"
+    last = (await store.read_events(session_id, after=0, limit=100)).last_seq
+    outcome = await store.update_request(session_id, "r1", pending=grown, body=stream("late"),
+                                         runner="hub-1")
+    assert outcome == "closed"
+    assert (await store.read_events(session_id, after=0, limit=100)).last_seq == last
+    record = await store.get_session(session_id)
+    assert record is not None and "r1" not in record.requests
+    assert await store.open_requests(["group:fin", "user:bob"], limit=10) == []
+
+
+async def test_a_finished_session_leaves_every_inbox(store: Store) -> None:
+    session_id = await create_running(store, owner="user:alice")
+    await store.append(session_id, [open_confirm("r1", assignees=["user:bob"]), open_confirm("r2")])
+    assert len(await store.open_requests(["user:bob", owner_inbox("user:alice")], limit=10)) == 2
+    await store.append(session_id, [Entry(
+        body=event_body(TaskCancelledEvent(seq=0, ts=now_iso(), reason="stop")),
+        set=cancelled_fields("stop", None),
+    )])
+    assert await store.open_requests(["user:bob", owner_inbox("user:alice")], limit=10) == []
+
+
+async def test_a_session_keeps_the_assignees_of_its_closed_requests(store: Store) -> None:
+    session_id = await create_running(store, owner="user:alice")
+    await store.append(session_id, [open_confirm("r1", assignees=["user:bob"])])
+    recorded, body = answer("r1", True, by="user:bob")
+    await store.resolve_request(session_id, "r1", answer=recorded, body=body)
+    await store.append(session_id, [open_confirm("r2", assignees=["group:fin", "user:bob"])])
+    record = await store.get_session(session_id)
+    assert record is not None
+    assert record.assignees == {"user:bob", "group:fin"}
+    assert record.session.pending[0].assignees == ["group:fin", "user:bob"]
+    await store.append(session_id, [completed(1)])
+    record = await store.get_session(session_id)
+    assert record is not None and record.assignees == {"user:bob", "group:fin"}
+
+
+async def test_inboxes_page_newest_first_with_each_request_once(store: Store) -> None:
+    """Ties within one millisecond and requests in both inboxes read: every request
+    exactly once, in (opened, session, request) order, page after page."""
+    base = 1_760_000_000_000
+    opened: list[InboxEntry] = []
+    for n in range(4):
+        session_id = await create_running(store, owner="user:alice", session_id=sid(n))
+        for k in range(3):
+            ms = base + (n * 3 + k) // 2  # two requests in most milliseconds
+            stamp = iso(datetime.fromtimestamp(ms / 1000, UTC))
+            to = [["user:bob"], ["group:fin"], ["user:bob", "group:fin"]][k]
+            await store.append(session_id, [open_confirm(f"r{k}", assignees=to, created=stamp)])
+            opened.append(InboxEntry(ms, session_id, f"r{k}"))
+    expected = sorted(opened, reverse=True)
+    for limit in (1, 2, 5):
+        seen: list[InboxEntry] = []
+        before: InboxEntry | None = None
+        while True:
+            page = await store.open_requests(["group:fin", "user:bob"], limit=limit, before=before)
+            seen += page
+            if len(page) < limit:
+                break
+            before = page[-1]
+        assert seen == expected, limit
+
+
 # --- request_cancel -------------------------------------------------------------------
 
 
@@ -792,6 +1065,143 @@ async def test_request_cancel_of_a_finished_or_unknown_session(store: Store) -> 
     assert await store.request_cancel("no-such-session") == "unknown_session"
     record = await store.get_session(session_id)
     assert record is not None and not record.cancel_requested
+
+
+# --- the audit log --------------------------------------------------------------------
+
+
+def audit_entry(action: str = "login", **fields: Any) -> AuditEntry:
+    return AuditEntry(at=now_iso(), action=action, **fields)
+
+
+async def every_audit_entry(store: Store, query: AuditQuery | None = None) -> list[AuditEntry]:
+    """Every entry matching ``query``, newest first, paged through with ``next``."""
+    query = query or AuditQuery(limit=7)
+    found: list[AuditEntry] = []
+    before: str | None = None
+    for _ in range(10_000):
+        page = await store.read_audit(replace(query, before=before))
+        found += page.entries
+        if page.next is None:
+            return found
+        before = page.next
+    raise AssertionError("the audit pages never end")
+
+
+async def test_audit_entries_come_back_newest_first_with_increasing_ids(store: Store) -> None:
+    first = audit_entry("login", user="user:alice", ip="127.0.0.1", agent=UNICODE_TEXT[:80],
+                        via="password")
+    await store.add_audit(first)
+    for n in range(20):  # many within one millisecond: ids must still be distinct, ordered
+        await store.add_audit(audit_entry("answer", user="user:bob", session=f"s{n}",
+                                          request=f"r{n}", via="ws"))
+    page = await store.read_audit(AuditQuery(limit=100))
+    assert page.next is None and len(page.entries) == 21
+    assert [e.session for e in page.entries[:20]] == [f"s{n}" for n in reversed(range(20))]
+    ids = [e.id for e in page.entries]
+    assert len(set(ids)) == 21
+    assert sorted(ids, key=lambda i: tuple(map(int, i.split("-"))), reverse=True) == ids
+    assert page.entries[-1] == first.model_copy(update={"id": ids[-1]})
+    assert page.entries[0].ip is None and page.entries[0].outcome == "ok"
+
+
+async def test_audit_pages_visit_every_entry_once(store: Store) -> None:
+    for n in range(23):
+        await store.add_audit(audit_entry(session=f"s{n}"))
+    page = await store.read_audit(AuditQuery(limit=10))
+    assert len(page.entries) == 10 and page.next == page.entries[-1].id
+    seen = [e.session for e in await every_audit_entry(store)]
+    assert seen == [f"s{n}" for n in reversed(range(23))]
+    exact = await store.read_audit(AuditQuery(limit=23))
+    assert len(exact.entries) == 23 and exact.next is None, "no next when nothing is left"
+
+
+async def test_audit_filters_by_action_session_and_user(store: Store) -> None:
+    await store.add_audit(audit_entry("login", user="user:alice"))
+    await store.add_audit(audit_entry("answer", user="user:alice", session="s1", request="r1"))
+    await store.add_audit(audit_entry("answer", user="user:bob", session="s1", request="r2"))
+    await store.add_audit(audit_entry("cancel", user="user:bob", session="s2"))
+    await store.add_audit(audit_entry("login_failed", user=None, outcome="invalid_link"))
+
+    async def requests(**filters: Any) -> list[str | None]:
+        page = await store.read_audit(AuditQuery(limit=50, **filters))
+        return [f"{e.action}:{e.request or e.session or e.user}" for e in page.entries]
+
+    assert await requests(action="answer") == ["answer:r2", "answer:r1"]
+    assert await requests(session="s1") == ["answer:r2", "answer:r1"]
+    assert await requests(user="user:alice") == ["answer:r1", "login:user:alice"]
+    assert await requests(user="user:bob", session="s2") == ["cancel:s2"]
+    assert await requests(action="logout") == []
+    assert len(await requests()) == 5
+
+
+async def test_an_audit_page_looks_at_a_bounded_number_of_entries(store: Store) -> None:
+    """A filter that matches little cannot make one request read the whole log: the page
+    stops after ``scan`` entries with ``next`` set, and paging on finds every match."""
+    await store.add_audit(audit_entry("logout", session="old"))
+    for n in range(30):
+        await store.add_audit(audit_entry("login", session=f"s{n}"))
+    query = AuditQuery(limit=5, action="logout", scan=10)
+    page = await store.read_audit(query)
+    assert page.entries == [] and page.next is not None
+    found = await every_audit_entry(store, query)
+    assert [e.session for e in found] == ["old"]
+
+
+async def test_nothing_is_older_than_the_first_possible_audit_id(store: Store) -> None:
+    await store.add_audit(audit_entry())
+    page = await store.read_audit(AuditQuery(before="0-0"))
+    assert page.entries == [] and page.next is None
+    page = await store.read_audit(AuditQuery(before=f"{2**64 - 1}-{2**64 - 1}"))
+    assert len(page.entries) == 1
+
+
+async def test_the_audit_log_keeps_its_newest_entries_up_to_its_cap(
+    make_store: MakeStore,
+) -> None:
+    """At least the newest ``audit_max`` are kept, and not many more (Redis trims whole
+    stream nodes, ``MAXLEN ~``: up to one node, 100 entries, beyond the cap). One user's
+    entries: a cluster caps each bucket's part of the log, and they are all in one."""
+    store = await make_store(audit_max=10)
+    for n in range(400):
+        await store.add_audit(audit_entry(user="user:alice", request=f"r{n}"))
+    kept = [e.request for e in await every_audit_entry(store, AuditQuery(limit=500))]
+    assert 10 <= len(kept) <= 10 + 100
+    assert kept == [f"r{n}" for n in reversed(range(400 - len(kept), 400))]
+
+
+async def test_an_answer_and_its_audit_entry_are_written_together(store: Store) -> None:
+    session_id = await create_running(store)
+    await store.append(session_id, [open_confirm("r1")])
+    entry = audit_entry("answer", user="alice", session=session_id, request="r1")
+    recorded, body = answer("r1", True)
+    assert await store.resolve_request(session_id, "r1", answer=recorded, body=body,
+                                       audit=entry) == "ok"
+    late, late_body = answer("r1", False, by="bob")
+    assert await store.resolve_request(session_id, "r1", answer=late, body=late_body,
+                                       audit=entry.model_copy(update={"user": "bob"})
+                                       ) == "already_answered"
+    assert await store.resolve_request(session_id, "r9", answer=late, body=late_body,
+                                       audit=entry) == "unknown_request"
+    page = await store.read_audit(AuditQuery())
+    assert [(e.action, e.user, e.request) for e in page.entries] == [("answer", "alice", "r1")]
+    expired, expired_body = answer("r2", None)
+    await store.append(session_id, [open_confirm("r2")])
+    assert await store.resolve_request(session_id, "r2", answer=expired,
+                                       body=expired_body) == "ok"  # no entry: an expiry
+    assert len((await store.read_audit(AuditQuery())).entries) == 1
+
+
+async def test_a_cancel_and_its_audit_entry_are_written_together(store: Store) -> None:
+    session_id = await create_running(store)
+    entry = audit_entry("cancel", user="alice", session=session_id)
+    assert await store.request_cancel(session_id, by="alice", audit=entry) == "ok"
+    assert await store.request_cancel("no-such-session", audit=entry) == "unknown_session"
+    done = await create_running(store)
+    await store.append(done, [completed(1)])
+    assert await store.request_cancel(done, audit=entry) == "already_finished"
+    page = await store.read_audit(AuditQuery())
+    assert [(e.action, e.session) for e in page.entries] == [("cancel", session_id)]
 
 
 # --- subscribe and unsubscribe --------------------------------------------------------
@@ -891,6 +1301,29 @@ async def test_shared_secret_is_shared_by_every_redis_store(redis_url: str) -> N
     finally:
         await one.close()
         await two.close()
+
+
+async def test_redis_counts_open_sessions_made_before_it_kept_them(redis_url: str) -> None:
+    """Sessions from before the open-sessions hash existed (a Redis a hub upgraded onto)
+    count: the first start checked against the cap fills the hash from the owner's index."""
+    store = RedisStore(redis_url)
+    await store.start()
+    try:
+        done = await create_running(store)
+        await create_running(store)
+        await create(store)
+        await store.append(done, [completed(1)])
+        client = redis.Redis.from_url(redis_url)
+        await client.delete(Layout.single().open_sessions("alice"))
+        await client.aclose()
+        assert await store.count_open("alice") == 2  # read from the sessions themselves
+        with pytest.raises(TooManyOpenSessions):
+            await store.create_session(new_session(), quota=StartQuota(max_open=2))
+        assert await store.count_open("alice") == 2  # from the hash, filled now
+        assert (await store.create_session(new_session(), quota=StartQuota(max_open=3)))[1]
+        assert await store.count_open("alice") == 3
+    finally:
+        await store.close()
 
 
 async def test_ping_answers(store: Store) -> None:
@@ -1114,3 +1547,155 @@ async def test_a_batch_appended_twice_lands_once(store: Store) -> None:
     assert after == first + 1
     events = (await store.read_events(session_id, after=0, limit=100)).frames
     assert [json.loads(f).get("content") for f in events if '"stream"' in f] == ["a", "b", "c"]
+
+
+# --- the outbox: notifications queued with their events, claimed and released ----------
+
+
+def notices(session_id: str) -> SessionNotices:
+    return SessionNotices(session_id, "demo", "alice")
+
+
+def confirm_request(request_id: str) -> Request:
+    return Request(request_id=request_id, kind="confirm", prompt="Go on?", created_at=now_iso())
+
+
+async def test_a_notification_is_queued_with_its_event_and_numbered_like_it(
+    store: Store,
+) -> None:
+    session_id = await create_running(store)
+    opened = open_confirm("r1")
+    created = notices(session_id).request_created(confirm_request("r1"))
+    await store.append(session_id, [replace(opened, notify=(created,))])
+    recorded, body = answer("r1", True)
+    answered = notices(session_id).request_answered(confirm_request("r1"), by="alice",
+                                                    at=recorded.at)
+    assert await store.resolve_request(
+        session_id, "r1", answer=recorded, body=body, notify=answered
+    ) == "ok"
+    finished = notices(session_id).finished("completed", at=now_iso())
+    await store.append(session_id, [replace(completed(1), notify=(finished,))])
+    events = {e["type"]: e["seq"] for e in parsed(await all_frames(store, session_id))}
+    queued = [item.notification for item in await store.read_outbox(session_id, limit=10)]
+    assert [(n.id, n.type, n.seq) for n in queued] == [
+        (created.id, "request.created", events["request_confirmation"]),
+        (answered.id, "request.answered", events["request_answered"]),
+        (finished.id, "session.completed", events["task_completed"]),
+    ]
+    assert queued[1].answered_by == "alice"
+    assert queued[1].request is not None and queued[1].request.request_id == "r1"
+    assert all(item.deliveries == {} for item in await store.read_outbox(session_id, limit=10))
+
+
+async def test_nothing_is_queued_for_a_refused_answer_a_repeated_batch_or_a_finished_session(
+    store: Store,
+) -> None:
+    session_id = await create_running(store)
+    note = notices(session_id).make("session.completed")
+    assert await store.append(session_id, [replace(completed(1), notify=(note,))],
+                              batch="b1") == 4
+    # a retried batch (its reply was lost) applies nothing, so queues nothing again
+    await store.append(session_id, [replace(completed(1), notify=(note,))], batch="b1")
+    # entries after the terminal one are skipped, their notifications too
+    await store.append(session_id, [Entry(body=stream("late"), notify=(note,))])
+    recorded, body = answer("nope", True)
+    assert await store.resolve_request(
+        session_id, "nope", answer=recorded, body=body, notify=note
+    ) == "session_finished"
+    assert [i.notification.id for i in await store.read_outbox(session_id, limit=10)] == [note.id]
+
+
+async def test_one_dispatcher_at_a_time_holds_an_outbox_and_its_writes(store: Store) -> None:
+    session_id = await create_running(store)
+    note = notices(session_id).make("session.completed")
+    await store.append(session_id, [replace(completed(1), notify=(note,))])
+    assert await store.claim_outbox("d1", limit=10, lease_seconds=10) == [session_id]
+    assert await store.claim_outbox("d2", limit=10, lease_seconds=10) == []
+    state = DeliveryState("retrying", 1, time.time(), next_at=time.time() + 60)
+    assert not await store.save_delivery(session_id, "d2", note.id, "webhook:a", state)
+    assert await store.save_delivery(session_id, "d1", note.id, "webhook:a", state)
+    [item] = await store.read_outbox(session_id, limit=10)
+    assert item.deliveries == {"webhook:a": state}
+    assert await store.renew_outbox("d2", [session_id], lease_seconds=10) == [session_id]
+    assert await store.renew_outbox("d1", [session_id], lease_seconds=10) == []
+
+
+async def test_an_expired_outbox_claim_is_due_for_another_dispatcher(store: Store) -> None:
+    session_id = await create_running(store)
+    await store.enqueue_notification(notices(session_id).make("request.reminder"))
+    assert await store.claim_outbox("d1", limit=10, lease_seconds=0.05) == [session_id]
+
+    async def claimed_by_d2() -> bool:
+        return await store.claim_outbox("d2", limit=10, lease_seconds=10) == [session_id]
+
+    await eventually(claimed_by_d2, what="the claim to run out")
+    assert await store.renew_outbox("d1", [session_id], lease_seconds=10) == [session_id]
+
+
+async def test_release_drops_the_finished_head_and_is_due_again_after_the_delay(
+    store: Store,
+) -> None:
+    session_id = await create_running(store)
+    first, second = (notices(session_id).make("request.reminder") for _ in range(2))
+    await store.enqueue_notification(first)
+    await store.enqueue_notification(second)
+    assert await store.claim_outbox("d1", limit=10, lease_seconds=10) == [session_id]
+    items = await store.read_outbox(session_id, limit=10)
+    done = DeliveryState("delivered", 1, time.time())
+    await store.save_delivery(session_id, "d1", first.id, "webhook:a", done)
+    finished = [OutboxItem(first, {"webhook:a": done})]
+    await store.release_outbox(session_id, "d1", finished=finished, seen=len(items),
+                               delay=0.3)
+    [left] = await store.read_outbox(session_id, limit=10)
+    assert left.notification.id == second.id and left.deliveries == {}
+    assert await store.claim_outbox("d2", limit=10, lease_seconds=10) == []  # not yet due
+
+    async def due() -> bool:
+        return await store.claim_outbox("d2", limit=10, lease_seconds=10) == [session_id]
+
+    await eventually(due, what="the retry delay to pass")
+    await store.release_outbox(session_id, "d2", finished=[left], seen=1, delay=None)
+    assert await store.read_outbox(session_id, limit=10) == []
+    assert await store.claim_outbox("d3", limit=10, lease_seconds=10) == []  # empty: not due
+
+
+async def test_a_notification_queued_during_a_claim_is_due_at_once_after_release(
+    store: Store,
+) -> None:
+    session_id = await create_running(store)
+    first = notices(session_id).make("request.reminder")
+    await store.enqueue_notification(first)
+    assert await store.claim_outbox("d1", limit=10, lease_seconds=10) == [session_id]
+    seen = await store.read_outbox(session_id, limit=10)
+    later = notices(session_id).make("request.escalated")
+    await store.enqueue_notification(later)
+    assert await store.claim_outbox("d2", limit=10, lease_seconds=10) == []  # still held
+    await store.release_outbox(session_id, "d1", finished=[], seen=len(seen), delay=3600)
+    assert await store.claim_outbox("d2", limit=10, lease_seconds=10) == [session_id]
+    assert [i.notification.id for i in await store.read_outbox(session_id, limit=10)] == [
+        first.id, later.id]
+
+
+async def test_a_release_by_a_dispatcher_that_lost_the_claim_changes_nothing(
+    store: Store,
+) -> None:
+    session_id = await create_running(store)
+    note = notices(session_id).make("request.reminder")
+    await store.enqueue_notification(note)
+    assert await store.claim_outbox("d1", limit=10, lease_seconds=10) == [session_id]
+    await store.release_outbox(session_id, "d2", finished=[OutboxItem(note)], seen=1,
+                               delay=None)
+    assert [i.notification.id for i in await store.read_outbox(session_id, limit=10)] == [note.id]
+
+
+async def test_queuing_a_notification_wakes_every_dispatcher(
+    make_store: MakeStore, store_url: str | None
+) -> None:
+    """Every dispatcher of the store hears it (with Redis, through another connection)."""
+    one = await make_store()
+    two = await make_store() if store_url else one
+    heard = Recorder()
+    await two.subscribe(OUTBOX, heard)
+    session_id = await create_running(one)
+    await one.enqueue_notification(notices(session_id).make("request.reminder"))
+    await eventually(lambda: OUTBOX_COMMAND in heard.commands, what="the outbox command")

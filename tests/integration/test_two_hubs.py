@@ -1,5 +1,6 @@
-"""Two hubs on one Redis, both live: whichever hub a person reaches, they are the same
-person, and what they send reaches the task on the hub that runs it.
+"""Two hubs on one Redis (and on a Redis Cluster), both live: whichever hub a person
+reaches, they are the same person, and what they send reaches the task on the hub that
+runs it.
 
 Each hub is a whole app (its own store connections, feed, runners and lease keeper) in
 this process; the e2e tests do the same with separate processes.
@@ -15,11 +16,13 @@ from pydantic import BaseModel
 
 from tests.support.follow import runner_of
 from tests.support.server import RunningHub, new_user, run_hub, same_user_on
+from tests.support.stores import redis_and_cluster
 from tests.support.tabs import Tab, answer, get_session, wait_pending, wait_status
 from tether import Context, Hub
 from tether.config import Settings
 
 COOKIE = "tether_user"
+redis_url = redis_and_cluster
 
 
 class Address(BaseModel):

@@ -13,18 +13,26 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
 import httpx
 import redis.asyncio as aioredis
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from tests.support.hub_proc import HubProcess
 from tests.support.tabs import TERMINAL, Tab
 from tests.support.timing import MS, eventually
+from tether.store.connect import close_client, redis_client
+from tether.store.keys import layout_for
 
 Frame = dict[str, Any]
+
+
+class Reachable(Protocol):
+    """Where a person sends HTTP requests: a hub process, or a proxy in front of hubs."""
+
+    @property
+    def base_url(self) -> str: ...
 
 @dataclass
 class Person:
@@ -34,7 +42,7 @@ class Person:
     cookies: dict[str, str]
 
     @classmethod
-    async def sign_in(cls, hub: HubProcess) -> Person:
+    async def sign_in(cls, hub: Reachable) -> Person:
         async with httpx.AsyncClient(base_url=hub.base_url, timeout=10) as http:
             response = await http.get("/api/tasks")
             assert response.status_code == 200, response.text
@@ -44,10 +52,10 @@ class Person:
     def cookie_header(self) -> dict[str, str]:
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
 
-    def http(self, hub: HubProcess) -> httpx.AsyncClient:
+    def http(self, hub: Reachable) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=hub.base_url, headers=self.cookie_header, timeout=10)
 
-    async def start(self, hub: HubProcess, task: str, inputs: dict[str, Any]) -> str:
+    async def start(self, hub: Reachable, task: str, inputs: dict[str, Any]) -> str:
         async with self.http(hub) as http:
             response = await http.post("/api/sessions", json={"task": task, "inputs": inputs})
         assert response.status_code == 201, response.text
@@ -55,15 +63,15 @@ class Person:
         return session_id
 
     @overload
-    async def session(self, hub: HubProcess, session_id: str) -> Frame: ...
+    async def session(self, hub: Reachable, session_id: str) -> Frame: ...
 
     @overload
     async def session(
-        self, hub: HubProcess, session_id: str, *, unavailable_ok: bool
+        self, hub: Reachable, session_id: str, *, unavailable_ok: bool
     ) -> Frame | None: ...
 
     async def session(
-        self, hub: HubProcess, session_id: str, *, unavailable_ok: bool = False
+        self, hub: Reachable, session_id: str, *, unavailable_ok: bool = False
     ) -> Frame | None:
         """``GET /api/sessions/{id}``; with ``unavailable_ok`` a 503 (the store is away,
         for a poll to try again) is None."""
@@ -75,7 +83,7 @@ class Person:
         session: Frame = response.json()
         return session
 
-    async def events(self, hub: HubProcess, session_id: str) -> list[Frame]:
+    async def events(self, hub: Reachable, session_id: str) -> list[Frame]:
         """The whole stored log, through ``GET .../events`` (paged)."""
         out: list[Frame] = []
         async with self.http(hub) as http:
@@ -91,7 +99,7 @@ class Person:
                     return out
 
     async def answer(
-        self, hub: HubProcess, session_id: str, request_id: str, value: Any
+        self, hub: Reachable, session_id: str, request_id: str, value: Any
     ) -> httpx.Response:
         async with self.http(hub) as http:
             return await http.post(
@@ -99,7 +107,7 @@ class Person:
             )
 
     async def pending(
-        self, hub: HubProcess, session_id: str, kind: str, *, timeout_ms: float = 10_000
+        self, hub: Reachable, session_id: str, kind: str, *, timeout_ms: float = 10_000
     ) -> Frame:
         """Wait until exactly one request of ``kind`` is open; return it."""
         found: list[Frame] = []
@@ -117,7 +125,7 @@ class Person:
         return found[0]
 
     async def finished(
-        self, hub: HubProcess, session_id: str, *, timeout_ms: float = 20_000
+        self, hub: Reachable, session_id: str, *, timeout_ms: float = 20_000
     ) -> Frame:
         latest: Frame = {}
 
@@ -144,7 +152,11 @@ class Follower:
     url: Callable[[], str]
     session_id: str
     person: Person
+    # What it shows: every event since the last reset, in order.
     events: list[Frame] = field(default_factory=list)
+    epoch: str | None = None  # the log's epoch, as the hub last named it
+    # What each reset voided (the store lost some of it): one list per reset.
+    voided: list[list[Frame]] = field(default_factory=list)
     # One entry per connection that ended before the session did: the hub's close code,
     # or None when the TCP connection dropped without a close frame (websockets' 1006).
     close_codes: list[int | None] = field(default_factory=list)
@@ -153,6 +165,7 @@ class Follower:
     kicks: int = 0
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     _ws: Any = None
+    _kicked: bool = False
     _task: asyncio.Task[None] | None = None
 
     @property
@@ -167,9 +180,10 @@ class Follower:
         backoff = 0.02
         while not self.finished.is_set():
             after = self.last_seq
+            epoch = "" if self.epoch is None else f"&epoch={self.epoch}"
             try:
                 ws = await websockets.connect(
-                    f"{self.url()}/ws/sessions/{self.session_id}?after={after}",
+                    f"{self.url()}/ws/sessions/{self.session_id}?after={after}{epoch}",
                     additional_headers=self.person.cookie_header,
                     max_queue=None, open_timeout=5000 * MS, close_timeout=1000 * MS,
                 )
@@ -179,10 +193,16 @@ class Follower:
                 backoff = min(backoff * 2, 0.5)
                 continue
             self._ws = ws
+            self._kicked = False
             self.connections += 1
             tab = Tab(ws, after)
             try:
                 await self._read(tab)
+                if self._kicked:
+                    # The kick landed after the terminal frame had already arrived: the
+                    # buffered frames were still read and the connection ended normally,
+                    # so this kick dropped nothing and expects no close code.
+                    self.kicks -= 1
             except ConnectionClosed as exc:
                 self.close_codes.append(exc.rcvd.code if exc.rcvd is not None else None)
             except TimeoutError:  # a silent hub: drop the socket and come back
@@ -200,6 +220,11 @@ class Follower:
     async def _read(self, tab: Tab) -> None:
         while True:
             frame = await tab.read(timeout=30.0)
+            if frame.get("type") == "replay_start":
+                self.epoch = tab.epoch
+                if tab.reset:  # as the app does: drop the view, take the log again
+                    self.voided.append(self.events)
+                    self.events = []
             if "seq" not in frame:
                 continue
             self.events.append(frame)
@@ -210,10 +235,13 @@ class Follower:
     def kick(self) -> bool:
         """Drop the connection without a close handshake, like a network failure."""
         ws = self._ws
-        if ws is None:
+        # A kicked connection still hands out the frames it had buffered before its reader
+        # sees the drop; kicking it again would count a second drop that never happens.
+        if ws is None or self._kicked:
             return False
         ws.transport.abort()
         self.kicks += 1
+        self._kicked = True
         return True
 
     def saw(self, type_: str, **match: Any) -> bool:
@@ -259,48 +287,55 @@ async def step_calls(redis_url: str, session_id: str) -> dict[str, int]:
     return await counters(redis_url, f"calls:{session_id}:")
 
 
+def _client(redis_url: str) -> aioredis.Redis:
+    """A client of ``redis_url`` as a hub makes it: one Redis, Sentinel or a cluster."""
+    return redis_client(redis_url, client_name="tether-test", max_connections=4)
+
+
 async def counters(redis_url: str, prefix: str) -> dict[str, int]:
     """The counters a task of ``durable_tasks`` keeps in Redis under ``prefix``, by the
-    rest of their key."""
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    rest of their key (on a cluster, from every node)."""
+    client = _client(redis_url)
     try:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
-        values = await client.mget(keys) if keys else []
+        keys = [str(k) async for k in client.scan_iter(match=f"{prefix}*")]
+        values = [await client.get(k) for k in keys]
         return {
             k.removeprefix(prefix): int(str(v)) for k, v in zip(keys, values, strict=True)
         }
     finally:
-        await client.aclose()
+        await close_client(client)
 
 
 async def stored_log(redis_url: str, session_id: str) -> list[Frame]:
     """The session's event log as Redis holds it, read without any hub (one may be dead)."""
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    client = _client(redis_url)
     try:
-        entries = await client.xrange(f"tether:{{{session_id}}}:events") or []
+        key = layout_for(redis_url).session(session_id).events
+        entries = await client.xrange(key) or []
         return [json.loads(str(fields["f"])) for _, fields in entries if fields]
     finally:
-        await client.aclose()
+        await close_client(client)
 
 
 async def journal_keys(redis_url: str, session_id: str) -> set[str]:
     """The keys of the session's journal as Redis holds it (``m1[0]``: item 0 of the
     first map is recorded)."""
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    client = _client(redis_url)
     try:
-        return {str(key) for key in await client.hkeys(f"tether:{{{session_id}}}:journal")}
+        key = layout_for(redis_url).session(session_id).journal
+        return {str(k) for k in await client.hkeys(key)}
     finally:
-        await client.aclose()
+        await close_client(client)
 
 
 async def runner_of(redis_url: str, session_id: str) -> str | None:
     """The hub the store names as the session's runner (the lease holder)."""
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    client = _client(redis_url)
     try:
-        runner = await client.hget(f"tether:{{{session_id}}}:rec", "runner")
+        runner = await client.hget(layout_for(redis_url).session(session_id).rec, "runner")
         return None if runner is None else str(runner)
     finally:
-        await client.aclose()
+        await close_client(client)
 
 
 def durable_calls(steps: int = 3, items: int = 6) -> dict[str, int]:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import uvicorn
 import websockets
+from opentelemetry.trace import TracerProvider
 from websockets.asyncio.client import ClientConnection
 
 from tests.support.timing import MS
@@ -54,8 +55,8 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         ws_ping_timeout=settings.ping_interval,
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
-        log_level="warning",
-        access_log=False,
+        log_level="info" if settings.access_log else "warning",
+        access_log=settings.access_log,
         lifespan="on",
     )
 
@@ -80,12 +81,16 @@ async def listen(port: int = 0, *, timeout: float = 10.0) -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def run_hub(settings: Settings, hub: Hub, *, port: int = 0) -> AsyncIterator[RunningHub]:
+async def run_hub(
+    settings: Settings, hub: Hub, *, port: int = 0, tracer_provider: TracerProvider | None = None
+) -> AsyncIterator[RunningHub]:
     """Serve ``hub`` until the block exits, on ``port`` (0: a free one; a fixed one
-    serves a hub restarted where its clients expect it)."""
+    serves a hub restarted where its clients expect it), its spans to ``tracer_provider``
+    (default: as ``settings`` say)."""
     sock = await listen(port)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(create_app(settings, hub), settings))
+    app = create_app(settings, hub, tracer_provider=tracer_provider)
+    server = uvicorn.Server(uvicorn_config(app, settings))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():

@@ -25,7 +25,9 @@ class Tab:
     """One WebSocket on a session. Every frame read is checked against the protocol:
     ``replay_start`` first, numbered events consecutive, ``replay_complete`` before any
     live event. A ``snapshot`` stands in for trimmed events: it jumps ahead (its seq is
-    the one just before the oldest kept event), and the next event is its seq + 1.
+    the one just before the oldest kept event), and the next event is its seq + 1. A
+    ``replay_start`` with ``reset`` (the store lost what this tab's cursor counts) starts
+    the numbering again from its ``after``, 0.
     """
 
     def __init__(self, ws: ClientConnection, after: int) -> None:
@@ -37,6 +39,8 @@ class Tab:
         self.replay_last: int | None = None  # from replay_start
         self.replay_done = False
         self.started = False
+        self.reset = False  # the hub said the cursor this tab came with is void
+        self.epoch: str | None = None  # the log's epoch, from replay_start
 
     @classmethod
     async def open(cls, user: User, session_id: str, *, after: int = 0, **kwargs: Any) -> Tab:
@@ -57,6 +61,10 @@ class Tab:
         kind = frame.get("type")
         if not self.started:
             assert kind == "replay_start", f"first frame must be replay_start, got {frame}"
+            self.epoch = frame.get("epoch")
+            if frame.get("reset"):
+                assert frame["after"] == 0, frame
+                self.reset, self.after, self.last_seq = True, 0, 0
             assert frame["after"] == self.after
             self.replay_last = frame["last_seq"]
             self.started = True
@@ -218,3 +226,21 @@ async def answer(user: User, session_id: str, request_id: str, value: Any) -> An
     return await user.http.post(
         f"/api/sessions/{session_id}/requests/{request_id}", json={"value": value}
     )
+
+
+async def slow_tab_closed_4008(user: User, sid: str) -> Tab:
+    """A tab that reads nothing (a tiny TCP receive buffer and a one-message incoming
+    queue) while the task streams, once its "Go?" confirmation is answered; read it at the end,
+    up to its 4008 close."""
+    slow_ws = await websockets.connect(
+        f"{user.hub.ws_url}/ws/sessions/{sid}?after=0",
+        sock=small_buffer_socket(user.hub.base_url), max_queue=1,
+        additional_headers=user.cookie_header, max_size=None,
+    )
+    user.sockets.append(slow_ws)
+    slow = Tab(slow_ws, 0)
+    go = await slow.seen_or_until("request_confirmation")
+    if not slow.replay_done:
+        await slow.until("replay_complete")
+    assert (await answer(user, sid, go["request_id"], True)).status_code == 200
+    return slow

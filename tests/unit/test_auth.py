@@ -12,12 +12,14 @@ from tether.cookies import CookieSpec, cookie_values
 from tether.errors import InvalidHeader, InvalidHost
 from tether.logins import MemoryLogins
 from tether.principal import Principal
+from tether.sharing import MemoryShares
 from tether.users_file import FileDirectory
 
 
 def authenticator(mode: AuthMode, **kwargs: Any) -> Authenticator:
     return Authenticator(
         mode=mode, secret="s3cret", directory=FileDirectory(None), logins=MemoryLogins(),
+        shares=MemoryShares(),
         **kwargs,
     )
 
@@ -119,10 +121,31 @@ async def test_two_user_headers_are_refused() -> None:
 
 async def test_an_over_long_user_header_is_refused_never_cut() -> None:
     proxy = authenticator(AuthMode.PROXY, allowed_hosts=["hub.corp"])
-    fits = await proxy.authenticate(scope(("host", "hub.corp"), ("x-tether-user", "a" * 128)))
-    assert fits is not None and fits.name == "a" * 128
-    with pytest.raises(InvalidHeader):
-        await proxy.authenticate(scope(("host", "hub.corp"), ("x-tether-user", "a" * 129)))
+    fits = await proxy.authenticate(scope(("host", "hub.corp"), ("x-tether-user", "a" * 64)))
+    assert fits is not None and fits.name == "a" * 64
+    for length in (65, 128, 129):
+        with pytest.raises(InvalidHeader):
+            await proxy.authenticate(scope(("host", "hub.corp"),
+                                           ("x-tether-user", "a" * length)))
+
+
+@pytest.mark.parametrize(
+    ("sent", "name"),
+    [("alice@corp", "alice@corp"), ("Alice@Corp.Example", "alice@corp.example"),
+     ("BOB+ops@corp", "bob+ops@corp"), (" bob ", "bob"), ("bob smith", None),
+     ("@corp", None), ("bob/x", None), ("b\u00f6b", None)],
+)
+async def test_proxy_names_are_lowercased_account_names_or_refused(
+    sent: str, name: str | None
+) -> None:
+    proxy = authenticator(AuthMode.PROXY, allowed_hosts=["hub.corp"])
+    request = scope(("host", "hub.corp"), ("x-tether-user", sent))
+    if name is None:
+        with pytest.raises(InvalidHeader):
+            await proxy.authenticate(request)
+        return
+    principal = await proxy.authenticate(request)
+    assert principal is not None and (principal.id, principal.name) == (f"user:{name}", name)
 
 
 @pytest.mark.parametrize(

@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import pytest
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from tether.messages import (
     CLIENT_ADAPTER,
     CLIENT_FRAME_TYPES,
     EVENT_ADAPTER,
     ConfirmFrame,
-    ErrorInfo,
     FieldSpec,
+    MarkdownEvent,
     ProgressEvent,
     RequestUserInputEvent,
-    Session,
     StatusEvent,
     StreamEvent,
     UserInputFrame,
     event_body,
     frame_with_seq,
     now_iso,
-    seen_by,
     seq_of,
+    text_event_body,
 )
 
 
@@ -71,6 +72,17 @@ def test_schema_is_serialised_by_its_alias() -> None:
 def test_now_iso_is_utc_with_milliseconds() -> None:
     stamp = now_iso()
     assert stamp.endswith("Z") and len(stamp) == len("2026-11-21T23:30:00.123Z")
+
+
+def test_now_iso_tells_the_time_of_the_call() -> None:
+    """Made once per millisecond, the stamp still is the time of the call, to the ms."""
+    for _ in range(2000):
+        now = datetime.now(UTC)
+        before = now.replace(microsecond=now.microsecond // 1000 * 1000)  # floored to the ms
+        stamp = now_iso()
+        after = datetime.now(UTC)
+        parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        assert before <= parsed <= after, (before, stamp, after)
 
 
 def test_every_client_frame_type_validates() -> None:
@@ -125,16 +137,26 @@ def test_status_events_refuse_unknown_statuses() -> None:
         StatusEvent(seq=1, ts="t", status="paused")
 
 
-def test_only_the_owner_is_shown_a_failures_traceback() -> None:
-    """seen_by: the one place that drops what only a session's owner may see."""
-    failed = Session(
-        id="s", task="t", status="failed", owner="u_owner", created_at="c", updated_at="c",
-        inputs={}, state={}, pending=[], result=None, last_seq=3,
-        error=ErrorInfo(type="KeyError", message="'x'", traceback="Traceback ...\nKeyError"),
-    )
-    assert seen_by(failed, "u_owner") is failed
-    other = seen_by(failed, "u_other")
-    assert other.error is not None and other.error.traceback is None
-    assert (other.error.type, other.error.message) == ("KeyError", "'x'")
-    assert "traceback" not in json.loads(other.model_dump_json())["error"]
-    assert other.model_copy(update={"error": failed.error}) == failed  # nothing else differs
+TRICKY_TEXT = (
+    'héllo 👋🏽 👩‍👩‍👧 日本語 עברית e\u0301 \n line\r\n tab\tnul\x00 bell\x07 \x7f \u2028 \u2029'
+    ' "quoted" back\\slash {"not":"json"} </script> \ufeff'
+)
+
+
+@pytest.mark.parametrize("kind", ["stream", "markdown"])
+@pytest.mark.parametrize("content", ["", "plain", TRICKY_TEXT, "x" * 10_000])
+def test_text_event_body_is_the_models_body(
+    kind: Literal["stream", "markdown"], content: str
+) -> None:
+    """ctx.stream's fast body is exactly what the model would have made."""
+    ts = "2026-11-21T23:30:00.123Z"
+    model = StreamEvent if kind == "stream" else MarkdownEvent
+    assert text_event_body(kind, ts, content) == event_body(model(seq=0, ts=ts, content=content))
+
+
+def test_text_event_body_refuses_what_the_model_refuses() -> None:
+    with pytest.raises(PydanticSerializationError):
+        event_body(StreamEvent(seq=0, ts="t", content="a\ud800b"))
+    with pytest.raises(PydanticSerializationError):
+        text_event_body("stream", "t", "a\ud800b")
+

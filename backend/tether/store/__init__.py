@@ -17,11 +17,15 @@ def open_store(settings: Settings) -> Store:
             history_cap=settings.history_cap,
             finished_ttl=settings.finished_ttl,
             lease_seconds=settings.lease_seconds,
+            audit_max=settings.audit_max,
+            wait_replicas=settings.wait_replicas,
+            wait_timeout=settings.redis_wait_timeout,
         )
     return MemoryStore(
         history_cap=settings.history_cap,
         finished_ttl=settings.finished_ttl,
         lease_seconds=settings.lease_seconds,
+        audit_max=settings.audit_max,
     )
 
 

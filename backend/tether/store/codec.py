@@ -5,15 +5,25 @@ inside Redis: numbering, status, leases, first-answer-wins)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
+from tether.epochs import new_epoch
 from tether.messages import ErrorInfo, ForkOrigin, ProgressInfo, Session
-from tether.store.base import NewSession, PendingRequest, RecordedAnswer, Seed, SessionRecord
+from tether.notifications import Notification
+from tether.store.base import (
+    DeliveryState,
+    NewSession,
+    OutboxItem,
+    PendingRequest,
+    RecordedAnswer,
+    Seed,
+    SessionRecord,
+)
 
 
 def fields_for_new(new: NewSession) -> dict[str, str]:
     """The record fields of a freshly created session (its first event is seq 1)."""
-    return {
+    fields = {
         "id": new.id,
         "task": new.task,
         "owner": new.owner,
@@ -29,7 +39,17 @@ def fields_for_new(new: NewSession) -> dict[str, str]:
         "runner": new.runner,
         "cancel": "0",
         "forked_from": new.forked_from.model_dump_json() if new.forked_from else "null",
+        "epoch": new_epoch(),  # the log's epoch (epochs.py)
     }
+    if new.trace is not None:  # only traced sessions carry it
+        fields["trace"] = new.trace
+    return fields
+
+
+def new_record(new: NewSession) -> SessionRecord:
+    """The record :meth:`~tether.store.base.Store.create_session` writes for ``new``,
+    exactly as ``get_session`` reads it back at once: a start need not read it."""
+    return record_from_fields(fields_for_new(new), {}, {})
 
 
 def cancelled_fields(reason: str, by: str | None) -> dict[str, str]:
@@ -82,8 +102,11 @@ def record_from_fields(
     fields: Mapping[str, str],
     requests: Mapping[str, PendingRequest],
     progress: Mapping[str, ProgressInfo],
+    *,
+    assignees: Collection[str] = (),
 ) -> SessionRecord:
-    """A record from its stored fields, open requests and progress per label.
+    """A record from its stored fields, open requests, progress per label and the
+    assignees its requests ever had.
 
     Fields added after a session was stored (``forked_from``, ``cancel_reason``, …) may be
     missing from it: they read as their defaults.
@@ -116,4 +139,21 @@ def record_from_fields(
         cancel_requested=fields["cancel"] == "1",
         requests=ordered,
         cancel_by=fields.get("cancel_by") or None,
+        assignees=frozenset(assignees),
+        trace=fields.get("trace") or None,
     )
+
+
+def outbox_items(queued: list[str], states: Mapping[str, str]) -> list[OutboxItem]:
+    """Queued notifications (their JSON) with their delivery states (by
+    :func:`~tether.store.base.delivery_field`)."""
+    items: list[OutboxItem] = []
+    for raw in queued:
+        notification = Notification.model_validate_json(raw)
+        prefix = f"{notification.id} "
+        deliveries = {
+            key[len(prefix):]: DeliveryState.from_json(value)
+            for key, value in states.items() if key.startswith(prefix)
+        }
+        items.append(OutboxItem(notification, deliveries))
+    return items

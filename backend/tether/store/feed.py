@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -37,7 +37,9 @@ class RedisFeed:
     def __init__(self, redis: aioredis.Redis, *, channel_prefix: str) -> None:
         self._redis = redis
         self._prefix = channel_prefix
-        self._listeners: dict[str, set[SessionListener]] = {}
+        # A list, not a set, per session: most have one or two listeners (its runner, the
+        # fan-out), and an empty set alone is 216 bytes where a short list is 72.
+        self._listeners: dict[str, list[SessionListener]] = {}
         self._confirms: dict[str, list[asyncio.Future[None]]] = {}
         self._subscribed: set[str] = set()
         self._confirm_all: set[str] = set()
@@ -67,7 +69,9 @@ class RedisFeed:
     # --- subscriptions ---------------------------------------------------------------
 
     async def subscribe(self, session_id: str, listener: SessionListener) -> None:
-        self._listeners.setdefault(session_id, set()).add(listener)
+        listeners = self._listeners.setdefault(session_id, [])
+        if listener not in listeners:
+            listeners.append(listener)
         channel = self._prefix + session_id
         future: asyncio.Future[None] | None = None
         async with self._write_lock:
@@ -99,7 +103,8 @@ class RedisFeed:
         listeners = self._listeners.get(session_id)
         if listeners is None:
             return
-        listeners.discard(listener)
+        if listener in listeners:
+            listeners.remove(listener)
         if listeners:
             return
         del self._listeners[session_id]
@@ -228,13 +233,19 @@ class RedisFeed:
         listeners = self._listeners.get(session_id)
         if not listeners:
             return
-        if data.startswith("E"):
-            frames = data[1:].split("\n")
-            for listener in list(listeners):
-                listener.on_frames(session_id, frames)
-        elif data.startswith("C"):
-            for listener in list(listeners):
-                listener.on_command(session_id, data[1:])
+        hand_over(session_id, data, listeners)
+
+
+def hand_over(key: str, data: str, listeners: Sequence[SessionListener]) -> None:
+    """Give one published message to ``key``'s listeners: ``E`` + frames joined by
+    newlines (what the append scripts publish), or ``C`` + a command (``notify``)."""
+    if data.startswith("E"):
+        frames = data[1:].split("\n")
+        for listener in list(listeners):
+            listener.on_frames(key, frames)
+    elif data.startswith("C"):
+        for listener in list(listeners):
+            listener.on_command(key, data[1:])
 
 
 def _batches(items: list[str], size: int) -> Iterable[list[str]]:

@@ -6,13 +6,16 @@ each method body is synchronous between awaits, which makes every change atomic.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import time
 from collections import deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from tether.errors import LeaseLost, UnknownSession
+from tether.audit import AuditEntry, AuditPage, AuditQuery, PageCollector, entry_key
+from tether.epochs import new_epoch, tail_lost
+from tether.errors import LeaseLost, TooManyOpenSessions, TooManyStarts, UnknownSession
 from tether.messages import (
     TERMINAL_STATUSES,
     ProgressInfo,
@@ -22,21 +25,35 @@ from tether.messages import (
     frame_with_seq,
     now_iso,
 )
+from tether.notifications import Notification
 from tether.store.base import (
+    EVERYONE,
     OPEN_STATUSES,
+    OUTBOX,
+    OUTBOX_COMMAND,
     RELEASES,
     CancelOutcome,
     ClaimOutcome,
+    DeliveryState,
     Entry,
     EventRange,
+    InboxEntry,
     NewSession,
+    OutboxItem,
     PendingRequest,
     RecordedAnswer,
     ResolveOutcome,
     Seed,
     SessionListener,
     SessionRecord,
+    StartQuota,
+    UpdateOutcome,
     cancel_command,
+    delivery_field,
+    inboxes_of,
+    newest_first,
+    opened_ms,
+    starts_key,
 )
 from tether.store.codec import fields_for_new, page_of, record_from_fields, seed_upto
 
@@ -56,6 +73,9 @@ class _Stored:
     progress: dict[str, ProgressInfo] = field(default_factory=dict)  # latest per label
     marks: dict[str, int] = field(default_factory=dict)  # "j:<key>" / "a:<rid>" -> seq
     expires_at: float | None = None
+    assignees: set[str] = field(default_factory=set)  # of every request it ever had
+    # open requests as listed: request id -> (its entry, the inboxes it is in)
+    listed: dict[str, tuple[InboxEntry, tuple[str, ...]]] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -67,6 +87,7 @@ class MemoryStore:
         history_cap: int = 10_000,
         finished_ttl: float = 7 * 86400,
         lease_seconds: float = 10.0,
+        audit_max: int = 100_000,
     ) -> None:
         self._history_cap = history_cap
         self._finished_ttl = finished_ttl
@@ -78,10 +99,20 @@ class MemoryStore:
         # cursor (an id) pages through sessions created in the same millisecond exactly once.
         self._by_owner: dict[str, list[str]] = {}
         self._hits: dict[str, tuple[int, float]] = {}  # quota key -> (count, window end)
+        # inbox name -> its open requests, ascending (see base.InboxEntry)
+        self._inboxes: dict[str, list[InboxEntry]] = {}
         self._idempotency: dict[tuple[str, str], tuple[str, str, float]] = {}
         self._listeners: dict[str, set[SessionListener]] = {}
         self._next_sweep = 0.0
         self._secret: str | None = None
+        self._audit: deque[AuditEntry] = deque(maxlen=audit_max)
+        self._audit_last = (0, 0)  # the last entry id, as (ms, n): ids only ever grow
+        # the outbox (see base.OutboxItem): session id -> its queued notifications, when
+        # it is due (monotonic; 0: now) or its claim expires, who holds it, its states
+        self._outboxes: dict[str, deque[Notification]] = {}
+        self._outbox_due: dict[str, float] = {}
+        self._outbox_claims: dict[str, str] = {}
+        self._deliveries: dict[str, dict[str, DeliveryState]] = {}
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -110,6 +141,9 @@ class MemoryStore:
                 return None
         return stored
 
+    def session_id_for(self, candidate: str, *, owner: str, idempotency_key: str | None) -> str:
+        return candidate
+
     async def create_session(
         self,
         new: NewSession,
@@ -117,6 +151,7 @@ class MemoryStore:
         idempotency_key: str | None = None,
         fingerprint: str = "",
         seed: Seed | None = None,
+        quota: StartQuota | None = None,
     ) -> tuple[str, bool, str]:
         now = time.monotonic()
         self._sweep(now)
@@ -124,6 +159,9 @@ class MemoryStore:
             known = self._idempotency.get((new.owner, idempotency_key))
             if known is not None and known[2] > now:
                 return known[0], False, known[1]
+        if quota is not None:
+            self._admit(new.owner, quota)
+        if idempotency_key is not None:
             self._idempotency[(new.owner, idempotency_key)] = (
                 new.id, fingerprint, now + IDEMPOTENCY_TTL
             )
@@ -135,11 +173,21 @@ class MemoryStore:
             answers=dict(seed.answers) if seed else {},
         )
         self._leases[new.id] = now + self._lease_seconds
-        owned = self._by_owner.setdefault(new.owner, [])
-        bisect.insort(owned, new.id)
-        del owned[:-OWNER_INDEX_CAP]  # as in Redis: the newest ids are listed
+        for index in (new.owner, EVERYONE):
+            owned = self._by_owner.setdefault(index, [])
+            bisect.insort(owned, new.id)
+            del owned[:-OWNER_INDEX_CAP]  # as in Redis: the newest ids are listed
         self._publish(new.id, [first])
         return new.id, True, fingerprint
+
+    def _admit(self, owner: str, quota: StartQuota) -> None:
+        """Count the start and check it (as create.lua does, in the same order)."""
+        if quota.starts_per_window > 0:
+            count, left = self._hit(starts_key(owner), quota.window)
+            if count > quota.starts_per_window:
+                raise TooManyStarts(quota.starts_per_window, left)
+        if quota.max_open > 0 and self._count_open(owner) >= quota.max_open:
+            raise TooManyOpenSessions(quota.max_open)
 
     def _sweep(self, now: float) -> None:
         """Drop expired sessions and idempotency keys (at most once a minute)."""
@@ -162,7 +210,9 @@ class MemoryStore:
         stored = self._get(session_id)
         if stored is None:
             return None
-        return record_from_fields(stored.fields, stored.pending, stored.progress)
+        return record_from_fields(
+            stored.fields, stored.pending, stored.progress, assignees=stored.assignees
+        )
 
     async def list_sessions(
         self, owner: str, *, status: str | None, limit: int, before: str | None
@@ -186,6 +236,9 @@ class MemoryStore:
         return page_of(out, limit)
 
     async def count_open(self, owner: str) -> int:
+        return self._count_open(owner)
+
+    def _count_open(self, owner: str) -> int:
         return sum(
             1 for session_id in self._by_owner.get(owner, [])
             if (stored := self._get(session_id)) is not None
@@ -193,6 +246,9 @@ class MemoryStore:
         )
 
     async def hit(self, key: str, *, window: int) -> tuple[int, float]:
+        return self._hit(key, window)
+
+    def _hit(self, key: str, window: int) -> tuple[int, float]:
         now = time.monotonic()
         count, ends = self._hits.get(key, (0, 0.0))
         if now >= ends:
@@ -211,12 +267,40 @@ class MemoryStore:
         *,
         runner: str | None = None,
         batch: str | None = None,
+        floor: int = 0,
+    ) -> int:
+        return self._append(session_id, entries, runner=runner, batch=batch, floor=floor)
+
+    def append_soon(
+        self,
+        session_id: str,
+        entries: Sequence[Entry],
+        *,
+        runner: str | None = None,
+        batch: str | None = None,
+        floor: int = 0,
+    ) -> asyncio.Future[int]:
+        # Applied at once, as append() is; the future is done when it is returned.
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        try:
+            future.set_result(
+                self._append(session_id, entries, runner=runner, batch=batch, floor=floor)
+            )
+        except Exception as exc:  # LeaseLost, UnknownSession: what append() would raise
+            future.set_exception(exc)
+        return future
+
+    def _append(
+        self, session_id: str, entries: Sequence[Entry], *, runner: str | None,
+        batch: str | None, floor: int,
     ) -> int:
         stored = self._get(session_id)
         if stored is None:
             raise UnknownSession(session_id)
         if runner is not None and stored.fields["runner"] != runner:
             raise LeaseLost(session_id)
+        if tail_lost(floor=floor, log_last=int(stored.fields["last_seq"])):
+            stored.fields["epoch"] = new_epoch()
         if batch is not None:
             if stored.fields.get("batch") == batch:
                 return int(stored.fields["last_seq"])
@@ -235,12 +319,17 @@ class MemoryStore:
         explicit = entry.set.get("status")
         fields.update({k: v for k, v in entry.set.items() if k != "status"})
         stored.pending.update(entry.pending_add)
+        for request_id, pending in entry.pending_add.items():
+            self._list(stored, request_id, pending)
         for request_id in entry.pending_del:
             stored.pending.pop(request_id, None)
+            self._unlist(stored, request_id)
         if entry.body is not None:
             self._push(stored, entry.body, frames)
             if entry.emit_scope is not None:
                 stored.emits[entry.emit_scope] = stored.emits.get(entry.emit_scope, 0) + 1
+            for notification in entry.notify:  # numbered with the event that causes it
+                self._enqueue(notification.model_copy(update={"seq": int(fields["last_seq"])}))
         stored.progress.update(entry.progress)
         for key, value in entry.journal.items():
             stored.journal[key] = value
@@ -270,6 +359,8 @@ class MemoryStore:
             return
         stored.fields["updated_at"] = ts
         if stored.fields["status"] in TERMINAL_STATUSES:
+            for request_id in list(stored.listed):
+                self._unlist(stored, request_id)
             stored.pending.clear()
             stored.expires_at = time.monotonic() + self._finished_ttl
             self._leases.pop(session_id, None)
@@ -284,12 +375,29 @@ class MemoryStore:
         start = max(after + 1, first_seq)
         offset = start - first_seq
         frames = [stored.events[i] for i in range(offset, min(offset + limit, len(stored.events)))]
-        return EventRange(frames=frames, last_seq=last_seq, trimmed=after + 1 < first_seq)
+        return EventRange(frames=frames, last_seq=last_seq, trimmed=after + 1 < first_seq,
+                          epoch=stored.fields.get("epoch"))
+
+    async def renew_epoch(self, session_id: str, *, replacing: str | None) -> str:
+        stored = self._get(session_id)
+        if stored is None:
+            raise UnknownSession(session_id)
+        current = stored.fields.get("epoch")
+        if current is None or current == replacing:
+            current = stored.fields["epoch"] = new_epoch()
+        return current
 
     # --- requests and commands -------------------------------------------------------
 
     async def resolve_request(
-        self, session_id: str, request_id: str, *, answer: RecordedAnswer, body: str
+        self,
+        session_id: str,
+        request_id: str,
+        *,
+        answer: RecordedAnswer,
+        body: str,
+        audit: AuditEntry | None = None,
+        notify: Notification | None = None,
     ) -> ResolveOutcome:
         stored = self._get(session_id)
         if stored is None:
@@ -303,10 +411,69 @@ class MemoryStore:
         ts = now_iso()
         stored.answers[request_id] = answer
         frames: list[str] = []
-        self._apply(stored, Entry(body=body, pending_del=(request_id,)), ts, frames)
+        self._apply(stored, Entry(
+            body=body, pending_del=(request_id,), notify=(notify,) if notify else (),
+        ), ts, frames)
         stored.marks[f"a:{request_id}"] = int(stored.fields["last_seq"]) - (len(frames) - 1)
         self._finish_write(session_id, stored, ts, frames)
+        if audit is not None:
+            self._add_audit(audit)
         return "ok"
+
+    async def update_request(
+        self, session_id: str, request_id: str, *, pending: PendingRequest, body: str,
+        runner: str, notify: Notification | None = None,
+    ) -> UpdateOutcome:
+        stored = self._get(session_id)
+        if stored is None:
+            raise UnknownSession(session_id)
+        if stored.fields["runner"] != runner:
+            raise LeaseLost(session_id)
+        if stored.fields["status"] in TERMINAL_STATUSES or request_id not in stored.pending:
+            return "closed"
+        ts = now_iso()
+        frames: list[str] = []
+        self._unlist(stored, request_id)
+        entry = Entry(body=body, pending_add={request_id: pending},
+                      notify=(notify,) if notify is not None else ())
+        self._apply(stored, entry, ts, frames)
+        self._finish_write(session_id, stored, ts, frames)
+        return "ok"
+
+    # --- inboxes -----------------------------------------------------------------------
+
+    def _list(self, stored: _Stored, request_id: str, pending: PendingRequest) -> None:
+        if request_id in stored.listed:
+            return
+        entry = InboxEntry(opened_ms(pending), stored.fields["id"], request_id)
+        inboxes = inboxes_of(pending, stored.fields["owner"])
+        stored.listed[request_id] = (entry, inboxes)
+        stored.assignees.update(pending.request.assignees)
+        for inbox in inboxes:
+            bisect.insort(self._inboxes.setdefault(inbox, []), entry)
+
+    def _unlist(self, stored: _Stored, request_id: str) -> None:
+        listed = stored.listed.pop(request_id, None)
+        if listed is None:
+            return
+        entry, inboxes = listed
+        for inbox in inboxes:
+            entries = self._inboxes.get(inbox, [])
+            index = bisect.bisect_left(entries, entry)
+            if index < len(entries) and entries[index] == entry:
+                del entries[index]
+            if not entries:
+                self._inboxes.pop(inbox, None)
+
+    async def open_requests(
+        self, inboxes: Collection[str], *, limit: int, before: InboxEntry | None = None
+    ) -> list[InboxEntry]:
+        found: list[InboxEntry] = []
+        for inbox in set(inboxes):
+            entries = self._inboxes.get(inbox, [])
+            end = len(entries) if before is None else bisect.bisect_left(entries, before)
+            found += entries[max(0, end - limit):end]
+        return newest_first(found, limit=limit, before=before)
 
     async def answers(self, session_id: str) -> dict[str, RecordedAnswer]:
         stored = self._get(session_id)
@@ -379,7 +546,9 @@ class MemoryStore:
         expired = sorted((t, sid) for sid, t in self._leases.items() if t <= now)
         return [sid for _, sid in expired[:limit]]
 
-    async def request_cancel(self, session_id: str, *, by: str | None = None) -> CancelOutcome:
+    async def request_cancel(
+        self, session_id: str, *, by: str | None = None, audit: AuditEntry | None = None
+    ) -> CancelOutcome:
         stored = self._get(session_id)
         if stored is None:
             return "unknown_session"
@@ -391,7 +560,120 @@ class MemoryStore:
         command = cancel_command(stored.fields.get("cancel_by") or None)
         for listener in list(self._listeners.get(session_id, ())):
             listener.on_command(session_id, command)
+        if audit is not None:
+            self._add_audit(audit)
         return "ok"
+
+    async def notify(self, session_id: str, command: str) -> None:
+        for listener in list(self._listeners.get(session_id, ())):
+            listener.on_command(session_id, command)
+
+    # --- the outbox --------------------------------------------------------------------
+
+    def _enqueue(self, notification: Notification) -> None:
+        session_id = notification.session_id
+        self._outboxes.setdefault(session_id, deque()).append(notification)
+        if session_id not in self._outbox_claims:
+            self._outbox_due[session_id] = 0.0
+        for listener in list(self._listeners.get(OUTBOX, ())):
+            listener.on_command(OUTBOX, OUTBOX_COMMAND)
+
+    async def enqueue_notification(self, notification: Notification) -> None:
+        self._enqueue(notification)
+
+    async def claim_outbox(
+        self, dispatcher: str, *, limit: int, lease_seconds: float
+    ) -> list[str]:
+        now = time.monotonic()
+        due = sorted((at, sid) for sid, at in self._outbox_due.items() if at <= now)
+        claimed = [sid for _, sid in due[:limit]]
+        for session_id in claimed:
+            self._outbox_due[session_id] = now + lease_seconds
+            self._outbox_claims[session_id] = dispatcher
+        return claimed
+
+    async def renew_outbox(
+        self, dispatcher: str, session_ids: Collection[str], *, lease_seconds: float
+    ) -> list[str]:
+        lost: list[str] = []
+        for session_id in session_ids:
+            if self._outbox_claims.get(session_id) == dispatcher:
+                self._outbox_due[session_id] = time.monotonic() + lease_seconds
+            else:
+                lost.append(session_id)
+        return lost
+
+    async def read_outbox(self, session_id: str, *, limit: int) -> list[OutboxItem]:
+        queued = list(self._outboxes.get(session_id, ()))[:limit]
+        states = self._deliveries.get(session_id, {})
+        items: list[OutboxItem] = []
+        for notification in queued:
+            prefix = f"{notification.id} "
+            items.append(OutboxItem(notification, {
+                key[len(prefix):]: state for key, state in states.items()
+                if key.startswith(prefix)
+            }))
+        return items
+
+    async def save_delivery(
+        self, session_id: str, dispatcher: str, notification_id: str, channel: str,
+        state: DeliveryState,
+    ) -> bool:
+        if self._outbox_claims.get(session_id) != dispatcher:
+            return False
+        self._deliveries.setdefault(session_id, {})[
+            delivery_field(notification_id, channel)] = state
+        return True
+
+    async def release_outbox(
+        self, session_id: str, dispatcher: str, *, finished: Sequence[OutboxItem],
+        seen: int, delay: float | None,
+    ) -> None:
+        if self._outbox_claims.get(session_id) != dispatcher:
+            return
+        del self._outbox_claims[session_id]
+        queued = self._outboxes.get(session_id, deque())
+        states = self._deliveries.get(session_id, {})
+        dropped = 0
+        for item in finished:
+            if not queued or queued[0].id != item.notification.id:
+                break
+            queued.popleft()
+            dropped += 1
+        for item in finished:
+            for channel in item.deliveries:
+                states.pop(delivery_field(item.notification.id, channel), None)
+        if not queued:
+            self._outboxes.pop(session_id, None)
+            self._outbox_due.pop(session_id, None)
+            self._deliveries.pop(session_id, None)
+        elif len(queued) > seen - dropped or delay is None:
+            self._outbox_due[session_id] = 0.0
+        else:
+            self._outbox_due[session_id] = time.monotonic() + delay
+
+    # --- the audit log ---------------------------------------------------------------
+
+    def _add_audit(self, entry: AuditEntry) -> None:
+        # Ids as Redis makes them for XADD *: milliseconds, then a counter within one.
+        ms, n = int(time.time() * 1000), 0
+        if ms <= self._audit_last[0]:
+            ms, n = self._audit_last[0], self._audit_last[1] + 1
+        self._audit_last = (ms, n)
+        self._audit.append(entry.model_copy(update={"id": f"{ms}-{n}"}))
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        self._add_audit(entry)
+
+    async def read_audit(self, query: AuditQuery) -> AuditPage:
+        collector = PageCollector(query)
+        before = entry_key(query.before) if query.before else None
+        for entry in reversed(self._audit):
+            if before is not None and entry_key(entry.id) >= before:
+                continue
+            if not collector.offer(entry):
+                break
+        return collector.page()
 
     # --- live feed -------------------------------------------------------------------
 

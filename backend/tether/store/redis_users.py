@@ -17,7 +17,8 @@ from redis.exceptions import RedisError, WatchError
 
 from tether.credentials import digests_equal
 from tether.errors import StoreUnavailable
-from tether.store import keys
+from tether.store.connect import close_client, redis_client
+from tether.store.keys import layout_for
 from tether.users import NoSuchUser, UserExists, UserRecord
 
 
@@ -26,6 +27,7 @@ def _encode(user: UserRecord) -> str:
         "admin": user.admin, "groups": sorted(user.groups), "email": user.email,
         "password": user.password_hash, "tokens": list(user.token_digests),
         "serial": user.serial, "created_at": user.created_at,
+        "oidc_subject": user.oidc_subject,
     })
 
 
@@ -35,7 +37,7 @@ def _decode(name: str, raw: str) -> UserRecord:
         name=name, admin=bool(data["admin"]), groups=frozenset(data["groups"]),
         email=data.get("email"), password_hash=data.get("password"),
         token_digests=tuple(data["tokens"]), serial=data["serial"],
-        created_at=data["created_at"],
+        created_at=data["created_at"], oidc_subject=data.get("oidc_subject"),
     )
 
 
@@ -44,20 +46,22 @@ class RedisDirectory:
 
     def __init__(self, url: str, *, client_name: str = "tether-users") -> None:
         self._url = url
-        self._redis: aioredis.Redis = aioredis.Redis.from_url(
-            url, decode_responses=True, client_name=client_name, max_connections=16,
+        layout = layout_for(url)
+        self._users, self._tokens = layout.users, layout.user_tokens
+        self._redis: aioredis.Redis = redis_client(
+            url, client_name=client_name, max_connections=16, blocking_timeout=20
         )
 
     async def get(self, name: str) -> UserRecord | None:
         try:
-            raw = await self._redis.hget(keys.USERS, name)
+            raw = await self._redis.hget(self._users, name)
         except RedisError as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
         return _decode(name, str(raw)) if raw is not None else None
 
     async def by_token(self, digest: str) -> UserRecord | None:
         try:
-            name = await self._redis.hget(keys.USER_TOKENS, digest)
+            name = await self._redis.hget(self._tokens, digest)
         except RedisError as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
         user = await self.get(str(name)) if name is not None else None
@@ -67,7 +71,7 @@ class RedisDirectory:
 
     async def add(self, user: UserRecord) -> None:
         try:
-            created = await self._redis.hsetnx(keys.USERS, user.name, _encode(user))
+            created = await self._redis.hsetnx(self._users, user.name, _encode(user))
         except RedisError as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
         if not created:
@@ -83,8 +87,8 @@ class RedisDirectory:
             async with pipeline as pipe:
                 while True:
                     try:
-                        await pipe.watch(keys.USERS)
-                        raw = await pipe.hget(keys.USERS, name)
+                        await pipe.watch(self._users)
+                        raw = await pipe.hget(self._users, name)
                         if raw is None:
                             await pipe.unwatch()
                             return None
@@ -92,7 +96,7 @@ class RedisDirectory:
                         pipe.multi()
                         changed = change(user, pipe)
                         if changed is not None:
-                            pipe.hset(keys.USERS, name, _encode(changed))
+                            pipe.hset(self._users, name, _encode(changed))
                         await pipe.execute()
                         return user
                     except WatchError:
@@ -106,7 +110,7 @@ class RedisDirectory:
 
     async def add_token(self, name: str, digest: str) -> None:
         def change(user: UserRecord, pipe: Any) -> UserRecord:
-            pipe.hset(keys.USER_TOKENS, digest, name)
+            pipe.hset(self._tokens, digest, name)
             return user.with_token(digest)
 
         if await self._change(name, change) is None:
@@ -114,18 +118,18 @@ class RedisDirectory:
 
     async def remove(self, name: str) -> bool:
         def change(user: UserRecord, pipe: Any) -> None:
-            pipe.hdel(keys.USERS, name)
+            pipe.hdel(self._users, name)
             if user.token_digests:
-                pipe.hdel(keys.USER_TOKENS, *user.token_digests)
+                pipe.hdel(self._tokens, *user.token_digests)
 
         return await self._change(name, change) is not None
 
     async def list(self) -> list[UserRecord]:
         try:
-            table = await self._redis.hgetall(keys.USERS)
+            table = await self._redis.hgetall(self._users)
         except RedisError as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
         return [_decode(str(n), str(raw)) for n, raw in sorted(table.items())]
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await close_client(self._redis)

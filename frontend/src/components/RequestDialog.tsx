@@ -4,16 +4,19 @@ import { fieldsForRequest } from '../forms/fields';
 import { useNow } from '../lib/hooks';
 import { countdown } from '../lib/time';
 import type { AnswerOutcome } from '../session/controller';
+import { problemText } from '../session/refusals';
 import { GeneratedForm, type SubmitProblem } from './GeneratedForm';
 import { Markdown } from './Markdown';
 
 export type AnswerFn = (request: Request, value: unknown) => Promise<AnswerOutcome>;
 
 /** What a form shows after an answer: nothing when it was taken (by this tab or, just
- * before, by another), else the hub's message and field errors. */
+ * before, by another); for a refusal (`forbidden`) who may answer; else the hub's message
+ * and field errors. */
 export function problemOf(outcome: AnswerOutcome): SubmitProblem | undefined {
   if (outcome.ok || outcome.code === 'already_answered') return undefined;
-  return { message: outcome.message ?? 'The answer was not accepted.', ...(outcome.fields ? { fields: outcome.fields } : {}) };
+  const message = problemText(outcome.code, outcome.message, 'answer', 'The answer was not accepted.');
+  return { message, ...(outcome.fields ? { fields: outcome.fields } : {}) };
 }
 
 /** A modal dialog for one open request. Escape (or "Later") closes it unanswered; the
@@ -135,7 +138,7 @@ function Choice({ request, onAnswer, onDismiss, titleId, yes, no, body }: {
     setError(null);
     const outcome = await onAnswer(request, value);
     setBusy(false);
-    if (!outcome.ok && outcome.code !== 'already_answered') setError(outcome.message ?? 'The answer was not accepted.');
+    setError(problemOf(outcome)?.message ?? null);
   };
   return (
     <>

@@ -1,8 +1,8 @@
 import { useRef, useState } from 'react';
-import type { TaskInfo } from '../protocol';
+import type { Me, TaskInfo } from '../protocol';
 import { TERMINAL } from '../protocol';
 import { ApiError, api } from '../lib/api';
-import { STATUS_FILTERS, type SessionFilters, sessionsUrl } from '../lib/filters';
+import { STATUS_FILTERS, type SessionFilters, scopeTabs, sessionsUrl } from '../lib/filters';
 import { useNow, usePoll } from '../lib/hooks';
 import { Link, navigate } from '../lib/router';
 import { type Listing, mergeHead, mergeOlder } from '../lib/sessionPages';
@@ -11,18 +11,22 @@ import { StatusBadge } from './StatusBadge';
 
 const PAGE = 20;
 
-/** The user's sessions, newest first, refreshed while the page is open. The filters come
- * from the URL (the app remounts this list when they change). */
-export function SessionList({ tasks, filters }: { tasks: ReadonlyMap<string, TaskInfo>; filters: SessionFilters }) {
+const TITLE = { own: 'Your sessions', shared: 'Shared with you', all: 'All sessions' } as const;
+
+/** The user's sessions (or those shared with them, or everyone's for an admin), newest
+ * first, refreshed while the page is open. The filters come from the URL (the app remounts
+ * this list when they change). */
+export function SessionList({ tasks, filters, me }: { tasks: ReadonlyMap<string, TaskInfo>; filters: SessionFilters; me: Me | null }) {
   const [listing, setListing] = useState<Listing | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
-  const { status } = filters;
+  const { status, scope } = filters;
+  const tabs = scopeTabs(me);
   const live = listing?.rows.some((s) => !TERMINAL.has(s.status)) ?? false;
   const now = useNow(true, live ? 1000 : 30_000);
 
   usePoll(() => {
-    api.sessions({ limit: PAGE, status }).then(
+    api.sessions({ limit: PAGE, status, scope }).then(
       (page) => {
         setListing((current) => mergeHead(current, page));
         setError(null);
@@ -38,7 +42,7 @@ export function SessionList({ tasks, filters }: { tasks: ReadonlyMap<string, Tas
     moreInFlight.current = true;
     setLoadingMore(true);
     try {
-      const page = await api.sessions({ limit: PAGE, before: cursor, status });
+      const page = await api.sessions({ limit: PAGE, before: cursor, status, scope });
       // A poll may have started the list over meanwhile: only a page that continues the
       // list as it is now is appended.
       setListing((current) => (current && current.next === cursor ? mergeOlder(current, page) : current));
@@ -54,7 +58,7 @@ export function SessionList({ tasks, filters }: { tasks: ReadonlyMap<string, Tas
   return (
     <section aria-labelledby="sessions-title">
       <div className="page-head">
-        <h1 id="sessions-title">Your sessions</h1>
+        <h1 id="sessions-title">{TITLE[scope]}</h1>
         <div className="head-actions">
           <label className="filter">
             <span className="sr-only">Show</span>
@@ -70,11 +74,20 @@ export function SessionList({ tasks, filters }: { tasks: ReadonlyMap<string, Tas
           <Link to="/" className="button">Start a task</Link>
         </div>
       </div>
+      {tabs.length > 0 && (
+        <nav className="tabs" aria-label="Whose sessions">
+          {tabs.map((t) => (
+            <Link key={t.scope} to={sessionsUrl({ ...filters, scope: t.scope })} className="tab" aria-current={t.scope === scope ? 'page' : undefined}>
+              {t.label}
+            </Link>
+          ))}
+        </nav>
+      )}
       {error && <p className="form-error" role="alert">{error}</p>}
       {listing === null && !error && <p className="muted">Loading…</p>}
       {listing !== null && rows.length === 0 && (
         <div className="card empty-state">
-          <p>{status ? 'No sessions with this status.' : 'No sessions yet.'}</p>
+          <p>{status ? 'No sessions with this status.' : scope === 'shared' ? 'Nobody has shared a session with you yet.' : 'No sessions yet.'}</p>
           <p><Link to="/" className="button primary">Browse tasks</Link></p>
         </div>
       )}
@@ -84,9 +97,10 @@ export function SessionList({ tasks, filters }: { tasks: ReadonlyMap<string, Tas
             <li key={s.id}>
               <Link to={`/sessions/${encodeURIComponent(s.id)}`} className="session-row" data-session={s.id}>
                 <span className="session-task">{tasks.get(s.task)?.title ?? s.task}</span>
-                <StatusBadge status={s.status} />
+                <StatusBadge status={s.status} forYou={scope === 'own'} />
+                {scope !== 'own' && s.owner !== me?.id && <span className="muted small session-owner">by {s.owner.replace(/^user:/, '')}</span>}
                 {s.pending.length > 0 && (
-                  <span className="pending-pill">{s.pending.length} waiting for you</span>
+                  <span className="pending-pill">{s.pending.length} {scope === 'own' ? 'waiting for you' : 'waiting'}</span>
                 )}
                 <span className="muted small session-duration">{sessionDuration(s, now)}</span>
                 <span className="muted small session-age" title={new Date(s.created_at).toLocaleString()}>

@@ -1,17 +1,20 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { Request, Session, TaskInfo } from '../protocol';
+import type { Me, Request, Session, TaskInfo } from '../protocol';
 import { TERMINAL } from '../protocol';
 import { ApiError, api } from '../lib/api';
 import { useSession } from '../lib/hooks';
 import { Link, navigate } from '../lib/router';
 import type { SessionController, Toast } from '../session/controller';
 import { cancelText, cancelledBy, failurePanel, forkOrigin } from '../session/outcome';
+import { mayAnswer, permissionsFor } from '../session/permissions';
+import { problemText } from '../session/refusals';
 import { type LogLine, type SessionState, forkPoint } from '../session/store';
 import { GenericView, VIEWS, claimedInPlace, resolveView } from '../views';
 import { ConnectionBadge } from './ConnectionBadge';
 import { EventLog } from './EventLog';
 import { RequestDialog } from './RequestDialog';
 import { RequestList } from './RequestList';
+import { ShareDialog } from './ShareDialog';
 import { StatusBadge } from './StatusBadge';
 import { ValueView } from './ValueView';
 
@@ -19,18 +22,26 @@ interface Props {
   sessionId: string;
   /** The catalogue; null while it loads (the task's view is not known yet). */
   tasks: ReadonlyMap<string, TaskInfo> | null;
-  /** Tell the app how many requests wait here (for the title badge). */
+  /** Tell the app how many requests wait here for this viewer (for the title badge). */
   onPending: (sessionId: string, count: number | null) => void;
+  /** Who is looking (null: nobody logged in, e.g. a share link's holder). */
+  me: Me | null;
+  /** The share link the page was opened with (`?link=TOKEN`), or null. */
+  link: string | null;
 }
 
-/** One session, live: status, requests, progress, state, outcome and the log. */
-export function SessionView({ sessionId, tasks, onPending }: Props) {
-  const { snapshot, controller } = useSession(sessionId);
+/** One session, live: status, requests, progress, state, outcome and the log. What the
+ * caller may do (answer, cancel, fork, share) follows their access level on it. */
+export function SessionView({ sessionId, tasks, onPending, me, link }: Props) {
+  const { snapshot, controller } = useSession(sessionId, link);
   const { meta, store, connection, caughtUp, toasts } = snapshot;
   const [openId, setOpenId] = useState<string | null>(null);
   const [dismissed, setDismissed] = useState<ReadonlySet<string>>(new Set());
   const [confirmCancel, setConfirmCancel] = useState(false);
   const [cancelError, setCancelError] = useState<string | null>(null);
+  const [sharing, setSharing] = useState(false);
+  const permissions = useMemo(() => permissionsFor(meta?.access, link !== null), [meta?.access, link]);
+  const canAnswer = useCallback((r: Request) => mayAnswer(permissions, r, me), [permissions, me]);
   const fork = useFork(sessionId);
   const forkAt = useCallback((line: LogLine) => forkPoint({ requests: store.requests }, line), [store.requests]);
   // Set by a fork's navigation (below); the hub's `forked_from` says the same, and more.
@@ -46,18 +57,20 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
   const pending = store.pending;
   const finished = store.status !== null && TERMINAL.has(store.status);
 
+  // Only what this caller may answer waits for them (a viewer's page adds nothing).
+  const forMe = pending.filter(canAnswer).length;
   useEffect(() => {
-    onPending(sessionId, caughtUp ? pending.length : null);
-  }, [sessionId, caughtUp, pending.length, onPending]);
+    onPending(sessionId, caughtUp ? forMe : null);
+  }, [sessionId, caughtUp, forMe, onPending]);
   useEffect(() => () => onPending(sessionId, null), [sessionId, onPending]);
 
   // Open the oldest request nobody dismissed, once the replay has caught up.
-  const current = pending.find((r) => r.request_id === openId) ?? null;
+  const current = pending.find((r) => r.request_id === openId && canAnswer(r)) ?? null;
   useEffect(() => {
     if (!caughtUp || !viewKnown || current !== null) return;
-    const next = pending.find((r) => !dismissed.has(r.request_id) && !claimedInPlace(resolved, r));
+    const next = pending.find((r) => canAnswer(r) && !dismissed.has(r.request_id) && !claimedInPlace(resolved, r));
     setOpenId(next ? next.request_id : null);
-  }, [caughtUp, viewKnown, current, pending, dismissed, resolved]);
+  }, [caughtUp, viewKnown, current, pending, dismissed, resolved, canAnswer]);
 
   const answer = (request: Request, value: unknown) =>
     controller ? controller.answer(request, value) : Promise.resolve({ ok: false, message: 'Not connected yet.' });
@@ -88,11 +101,11 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
   if (snapshot.missing !== null) {
     return (
       <section className="narrow empty-state">
-        <h1>Session not found</h1>
+        <h1>{link !== null ? 'This link no longer works' : 'Session not found'}</h1>
         <p className="muted not-found-reason">
           {snapshot.missing || <>There is no session <code>{sessionId}</code>, or it belongs to someone else.</>}
         </p>
-        <p><Link to="/sessions" className="button">Your sessions</Link></p>
+        {me !== null && <p><Link to="/sessions" className="button">Your sessions</Link></p>}
       </section>
     );
   }
@@ -103,7 +116,7 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
 
   return (
     <section className="session" aria-labelledby="session-title" data-session={sessionId}>
-      <nav className="crumbs"><Link to="/sessions">← Sessions</Link></nav>
+      {link === null && <nav className="crumbs"><Link to="/sessions">← Sessions</Link></nav>}
       <header className="session-head">
         <div className="session-title">
           <h1 id="session-title">{title}</h1>
@@ -116,20 +129,27 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
           )}
         </div>
         <div className="session-badges">
-          <StatusBadge status={store.status ?? meta?.status ?? null} />
+          <StatusBadge status={store.status ?? meta?.status ?? null} forYou={pending.some(canAnswer)} />
           <ConnectionBadge state={connection} onRetryNow={() => controller?.reconnectNow()} />
-          {!finished && store.status !== null && (
+          {permissions.readOnly && (
+            <span className="badge badge-readonly" data-testid="read-only" title="You can watch this session but not change it.">read-only</span>
+          )}
+          {permissions.share && (
+            <button type="button" className="button small" onClick={() => setSharing(true)}>Share</button>
+          )}
+          {permissions.cancel && !finished && store.status !== null && (
             <button type="button" className="button danger-ghost small" onClick={() => setConfirmCancel(true)}>
               Cancel task
             </button>
           )}
         </div>
       </header>
+      {permissions.viaLink && <p className="muted small shared-by-link">Shared with you by a link.</p>}
       {snapshot.loadError && <p className="form-error" role="alert">{snapshot.loadError}</p>}
       {cancelError && <p className="form-error" role="alert">{cancelError}</p>}
       {fork.error && <p className="form-error" role="alert">{fork.error}</p>}
 
-      <RequestList requests={pending} onOpen={open} />
+      <RequestList requests={pending} onOpen={open} mayAnswer={canAnswer} readOnly={permissions.readOnly} />
 
       {store.progress.length > 0 && (
         <section className="card progress-card" aria-label="Progress">
@@ -144,14 +164,14 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
           This task asks for the view “{resolved.unknown}”, which this app does not have; it is shown the general way.
         </p>
       )}
-      {viewKnown && <View session={store} meta={meta} answer={answer} controller={controller} />}
+      {viewKnown && <View session={store} meta={meta} answer={answer} mayAnswer={canAnswer} controller={controller} />}
 
       <section className="card log-card" aria-labelledby="log-title">
         <div className="log-head">
           <h2 id="log-title">Log</h2>
           <span className="muted small">{store.lines.length.toLocaleString()} lines</span>
         </div>
-        <EventLog lines={store.lines} me={meta?.owner ?? null} forkAt={forkAt} onFork={fork.start} busy={fork.busy} />
+        <EventLog lines={store.lines} me={link !== null ? null : (me?.id ?? meta?.owner ?? null)} forkAt={forkAt} {...(permissions.fork ? { onFork: fork.start } : {})} busy={fork.busy} />
       </section>
 
       {meta && viewKnown && !showsInputs && Object.keys(meta.inputs).length > 0 && (
@@ -161,16 +181,17 @@ export function SessionView({ sessionId, tasks, onPending }: Props) {
         </details>
       )}
 
-      {current && !finished && (
+      {current && !finished && canAnswer(current) && (
         <RequestDialog key={current.request_id} request={current} onAnswer={answer} onDismiss={dismiss} />
       )}
-      {confirmCancel && controller && !finished && (
+      {sharing && <ShareDialog sessionId={sessionId} onClose={() => setSharing(false)} />}
+      {confirmCancel && permissions.cancel && controller && !finished && (
         <CancelDialog
           onClose={() => setConfirmCancel(false)}
           onConfirm={async () => {
             const outcome = await controller.cancel();
             setConfirmCancel(false);
-            setCancelError(outcome.ok || outcome.code === 'already_finished' ? null : (outcome.message ?? 'Could not cancel.'));
+            setCancelError(outcome.ok || outcome.code === 'already_finished' ? null : problemText(outcome.code, outcome.message, 'cancel', 'Could not cancel.'));
           }}
         />
       )}
@@ -191,7 +212,7 @@ function useFork(sessionId: string): { start: (atSeq: number) => void; busy: boo
     setError(null);
     api.fork(sessionId, atSeq).then(
       (forked) => navigate(`/sessions/${encodeURIComponent(forked.id)}?from=${encodeURIComponent(sessionId)}`),
-      (e: unknown) => setError(e instanceof ApiError ? `Could not fork: ${e.message}` : 'Could not fork the session.'),
+      (e: unknown) => setError(e instanceof ApiError ? (e.code === 'forbidden' ? problemText(e.code, e.message, 'fork', '') : `Could not fork: ${e.message}`) : 'Could not fork the session.'),
     ).finally(() => {
       inFlight.current = false;
       setBusy(false);

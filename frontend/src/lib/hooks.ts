@@ -60,11 +60,12 @@ const idle: SessionSnapshot = {
 };
 const noop = (): (() => void) => () => {};
 
-/** Watch one session: its controller lives as long as the component shows `sessionId`. */
-export function useSession(sessionId: string): { snapshot: SessionSnapshot; controller: SessionController | null } {
+/** Watch one session: its controller lives as long as the component shows `sessionId`
+ * (through the share link `link`, when given). */
+export function useSession(sessionId: string, link: string | null = null): { snapshot: SessionSnapshot; controller: SessionController | null } {
   const [controller, setController] = useState<SessionController | null>(null);
   useEffect(() => {
-    const c = new SessionController(sessionId);
+    const c = new SessionController(sessionId, { link });
     setController(c);
     void c.start();
     const online = (): void => c.reconnectNow();
@@ -73,8 +74,8 @@ export function useSession(sessionId: string): { snapshot: SessionSnapshot; cont
       window.removeEventListener('online', online);
       c.dispose();
     };
-  }, [sessionId]);
-  const live = controller?.sessionId === sessionId ? controller : null;
+  }, [sessionId, link]);
+  const live = controller?.sessionId === sessionId && controller.link === link ? controller : null;
   const snapshot = useSyncExternalStore(live ? live.subscribe : noop, live ? live.getSnapshot : () => idle);
   return { snapshot, controller: live };
 }

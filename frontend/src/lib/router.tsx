@@ -36,6 +36,8 @@ export type Route =
   | { page: 'sessions' }
   | { page: 'session'; id: string }
   | { page: 'login' }
+  | { page: 'inbox' }
+  | { page: 'answer'; token: string }
   | { page: 'not_found' };
 
 export function matchRoute(path: string): Route {
@@ -47,6 +49,8 @@ export function matchRoute(path: string): Route {
   }
   if (parts.length === 0) return { page: 'catalog' };
   if (parts[0] === 'login' && parts.length === 1) return { page: 'login' };
+  if (parts[0] === 'inbox' && parts.length === 1) return { page: 'inbox' };
+  if (parts[0] === 'answer' && parts.length === 2 && parts[1]) return { page: 'answer', token: parts[1] };
   if (parts[0] === 'tasks' && parts.length === 2 && parts[1]) return { page: 'start', task: parts[1] };
   if (parts[0] === 'sessions' && parts.length === 1) return { page: 'sessions' };
   if (parts[0] === 'sessions' && parts.length === 2 && parts[1]) return { page: 'session', id: parts[1] };

@@ -13,6 +13,8 @@ export type Event =
   | TaskFailedEvent
   | RequestAnsweredEvent
   | RequestExpiredEvent
+  | RequestReminderEvent
+  | RequestEscalatedEvent
   | TaskCompletedEvent
   | TaskCancelledEvent
   | SnapshotEvent;
@@ -21,6 +23,116 @@ export type ServerFrame = ReplayStart | ReplayComplete | Ack | ErrorFrame | Pong
 export interface Ack {
   ref?: string | null;
   type: 'ack';
+}
+/**
+ * ``GET /api/answer/{token}``: the request an answer link answers, for whom, and
+ * until when (the link's own expiry, ISO-8601 UTC).
+ */
+export interface AnswerLinkInfo {
+  link_expires_at: string;
+  login_required?: boolean;
+  owner: string;
+  person: string;
+  request: Request;
+  session_id: string;
+  signed_in_as?: string | null;
+  task: string;
+  title: string;
+}
+/**
+ * An open question to a person: input, confirmation or retry.
+ */
+export interface Request {
+  assignees?: string[];
+  attempt?: number | null;
+  created_at: string;
+  details?: string | null;
+  error?: string | null;
+  escalate_at?: string | null;
+  escalate_to?: string[] | null;
+  escalated_at?: string | null;
+  expires_at?: string | null;
+  fields?: FieldSpec[] | null;
+  initial?: {
+    [k: string]: unknown | undefined;
+  } | null;
+  kind: 'input' | 'confirm' | 'retry';
+  prompt: string;
+  remind_at?: string | null;
+  reminded_at?: string | null;
+  request_id: string;
+  schema?: {
+    [k: string]: unknown | undefined;
+  } | null;
+}
+/**
+ * One field of a form, as a browser renders it.
+ *
+ * The bounds are JSON Schema's: ``minimum``/``maximum`` include the bound,
+ * ``exclusive_minimum``/``exclusive_maximum`` do not (pydantic's ``gt``/``lt``).
+ * ``min_length``/``max_length`` count the characters of text or the items of a list.
+ * A ``list`` holds values of ``item_type`` (``object`` for models; the request's
+ * ``schema`` describes them in full).
+ */
+export interface FieldSpec {
+  default?: unknown;
+  description: string;
+  enum?: unknown[] | null;
+  exclusive_maximum?: number | null;
+  exclusive_minimum?: number | null;
+  item_type?:
+    | (
+        | 'string'
+        | 'text'
+        | 'integer'
+        | 'number'
+        | 'boolean'
+        | 'email'
+        | 'password'
+        | 'date'
+        | 'datetime'
+        | 'time'
+        | 'string_list'
+        | 'object'
+        | 'list'
+      )
+    | null;
+  max_length?: number | null;
+  maximum?: number | null;
+  min_length?: number | null;
+  minimum?: number | null;
+  multiple_of?: number | null;
+  name: string;
+  required: boolean;
+  type:
+    | 'string'
+    | 'text'
+    | 'integer'
+    | 'number'
+    | 'boolean'
+    | 'email'
+    | 'password'
+    | 'date'
+    | 'datetime'
+    | 'time'
+    | 'string_list'
+    | 'object'
+    | 'list';
+}
+/**
+ * How one logs in to this hub: ``GET /api/auth``, which needs no identity.
+ */
+export interface AuthInfo {
+  mode: 'anonymous' | 'accounts' | 'proxy';
+  oidc?: OidcInfo | null;
+  password: boolean;
+}
+/**
+ * The OpenID provider a login page offers: ``GET /api/login/oidc`` goes to it.
+ */
+export interface OidcInfo {
+  login_url: string;
+  name: string;
 }
 export interface CancelFrame {
   ref?: string | null;
@@ -109,6 +221,7 @@ export interface StateEvent {
   type: 'state';
 }
 export interface RequestUserInputEvent {
+  assignees?: string[];
   details?: string | null;
   expires_at?: string | null;
   fields: FieldSpec[];
@@ -124,61 +237,8 @@ export interface RequestUserInputEvent {
   ts: string;
   type: 'request_user_input';
 }
-/**
- * One field of a form, as a browser renders it.
- *
- * The bounds are JSON Schema's: ``minimum``/``maximum`` include the bound,
- * ``exclusive_minimum``/``exclusive_maximum`` do not (pydantic's ``gt``/``lt``).
- * ``min_length``/``max_length`` count the characters of text or the items of a list.
- * A ``list`` holds values of ``item_type`` (``object`` for models; the request's
- * ``schema`` describes them in full).
- */
-export interface FieldSpec {
-  default?: unknown;
-  description: string;
-  enum?: unknown[] | null;
-  exclusive_maximum?: number | null;
-  exclusive_minimum?: number | null;
-  item_type?:
-    | (
-        | 'string'
-        | 'text'
-        | 'integer'
-        | 'number'
-        | 'boolean'
-        | 'email'
-        | 'password'
-        | 'date'
-        | 'datetime'
-        | 'time'
-        | 'string_list'
-        | 'object'
-        | 'list'
-      )
-    | null;
-  max_length?: number | null;
-  maximum?: number | null;
-  min_length?: number | null;
-  minimum?: number | null;
-  multiple_of?: number | null;
-  name: string;
-  required: boolean;
-  type:
-    | 'string'
-    | 'text'
-    | 'integer'
-    | 'number'
-    | 'boolean'
-    | 'email'
-    | 'password'
-    | 'date'
-    | 'datetime'
-    | 'time'
-    | 'string_list'
-    | 'object'
-    | 'list';
-}
 export interface RequestConfirmationEvent {
+  assignees?: string[];
   details?: string | null;
   expires_at?: string | null;
   prompt: string;
@@ -188,6 +248,7 @@ export interface RequestConfirmationEvent {
   type: 'request_confirmation';
 }
 export interface TaskFailedEvent {
+  assignees?: string[] | null;
   attempt: number;
   can_retry: boolean;
   error: string;
@@ -214,6 +275,27 @@ export interface RequestExpiredEvent {
   ts: string;
   type: 'request_expired';
 }
+/**
+ * An open request's assignees (or owner) were reminded that it waits for them.
+ */
+export interface RequestReminderEvent {
+  assignees?: string[];
+  request_id: string;
+  seq: number;
+  ts: string;
+  type: 'request_reminder';
+}
+/**
+ * An open request unanswered for too long: ``added`` may answer it now too.
+ */
+export interface RequestEscalatedEvent {
+  added: string[];
+  assignees: string[];
+  request_id: string;
+  seq: number;
+  ts: string;
+  type: 'request_escalated';
+}
 export interface TaskCompletedEvent {
   result: unknown;
   seq: number;
@@ -234,6 +316,7 @@ export interface SnapshotEvent {
   type: 'snapshot';
 }
 export interface Session {
+  access?: ('viewer' | 'answerer' | 'owner' | 'admin') | null;
   cancel_reason?: string | null;
   cancelled_by?: string | null;
   created_at: string;
@@ -261,31 +344,12 @@ export interface ForkOrigin {
   at_seq: number;
   session_id: string;
 }
-/**
- * An open question to a person: input, confirmation or retry.
- */
-export interface Request {
-  attempt?: number | null;
-  created_at: string;
-  details?: string | null;
-  error?: string | null;
-  expires_at?: string | null;
-  fields?: FieldSpec[] | null;
-  initial?: {
-    [k: string]: unknown | undefined;
-  } | null;
-  kind: 'input' | 'confirm' | 'retry';
-  prompt: string;
-  request_id: string;
-  schema?: {
-    [k: string]: unknown | undefined;
-  } | null;
-}
 export interface ProgressInfo {
   done: number;
   total: number;
 }
 export interface EventPage {
+  epoch?: string | null;
   events: (
     | StatusEvent
     | StreamEvent
@@ -297,11 +361,46 @@ export interface EventPage {
     | TaskFailedEvent
     | RequestAnsweredEvent
     | RequestExpiredEvent
+    | RequestReminderEvent
+    | RequestEscalatedEvent
     | TaskCompletedEvent
     | TaskCancelledEvent
     | SnapshotEvent
   )[];
   last_seq: number;
+}
+/**
+ * One open request the caller may answer, with what says where it comes from.
+ */
+export interface InboxItem {
+  opened_at: string;
+  owner: string;
+  request: Request;
+  session_id: string;
+  summary?: string | null;
+  task: string;
+  title: string;
+}
+export interface InboxPage {
+  next: string | null;
+  requests: InboxItem[];
+}
+export interface LinkCreated {
+  by: string;
+  created_at: string;
+  expires_at: string;
+  id: string;
+  token: string;
+  url: string;
+}
+export interface LinkInfo {
+  by: string;
+  created_at: string;
+  expires_at: string;
+  id: string;
+}
+export interface LinkList {
+  links: LinkInfo[];
 }
 /**
  * Who the caller is: ``GET /api/me`` and the answer to ``POST /api/login``.
@@ -320,14 +419,31 @@ export interface ReplayComplete {
   last_seq: number;
   type: 'replay_complete';
 }
+/**
+ * What the replay that follows holds: the events after ``after`` up to ``last_seq``
+ * of the log whose epoch is ``epoch`` (PROTOCOL.md §4). ``reset``: the client's view is
+ * void (the log lost events it was shown, or it holds another epoch's); ``after`` is 0
+ * then, and the client starts again from what follows.
+ */
 export interface ReplayStart {
   after: number;
+  epoch?: string | null;
   last_seq: number;
+  reset?: boolean;
   type: 'replay_start';
 }
 export interface SessionPage {
   next: string | null;
   sessions: Session[];
+}
+export interface ShareInfo {
+  at: string;
+  by: string;
+  role: 'viewer' | 'answerer';
+  with: string;
+}
+export interface ShareList {
+  shares: ShareInfo[];
 }
 export interface TaskInfo {
   description: string;

@@ -14,6 +14,7 @@ export const TERMINAL: ReadonlySet<SessionStatus> = new Set(['completed', 'faile
 const EVENT_TYPES: ReadonlySet<string> = new Set<Event['type']>([
   'status', 'stream', 'progress', 'markdown', 'state', 'request_user_input',
   'request_confirmation', 'task_failed', 'request_answered', 'request_expired',
+  'request_reminder', 'request_escalated',
   'task_completed', 'task_cancelled', 'snapshot',
 ]);
 
@@ -35,3 +36,4 @@ export function parseServerMessage(text: string): ServerMessage | null {
   }
   return data as ServerMessage;
 }
+export type * from './access';

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Event, Session } from '../protocol';
 import type { WebSocketLike } from '../socket/SessionSocket';
-import { SessionController } from './controller';
+import { HISTORY_RESET, LINK_GONE, SessionController } from './controller';
 
 const ts = '2026-11-21T10:00:00.000Z';
 const session: Session = {
@@ -34,9 +34,10 @@ const inputRequest: Event = {
   fields: [{ name: 'to_address', description: 'To', type: 'email', required: true }], schema: {},
 };
 
-async function connected(): Promise<{ controller: SessionController; socket: FakeSocket; sockets: FakeSocket[] }> {
+async function connected(link: string | null = null): Promise<{ controller: SessionController; socket: FakeSocket; sockets: FakeSocket[] }> {
   const sockets: FakeSocket[] = [];
   const controller = new SessionController('s1', {
+    link,
     createSocket: (url) => {
       const s = new FakeSocket(url);
       sockets.push(s);
@@ -145,5 +146,90 @@ describe('SessionController', () => {
     socket.push({ type: 'status', seq: 4, ts, status: 'failed' });
     vi.advanceTimersByTime(20);
     expect(vi.mocked(fetch).mock.calls.length).toBe(calls + 1);
+  });
+
+  it('through a share link, carries the token on the session’s load, its reloads and every socket, and nowhere else', async () => {
+    const { controller, socket, sockets } = await connected('tok/+1');
+    expect(controller.link).toBe('tok/+1');
+    expect(fetch).toHaveBeenCalledWith('/api/sessions/s1?link=tok%2F%2B1', expect.objectContaining({ method: 'GET' }));
+    expect(socket.url).toBe('ws://hub/ws/sessions/s1?after=0&link=tok%2F%2B1');
+
+    socket.onclose?.({ code: 1006, reason: '' });
+    // Up to the first reconnect only: a later one would drop this socket unanswered.
+    for (let waited = 0; sockets.length === 1 && waited < 60_000; waited += 50) vi.advanceTimersByTime(50);
+    const again = sockets[1];
+    if (!again) throw new Error('no reconnect');
+    expect(again.url).toBe('ws://hub/ws/sessions/s1?after=2&link=tok%2F%2B1');
+
+    again.readyState = 1;
+    again.onopen?.({});
+    again.push({ type: 'replay_start', after: 2, last_seq: 3 });
+    again.push({ type: 'status', seq: 3, ts, status: 'completed' });
+    again.push({ type: 'replay_complete', last_seq: 3 });
+    vi.advanceTimersByTime(20);
+    const urls = vi.mocked(fetch).mock.calls.map((c) => String(c[0]));
+    expect(urls).toHaveLength(2); // loaded again when it ended
+    expect(new Set(urls)).toEqual(new Set(['/api/sessions/s1?link=tok%2F%2B1']));
+  });
+
+  it('rebuilds the view from scratch when the hub says the store lost what it showed', async () => {
+    const { controller, socket, sockets } = await connected();
+    socket.push({ type: 'replay_start', after: 0, last_seq: 2, epoch: 'E1' }); // as a hub names it
+    vi.advanceTimersByTime(20);
+    expect(controller.getSnapshot().store.pending.map((r) => r.request_id)).toEqual(['c1', 'i1']);
+    socket.onclose?.({ code: 1012, reason: '' });
+    for (let waited = 0; sockets.length === 1 && waited < 60_000; waited += 50) vi.advanceTimersByTime(50);
+    const again = sockets[1];
+    if (!again) throw new Error('no reconnect');
+    expect(again.url).toBe('ws://hub/ws/sessions/s1?after=2&epoch=E1');
+    again.readyState = 1;
+    again.onopen?.({});
+    // Event 2 (the input request) is gone from the store; seq 2 is another event now.
+    again.push({ type: 'replay_start', after: 0, last_seq: 2, epoch: 'E2', reset: true });
+    expect(controller.getSnapshot().store.lastSeq).toBe(0);
+    expect(controller.getSnapshot().caughtUp).toBe(false);
+    again.push(confirmRequest);
+    again.push({ type: 'stream', seq: 2, ts, content: 'carried on' });
+    again.push({ type: 'replay_complete', last_seq: 2 });
+    vi.advanceTimersByTime(20);
+    const view = controller.getSnapshot();
+    expect(view.store.pending.map((r) => r.request_id)).toEqual(['c1']);
+    expect(view.store.lines.map((l) => l.seq)).toEqual([1, 2]);
+    expect(view.caughtUp).toBe(true);
+    expect(view.toasts.map((t) => t.text)).toEqual([HISTORY_RESET]);
+  });
+
+  it('says a link expired or was revoked when the hub no longer knows the session by it (404 or 4404)', async () => {
+    const body = { error: { code: 'unknown_session', message: "No session 's1' exists for this user." } };
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify(body), { status: 404 })));
+    const gone = new SessionController('s1', { link: 'tok', createSocket: (url) => new FakeSocket(url) });
+    await gone.start();
+    expect(gone.getSnapshot().missing).toBe(LINK_GONE);
+    expect(LINK_GONE).toBe('This link has expired or was revoked.');
+
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify(session), { status: 200 })));
+    const { controller, socket } = await connected('tok');
+    socket.onclose?.({ code: 4404, reason: 'unknown session' });
+    expect(controller.getSnapshot().missing).toBe(LINK_GONE);
+  });
+
+  it('passes a WS error frame `forbidden` on to the form as such', async () => {
+    const { controller, socket } = await connected();
+    const request = controller.getSnapshot().store.pending[0];
+    if (!request) throw new Error('no request');
+    const outcome = controller.answer(request, true);
+    socket.push({ type: 'error', code: 'forbidden', message: 'You may only watch.', ref: socket.sent[0]?.ref });
+    await expect(outcome).resolves.toMatchObject({ ok: false, code: 'forbidden', message: 'You may only watch.' });
+  });
+
+  it('passes an HTTP 403 `forbidden` on to the form as such (the socket being down)', async () => {
+    const { controller, socket } = await connected();
+    const request = controller.getSnapshot().store.pending[0];
+    if (!request) throw new Error('no request');
+    socket.onclose?.({ code: 1006, reason: '' });
+    const body = { error: { code: 'forbidden', message: 'You may only watch.' } };
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify(body), { status: 403 })));
+    await expect(controller.answer(request, true)).resolves.toMatchObject({ ok: false, code: 'forbidden', message: 'You may only watch.' });
+    expect(vi.mocked(fetch).mock.calls[0]?.[0]).toBe('/api/sessions/s1/requests/c1');
   });
 });

@@ -3,6 +3,7 @@
 import type { ErrorFrame, Event, Request, ServerFrame, Session } from '../protocol';
 import { TERMINAL } from '../protocol';
 import { ApiError, api } from '../lib/api';
+import { withLink } from '../lib/linkToken';
 import { type ConnectionState, SessionSocket, type WebSocketFactory } from '../socket/SessionSocket';
 import { type SessionState, applyEvents, emptySession } from './store';
 
@@ -35,10 +36,19 @@ type Pending = { resolve: (outcome: AnswerOutcome) => void; timer: ReturnType<ty
 
 const ANSWER_TIMEOUT_MS = 15_000;
 
-export function socketUrl(sessionId: string, after: number): string {
+/** What a holder of a share link is told when the hub no longer knows the session by it. */
+export const LINK_GONE = 'This link has expired or was revoked.';
+
+/** What a tab is told when the hub's store lost events it showed (PROTOCOL.md §4, "Epochs"). */
+export const HISTORY_RESET = 'The hub’s store lost some of this session’s latest events (a failover or a restore); the view was rebuilt from what it keeps.';
+
+/** The session's socket, resuming after `after` of the log's `epoch`; `link`, a share
+ * link's token, goes along. */
+export function socketUrl(sessionId: string, after: number, link: string | null = null, epoch: string | null = null): string {
   const { protocol, host } = window.location;
   const scheme = protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${host}/ws/sessions/${encodeURIComponent(sessionId)}?after=${after}`;
+  const at = epoch === null ? `after=${after}` : `after=${after}&epoch=${encodeURIComponent(epoch)}`;
+  return withLink(`${scheme}//${host}/ws/sessions/${encodeURIComponent(sessionId)}?${at}`, link);
 }
 
 export class SessionController {
@@ -53,10 +63,14 @@ export class SessionController {
   private toastId = 0;
   private disposed = false;
 
+  /** The share link this session is watched through (`?link=TOKEN`), or null. */
+  readonly link: string | null;
+
   constructor(
     readonly sessionId: string,
-    options: { createSocket?: WebSocketFactory } = {},
+    options: { createSocket?: WebSocketFactory; link?: string | null } = {},
   ) {
+    this.link = options.link ?? null;
     this.snapshot = {
       meta: null,
       loadError: null,
@@ -67,14 +81,15 @@ export class SessionController {
       toasts: [],
     };
     this.socket = new SessionSocket({
-      url: (after) => socketUrl(sessionId, after),
+      url: (after, epoch) => socketUrl(sessionId, after, this.link, epoch),
       ...(options.createSocket ? { createSocket: options.createSocket } : {}),
       handlers: {
         event: (event) => this.queue(event),
         control: (frame) => this.control(frame),
+        reset: () => this.reset(),
         state: (connection) => this.update(
           connection.phase === 'closed' && connection.reason === 'not_found'
-            ? { connection, missing: connection.message ?? '' }
+            ? { connection, missing: this.missingText(connection.message) }
             : { connection },
         ),
         disconnect: () => this.failInFlight('The connection dropped before the hub confirmed this. Check the log, then try again if needed.'),
@@ -95,19 +110,25 @@ export class SessionController {
   /** Load the session (which also gives this browser its identity cookie), then connect. */
   async start(): Promise<void> {
     try {
-      const meta = await api.session(this.sessionId);
+      const meta = await api.session(this.sessionId, this.link);
       if (this.disposed) return;
       this.update({ meta });
       this.socket.start();
     } catch (error) {
       if (this.disposed) return;
       if (error instanceof ApiError && error.status === 404) {
-        this.update({ missing: error.message, connection: { phase: 'closed', reason: 'not_found', message: error.message } });
+        this.update({ missing: this.missingText(error.message), connection: { phase: 'closed', reason: 'not_found', message: error.message } });
         return;
       }
       this.update({ loadError: error instanceof Error ? error.message : 'The session could not be loaded.' });
       this.socket.start();
     }
+  }
+
+  /** Why the session is not there: through a link, the link is what is gone (the hub says
+   * only "unknown session", the same as for an id that never existed). */
+  private missingText(hubMessage: string | undefined): string {
+    return this.link !== null ? LINK_GONE : (hubMessage ?? '');
   }
 
   dispose(): void {
@@ -142,7 +163,7 @@ export class SessionController {
   /** The session's metadata, again: the socket is live, so the hub is reachable now. */
   private async loadMeta(): Promise<void> {
     try {
-      const meta = await api.session(this.sessionId);
+      const meta = await api.session(this.sessionId, this.link);
       if (!this.disposed) this.update({ meta, loadError: null });
     } catch {
       // Still unreachable: the error shown stays, the live view goes on regardless.
@@ -187,6 +208,16 @@ export class SessionController {
     }
   }
 
+  /** The hub says what this tab shows is void: start from an empty view, which the
+   * replay that follows fills again, and say why the log starts over. */
+  private reset(): void {
+    if (this.flushHandle !== null) window.clearTimeout(this.flushHandle);
+    this.flushHandle = null;
+    this.inbox = [];
+    const toasts = [...this.snapshot.toasts, { id: ++this.toastId, text: HISTORY_RESET }];
+    this.update({ store: emptySession, caughtUp: false, toasts });
+  }
+
   private settle(ref: string, outcome: AnswerOutcome): void {
     const pending = this.inFlight.get(ref);
     if (!pending) return;
@@ -229,9 +260,14 @@ export class SessionController {
       if (e.type !== 'request_answered' || this.answeredHere.has(e.request_id)) continue;
       const request = before.pending.find((r) => r.request_id === e.request_id);
       if (!request) continue;
-      const who = e.by === this.snapshot.meta?.owner ? 'you' : e.by;
       const what = e.kind === 'confirm' ? (e.value === true ? 'confirmed' : 'declined') : e.kind === 'retry' ? (e.value === true ? 'retried' : 'given up') : 'answered';
-      toasts = [...toasts, { id: ++this.toastId, text: `“${request.prompt}” was ${what} by ${who} in another tab.` }];
+      // "You" only when this is the owner's own session (an older hub sends no `access`);
+      // someone it is shared with, or a link's holder, is told who it was.
+      const access = this.snapshot.meta?.access ?? 'owner';
+      const text = access === 'owner' && this.link === null && e.by === this.snapshot.meta?.owner
+        ? `“${request.prompt}” was ${what} by you in another tab.`
+        : `“${request.prompt}” was ${what} by ${e.by}.`;
+      toasts = [...toasts, { id: ++this.toastId, text }];
     }
     return toasts;
   }

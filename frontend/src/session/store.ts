@@ -6,6 +6,7 @@
 // (the session as it is now, and one notice line in place of the lines that are gone) and
 // moves lastSeq to its seq; the kept events that follow it re-apply to the same final
 // view, so every tab ends alike however it got there.
+import { waitingFor } from './assignees';
 import type { Event, ForkOrigin, Request, Session, SessionStatus, SnapshotEvent } from '../protocol';
 import { TERMINAL } from '../protocol';
 import { type Failure, failureLine } from './outcome';
@@ -187,13 +188,14 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
         request_id: e.request_id, kind: 'input', prompt: e.prompt, fields: e.fields,
         schema: e.schema, created_at: e.ts, expires_at: e.expires_at ?? null,
         details: e.details ?? null, initial: e.initial ?? null,
+        assignees: e.assignees ?? [], // absent from events stored before assignees existed
       });
     case 'request_confirmation':
       push({ ...at, kind: 'request', text: e.prompt, requestId: e.request_id });
       s = opened(s, e.request_id, e.seq);
       return addRequest(s, {
         request_id: e.request_id, kind: 'confirm', prompt: e.prompt, details: e.details ?? null,
-        created_at: e.ts, expires_at: e.expires_at ?? null,
+        created_at: e.ts, expires_at: e.expires_at ?? null, assignees: e.assignees ?? [],
       });
     case 'task_failed': {
       const failure: Failure = {
@@ -207,6 +209,7 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
         return addRequest(s, {
           request_id: e.request_id, kind: 'retry', prompt: 'The task failed. Try again?',
           error: e.error, attempt: e.attempt, created_at: e.ts, expires_at: e.expires_at ?? null,
+          assignees: e.assignees ?? [],
         });
       }
       push({ ...at, kind: 'failure', text: failureLine(e) });
@@ -225,6 +228,15 @@ function applyOne(s: SessionState, e: Event, push: (line: LogLine) => void): Ses
     case 'request_expired':
       push({ ...at, kind: 'notice', text: 'A request expired without an answer.' });
       return { ...closed(s, e.request_id), pending: withoutRequest(s.pending, e.request_id) };
+    case 'request_reminder':
+      push({ ...at, kind: 'notice', requestId: e.request_id, text: `Reminder sent to ${waitingFor(e.assignees ?? [])}.` });
+      return s;
+    case 'request_escalated':
+      push({ ...at, kind: 'notice', requestId: e.request_id, text: `Escalated: now waiting for ${waitingFor(e.assignees)}.` });
+      return {
+        ...s,
+        pending: s.pending.map((r) => (r.request_id === e.request_id ? { ...r, assignees: e.assignees } : r)),
+      };
     case 'task_completed':
       push({ ...at, kind: 'done', text: 'Task completed.' });
       return { ...s, result: { value: e.result } };

@@ -219,6 +219,36 @@ describe('SessionSocket resume and dedupe', () => {
     expect(socket.lastSeq).toBe(200);
   });
 
+  it('resumes in the epoch the hub named, and starts over when the hub resets it', () => {
+    let resets = 0;
+    const { socket, sockets, last, events } = setup({
+      url: (after, epoch) => `ws://hub/ws/sessions/s1?after=${after}${epoch === null ? '' : `&epoch=${epoch}`}`,
+      handlers: { event: (e) => events.push(e), reset: () => { resets += 1; } },
+    });
+    socket.start();
+    expect(sockets[0]?.url).toMatch(/after=0$/);
+    last().open();
+    last().frame({ type: 'replay_start', after: 0, last_seq: 5, epoch: 'E1', reset: false });
+    for (const e of range(1, 5)) last().frame(e);
+    last().frame({ type: 'replay_complete', last_seq: 5 });
+    expect(socket.epoch).toBe('E1');
+    last().serverClose(1012);
+    vi.advanceTimersByTime(500);
+    expect(sockets[1]?.url).toMatch(/after=5&epoch=E1$/);
+    // The store lost events 4 and 5 and numbered new ones from 4: all of it comes again.
+    last().open();
+    last().frame({ type: 'replay_start', after: 0, last_seq: 4, epoch: 'E2', reset: true });
+    expect(resets).toBe(1);
+    expect(socket.lastSeq).toBe(0);
+    for (const e of range(1, 4)) last().frame(e);
+    last().frame({ type: 'replay_complete', last_seq: 4 });
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 1, 2, 3, 4]);
+    expect(socket.epoch).toBe('E2');
+    last().serverClose(1012);
+    vi.advanceTimersByTime(500);
+    expect(sockets[2]?.url).toMatch(/after=4&epoch=E2$/);
+  });
+
   it('starts from a given cursor', () => {
     const { socket, sockets } = setup({ after: 12 });
     socket.start();

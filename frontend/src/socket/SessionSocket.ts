@@ -5,7 +5,11 @@
 //   and only when it is the next one (seq = lastSeq + 1) or a snapshot. A snapshot stands
 //   in for events the hub no longer keeps: the cursor moves to its seq (just before the
 //   oldest kept event), and the kept events follow it from seq + 1 as usual.
-// - Every (re)connect asks for `after=lastSeq`, so the hub replays exactly what is missing.
+// - Every (re)connect asks for `after=lastSeq` (and `epoch=`, the log's epoch the hub
+//   named last), so the hub replays exactly what is missing.
+// - A `replay_start` with `reset` says the events delivered so far are void (the hub's
+//   store lost some of them: PROTOCOL.md §4, "Epochs"): the cursor goes back to the
+//   frame's `after` (0), `reset` is called, and the log is delivered again from there.
 // - A gap (an event past lastSeq + 1) is a broken promise of the hub: the socket drops the
 //   connection and resumes from the cursor rather than deliver a hole.
 import type { Event, OutgoingFrame, ServerFrame } from '../protocol';
@@ -38,6 +42,8 @@ export interface SocketHandlers {
   control?: (frame: ServerFrame) => void;
   /** The connection's phase changed. */
   state?: (state: ConnectionState) => void;
+  /** The events delivered so far are void: the log comes again from its start. */
+  reset?: () => void;
   /** The connection dropped: frames sent on it and not yet acknowledged may be lost. */
   disconnect?: () => void;
   /** The send queue was full and this frame, the oldest, was dropped unsent. */
@@ -45,12 +51,15 @@ export interface SocketHandlers {
 }
 
 export interface SocketOptions {
-  /** The URL to (re)connect to, resuming after `after`. */
-  url: (after: number) => string;
+  /** The URL to (re)connect to, resuming after `after` of the log's `epoch` (null while
+   * no hub has named one). */
+  url: (after: number, epoch: string | null) => string;
   handlers: SocketHandlers;
   createSocket?: WebSocketFactory;
   /** The cursor to start from: events with seq <= after are not asked for. */
   after?: number;
+  /** The epoch `after` counts in, if known. */
+  epoch?: string | null;
   minDelayMs?: number;
   maxDelayMs?: number;
   factor?: number;
@@ -75,9 +84,10 @@ const FINAL_CODES: Partial<Record<number, 'not_found' | 'not_authenticated'>> = 
 const DROPPED = 4000;
 
 export class SessionSocket {
-  private readonly opts: Required<Omit<SocketOptions, 'after'>>;
+  private readonly opts: Required<Omit<SocketOptions, 'after' | 'epoch'>>;
   private ws: WebSocketLike | null = null;
   private cursor: number;
+  private logEpoch: string | null;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -102,11 +112,17 @@ export class SessionSocket {
       ...options,
     };
     this.cursor = options.after ?? 0;
+    this.logEpoch = options.epoch ?? null;
   }
 
   /** The seq of the last event delivered (the resume cursor). */
   get lastSeq(): number {
     return this.cursor;
+  }
+
+  /** The epoch of the log the cursor counts in, as the hub last named it. */
+  get epoch(): string | null {
+    return this.logEpoch;
   }
 
   get state(): ConnectionState {
@@ -172,7 +188,7 @@ export class SessionSocket {
     this.setState({ phase: 'connecting', attempt: this.attempt, silent });
     let ws: WebSocketLike;
     try {
-      ws = this.opts.createSocket(this.opts.url(this.cursor));
+      ws = this.opts.createSocket(this.opts.url(this.cursor, this.logEpoch));
     } catch {
       this.scheduleReconnect(CloseCode.ABNORMAL_CLOSURE);
       return;
@@ -212,6 +228,11 @@ export class SessionSocket {
         this.setState({ phase: 'open' });
       } else if (message.type === 'replay_start') {
         this.setState({ phase: 'replaying' });
+        if (typeof message.epoch === 'string') this.logEpoch = message.epoch;
+        if (message.reset === true) {
+          this.cursor = message.after;
+          this.opts.handlers.reset?.();
+        }
       }
       this.awaitingPong = false;
       this.opts.handlers.control?.(message);

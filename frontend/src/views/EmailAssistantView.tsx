@@ -41,12 +41,14 @@ function read(state: Readonly<Record<string, unknown>>): AssistantState {
 
 /** The email assistant drawn from its state: questions, drafts with feedback, the final
  * draft. Its questions and feedback requests are answered in place (`claimedByAssistant`). */
-export function EmailAssistantView({ session, meta, answer: onAnswer }: TaskViewProps) {
+export function EmailAssistantView({ session, meta, answer: onAnswer, mayAnswer }: TaskViewProps) {
   const { state, pending } = session;
   const inputs = meta?.inputs ?? {};
   const s = useMemo(() => read(state), [state]);
-  const questionRequest = pending.find((r) => claimedByAssistant(r) && r.fields?.[0]?.name !== 'feedback');
-  const feedbackRequest = pending.find((r) => claimedByAssistant(r) && r.fields?.[0]?.name === 'feedback');
+  // Only requests this caller may answer get a form; a viewer sees the questions as a list.
+  const mine = pending.filter((r) => claimedByAssistant(r) && mayAnswer(r));
+  const questionRequest = mine.find((r) => r.fields?.[0]?.name !== 'feedback');
+  const feedbackRequest = mine.find((r) => r.fields?.[0]?.name === 'feedback');
   return (
     <section className="assistant" aria-label="Email assistant">
       {typeof inputs.email_to_respond === 'string' && (

@@ -14,6 +14,9 @@ export interface TaskViewProps {
   meta: Session | null;
   /** Answer one of `session.pending` (over the socket, or HTTP while it is down). */
   answer: (request: Request, value: unknown) => Promise<AnswerOutcome>;
+  /** Whether the caller may answer this request: show no form for one they may not (a
+   * viewer, a share link's holder, a request put to someone else). */
+  mayAnswer: (request: Request) => boolean;
   /** The watched session (cancel, reconnect); null before it has started. */
   controller: SessionController | null;
 }

@@ -1,13 +1,12 @@
 -- Extend this runner's leases; return the ids it no longer holds.
--- KEYS: active   ARGV: runner, lease ms, session ids...
--- (Record keys are derived here rather than declared: fine on one Redis, not on a cluster.)
+-- KEYS: active, then the record of each session named in ARGV, in the same order
+-- ARGV: runner, lease ms, session ids...
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lost = {}
 for i = 3, #ARGV do
   local sid = ARGV[i]
-  local rec = 'tether:{' .. sid .. '}:rec'
-  local fields = redis.call('HMGET', rec, 'runner', 'status')
+  local fields = redis.call('HMGET', KEYS[i - 1], 'runner', 'status')
   local status = fields[2]
   if fields[1] == ARGV[1] and status and status ~= 'completed' and status ~= 'failed'
       and status ~= 'cancelled' then

@@ -1,0 +1,217 @@
+"""Steps and maps on a real Ray cluster: one local head for the whole run (``ray_head``),
+hub processes that join it through TETHER_RAY_ADDRESS, and task functions
+(tests/e2e/ray_tasks.py) that leave files behind so the tests can count executions.
+
+Covered: results in order with the workers' reports relayed in order, the map's
+concurrency held on the cluster, ``ray_options`` reaching Ray, an async function and a
+worker's exception as its own class; resume after a hub kill -9 without re-running
+finished items; a cancel reaching the running Ray task; a worker killed mid-task as a
+step failure offered for retry; the calculator demo on Ray.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.durable_checks import assert_resumed
+from tests.support.follow import Frame, Person, journal_keys
+from tests.support.hub_proc import HubProcess
+from tests.support.ray_head import RayHead
+from tests.support.redis_proc import RedisProcess
+from tests.support.timing import eventually, until
+
+RAY_TASKS = "tests.e2e.ray_tasks:hub"
+# The first call of a hub imports Ray, joins the cluster and starts workers: slow on a
+# loaded two-core machine, so every wait here is generous.
+RAY_WAIT_MS = 90_000
+
+pytestmark = pytest.mark.timeout(360)  # the first test also waits for the head to start
+
+
+@pytest.fixture(scope="module")
+def ray_redis() -> Iterator[RedisProcess]:
+    """The shared hub's own Redis: tests that use ``redis_url`` flush the common one."""
+    proc = RedisProcess(appendonly=False)
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def ray_hub(ray_head: RayHead, ray_redis: RedisProcess) -> Iterator[HubProcess]:
+    """One hub on the cluster for the tests that do not kill it (each new hub is a new
+    Ray job with workers of its own to start)."""
+    hub = HubProcess(
+        RAY_TASKS, "tether.demos:hub", redis_url=ray_redis.url, hub_id="ray-hub",
+        **ray_head.env(),
+    ).start()
+    yield hub
+    hub.kill()
+    print("--- log of ray-hub ---", *hub.log[-60:], sep="\n")
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def times(path: Path) -> list[float]:
+    return [float(line.split()[0]) for line in lines(path)]
+
+
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    """The most spans that overlap at any one moment."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def of_type(
+    log: list[Frame], type_: str, keep: Callable[[Frame], bool] = lambda e: True
+) -> list[Frame]:
+    return [e for e in log if e["type"] == type_ and keep(e)]
+
+
+async def test_map_on_ray_keeps_order_relays_reports_and_holds_concurrency(
+    ray_hub: HubProcess, tmp_path: Path
+) -> None:
+    """Six items on Ray, two at a time: results in item order; each item's three stream
+    lines and progress bars arrive in the order the worker made them; never more than two
+    ran at once; ``ray_options`` reached Ray; an async step and a worker's KeyError work."""
+    person = await Person.sign_in(ray_hub)
+    session_id = await person.start(
+        ray_hub, "squares", {"marks": str(tmp_path), "items": 6, "concurrency": 2}
+    )
+    session = await person.finished(ray_hub, session_id, timeout_ms=RAY_WAIT_MS)
+    assert session["status"] == "completed", session
+    assert session["result"] == {
+        "squares": [i * i for i in range(6)], "cube": 27, "refused": "KeyError missing",
+    }
+    log = await person.events(ray_hub, session_id)
+    for i in range(6):
+        streamed = of_type(log, "stream", lambda e, i=i: e["content"].startswith(f"item {i} "))
+        assert [e["content"] for e in streamed] == [f"item {i} line {k}" for k in range(3)]
+        bars = of_type(log, "progress", lambda e, i=i: e.get("label") == f"item {i}")
+        assert [(e["done"], e["total"]) for e in bars] == [(1, 3), (2, 3), (3, 3)]
+    assert any(e["content"] == "cubing 3" for e in of_type(log, "stream"))
+    # The map's own progress: one per finished item, after that item's reports.
+    counted = of_type(log, "progress", lambda e: e.get("label") == "squares")
+    assert [e["done"] for e in counted] == [1, 2, 3, 4, 5, 6]
+    last_report = max(e["seq"] for e in of_type(log, "stream") if e["content"].startswith("item"))
+    assert counted[-1]["seq"] > last_report
+
+    spans = [(times(tmp_path / f"began-{i}")[0], times(tmp_path / f"ended-{i}")[0])
+             for i in range(6)]
+    assert most_at_once(spans) <= 2
+    assert all("'CPU': 0.5" in lines(tmp_path / f"began-{i}")[0] for i in range(6))
+    assert all(len(lines(tmp_path / f"began-{i}")) == 1 for i in range(6))
+
+
+async def test_kill_9_mid_map_resumes_without_rerunning_finished_ray_items(
+    hub_procs: Callable[..., HubProcess], ray_head: RayHead, redis_url: str, tmp_path: Path
+) -> None:
+    """SIGKILL while items 1 and 2 run on Ray and item 0 is journaled: the restarted hub
+    sends 1 and 2 again (they were running when it died) and never item 0."""
+    hub = hub_procs(RAY_TASKS, redis_url=redis_url, hub_id="ray-a", TETHER_LEASE_SECONDS="1",
+                    **ray_head.env())
+    person = await Person.sign_in(hub)
+    session_id = await person.start(hub, "squares", {
+        "marks": str(tmp_path), "items": 3, "concurrency": 2, "wait_from": 1, "hold": 0,
+    })
+
+    async def journaled_and_waiting() -> bool:
+        keys = await journal_keys(redis_url, session_id)
+        return "m1[0]" in keys and all(lines(tmp_path / f"began-{i}") for i in (1, 2))
+
+    await eventually(journaled_and_waiting, timeout_ms=RAY_WAIT_MS,
+                     what="item 0 journaled, items 1 and 2 running")
+    hub.kill()
+    hub.start()
+    await eventually(
+        lambda: all(len(lines(tmp_path / f"began-{i}")) == 2 for i in (1, 2)),
+        timeout_ms=RAY_WAIT_MS, what="the resumed hub sending items 1 and 2 again",
+    )
+    for i in (1, 2):
+        (tmp_path / f"go-{i}").touch()
+    session = await person.finished(hub, session_id, timeout_ms=RAY_WAIT_MS)
+    assert session["status"] == "completed", session
+    assert session["result"]["squares"] == [0, 1, 4]
+    assert_resumed(hub, session_id)
+    # Finished before the kill: never sent again.
+    assert len(lines(tmp_path / "began-0")) == len(lines(tmp_path / "ended-0")) == 1
+    # Running at the kill: sent again, and finished once; the dead hub's own tasks were
+    # stopped by the cluster (Ray ends the tasks of an owner that died).
+    assert [len(lines(tmp_path / f"ended-{i}")) for i in (1, 2)] == [1, 1]
+
+
+async def test_cancel_reaches_the_running_ray_task(ray_hub: HubProcess, tmp_path: Path) -> None:
+    """Cancelling the session interrupts the Ray task where it runs (KeyboardInterrupt on
+    the worker), and it never finishes."""
+    person = await Person.sign_in(ray_hub)
+    session_id = await person.start(ray_hub, "held", {"marks": str(tmp_path)})
+    await eventually(lambda: (tmp_path / "hold-began").exists(), timeout_ms=RAY_WAIT_MS,
+                     what="the Ray task running")
+    async with person.http(ray_hub) as http:
+        response = await http.post(f"/api/sessions/{session_id}/cancel")
+    assert response.status_code == 202, response.text
+    session = await person.finished(ray_hub, session_id)
+    assert session["status"] == "cancelled"
+    await eventually(lambda: (tmp_path / "hold-interrupted").exists(), timeout_ms=30_000,
+                     what="the Ray task interrupted")
+    assert not (tmp_path / "hold-ended").exists()
+
+
+async def test_a_killed_worker_is_a_step_failure_offered_for_retry(
+    ray_hub: HubProcess, tmp_path: Path
+) -> None:
+    """SIGKILL to the worker running a step: the step fails with WorkerDied, the person is
+    asked whether to retry (the step's Retry), and the retry runs on a new worker."""
+    person = await Person.sign_in(ray_hub)
+    session_id = await person.start(ray_hub, "fragile_step", {"marks": str(tmp_path)})
+
+    async def worker_pid() -> int:
+        found = lines(tmp_path / "fragile-pid")
+        return int(found[0].split()[1]) if found else 0
+
+    pid = await until(worker_pid, timeout_ms=RAY_WAIT_MS, what="the worker's pid")
+    os.kill(pid, signal.SIGKILL)
+    request = await person.pending(ray_hub, session_id, "retry", timeout_ms=30_000)
+    log = await person.events(ray_hub, session_id)
+    failed = of_type(log, "task_failed")
+    assert failed and failed[-1]["can_retry"] and failed[-1]["error_type"] == "WorkerDied", failed
+    assert (await person.answer(ray_hub, session_id, request["request_id"], True)).is_success
+    session = await person.finished(ray_hub, session_id, timeout_ms=RAY_WAIT_MS)
+    assert session["status"] == "completed", session
+    assert session["result"] == "survived"
+    assert len(lines(tmp_path / "fragile-attempts")) == 2
+
+
+async def test_calculator_demo_runs_its_jobs_on_ray(ray_hub: HubProcess) -> None:
+    """With TETHER_RAY_ADDRESS the calculator's jobs run on Ray workers (not the hub's
+    process): each says where it runs and streams its result as it lands."""
+    person = await Person.sign_in(ray_hub)
+    session_id = await person.start(
+        ray_hub, "calculator", {"tasks": 4, "max_seconds": 0.3, "concurrency": 4}
+    )
+    session = await person.finished(ray_hub, session_id, timeout_ms=RAY_WAIT_MS)
+    assert session["status"] == "completed", session
+    result: list[dict[str, Any]] = session["result"]
+    assert [r["job"] for r in result] == [0, 1, 2, 3]
+    assert all(r["value"] == r["job"] ** 2 and 0.1 <= r["seconds"] <= 0.3 for r in result)
+    log = await person.events(ray_hub, session_id)
+    shown = [e["content"] for e in of_type(log, "markdown") if "have results" in e["content"]]
+    assert len(shown) == 4
+    ran_on = [e["content"] for e in of_type(log, "stream") if " runs on " in e["content"]]
+    assert len(ran_on) == 4
+    assert ray_hub.proc is not None
+    assert all(f"(pid {ray_hub.proc.pid})" not in line for line in ran_on)
+    done = of_type(log, "progress", lambda e: e.get("label") == "Jobs done")
+    assert done[-1]["done"] == 4
