@@ -10,12 +10,21 @@ import asyncio
 import signal
 from collections.abc import Callable
 
+import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.sentinel import MasterNotFoundError
 
 from tests.e2e.durable_checks import NAME
 from tests.support.follow import Follower, Person, assert_exactly_once
 from tests.support.hub_proc import HubProcess
-from tests.support.sentinel_proc import PASSWORD, SENTINEL_PASSWORD, Node, SentinelCluster
+from tests.support.sentinel_proc import (
+    PASSWORD,
+    SENTINEL_PASSWORD,
+    Node,
+    SentinelCluster,
+    StraySentinel,
+)
+from tether.store.connect import close_client, redis_client
 from tests.support.timing import eventually
 
 TASKS = "tests.e2e.durable_tasks:hub"
@@ -174,6 +183,37 @@ async def test_min_replicas_to_write_makes_a_hub_wait_instead_of_writing_alone(
     finally:
         with primary.client() as admin:
             admin.config_set("min-replicas-to-write", 0)
+
+
+async def test_a_sentinel_naming_another_primary_is_outvoted(
+    hub_procs: Callable[..., HubProcess], sentinel: SentinelCluster
+) -> None:
+    """Listed first, a sentinel that names another (empty) primary, as one that has not
+    yet heard of a promotion does: the hub follows the three that agree and writes to the
+    deployment's primary; with only one of them beside it, no two of the two agree and no
+    primary is known, rather than the wrong one."""
+    stray = StraySentinel().start()
+    try:
+        real = [f"127.0.0.1:{s.port}" for s in sentinel.sentinels]
+        hub = hub_procs(TASKS, redis_url=sentinel.url_of([stray.address, *real]),
+                        hub_id="hub-a")
+        person = await Person.sign_in(hub)
+        session_id = await person.start(hub, "steady_stream", {"lines": 3, "line_seconds": 0})
+        assert (await person.finished(hub, session_id))["status"] == "completed"
+        key = f"tether:{{{session_id}}}:rec"
+        assert stray.primary is not None
+        with sentinel.primary().client() as primary, stray.primary.client() as other:
+            assert (primary.exists(key), other.exists(key)) == (1, 0)
+
+        split = redis_client(sentinel.url_of([stray.address, real[0]]), client_name="t",
+                             max_connections=2)
+        try:
+            with pytest.raises(MasterNotFoundError, match="no 2 of 2 sentinels agree"):
+                await split.ping()
+        finally:
+            await close_client(split)
+    finally:
+        stray.stop()
 
 
 def _good_replicas(node: Node) -> int:

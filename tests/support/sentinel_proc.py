@@ -72,8 +72,12 @@ class SentinelCluster:
     def url(self) -> str:
         """``TETHER_REDIS_URL`` for a hub: every sentinel, the service, db 0, both
         passwords."""
-        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        return (f"redis+sentinel://:{PASSWORD}@{hosts}/{SERVICE}/0"
+        return self.url_of([f"127.0.0.1:{s.port}" for s in self.sentinels])
+
+    @staticmethod
+    def url_of(hosts: list[str]) -> str:
+        """The URL of :attr:`url` naming the sentinels at ``hosts`` (``host:port``)."""
+        return (f"redis+sentinel://:{PASSWORD}@{','.join(hosts)}/{SERVICE}/0"
                 f"?sentinel_password={SENTINEL_PASSWORD}")
 
     def start(self) -> SentinelCluster:
@@ -83,29 +87,11 @@ class SentinelCluster:
         ports = _free_ports(5)
         primary_port = ports[0]
         for i, port in enumerate(ports[:2]):
-            node_dir = self.root / f"node{i}"
-            node_dir.mkdir()
-            args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir),
-                    "--save", "", "--appendonly", "no", "--loglevel", "warning",
-                    "--requirepass", PASSWORD, "--masterauth", PASSWORD]
-            if i:
-                args += ["--replicaof", "127.0.0.1", str(primary_port)]
-            self.nodes.append(Node(port, node_dir, args))
+            replica_of = primary_port if i else None
+            self.nodes.append(data_node(port, self.root / f"node{i}", replica_of))
         for i, port in enumerate(ports[2:]):
-            node_dir = self.root / f"sentinel{i}"
-            node_dir.mkdir()
-            conf = node_dir / "sentinel.conf"  # Sentinel rewrites its own file
-            conf.write_text("\n".join([
-                f"port {port}", "bind 127.0.0.1", f"dir {node_dir}", "loglevel warning",
-                f"requirepass {SENTINEL_PASSWORD}",
-                f"sentinel sentinel-pass {SENTINEL_PASSWORD}",
-                f"sentinel monitor {SERVICE} 127.0.0.1 {primary_port} 2",
-                f"sentinel auth-pass {SERVICE} {PASSWORD}",
-                f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
-                f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}",
-                f"sentinel parallel-syncs {SERVICE} 1", "",
-            ]))
-            self.sentinels.append(Node(port, node_dir, [str(conf), "--sentinel"]))
+            self.sentinels.append(sentinel_node(port, self.root / f"sentinel{i}",
+                                                primary_port, quorum=2))
         for node in [*self.nodes, *self.sentinels]:
             node.start(binary)
         self._binary = binary
@@ -210,6 +196,68 @@ class SentinelCluster:
     def stop(self) -> None:
         for node in [*self.sentinels, *self.nodes]:
             node.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def data_node(port: int, node_dir: Path, replica_of: int | None = None) -> Node:
+    """A redis-server with the deployment's password, a replica of ``replica_of`` if given."""
+    node_dir.mkdir()
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir),
+            "--save", "", "--appendonly", "no", "--loglevel", "warning",
+            "--requirepass", PASSWORD, "--masterauth", PASSWORD]
+    if replica_of is not None:
+        args += ["--replicaof", "127.0.0.1", str(replica_of)]
+    return Node(port, node_dir, args)
+
+
+def sentinel_node(port: int, node_dir: Path, primary_port: int, *, quorum: int) -> Node:
+    """A sentinel monitoring the primary on ``primary_port`` as :data:`SERVICE`."""
+    node_dir.mkdir()
+    conf = node_dir / "sentinel.conf"  # Sentinel rewrites its own file
+    conf.write_text("\n".join([
+        f"port {port}", "bind 127.0.0.1", f"dir {node_dir}", "loglevel warning",
+        f"requirepass {SENTINEL_PASSWORD}",
+        f"sentinel sentinel-pass {SENTINEL_PASSWORD}",
+        f"sentinel monitor {SERVICE} 127.0.0.1 {primary_port} {quorum}",
+        f"sentinel auth-pass {SERVICE} {PASSWORD}",
+        f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
+        f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}",
+        f"sentinel parallel-syncs {SERVICE} 1", "",
+    ]))
+    return Node(port, node_dir, [str(conf), "--sentinel"])
+
+
+@dataclass
+class StraySentinel:
+    """A sentinel that names another primary for :data:`SERVICE` than the deployment's
+    sentinels do, with that primary (an empty redis-server): what a sentinel that has not
+    yet heard of a promotion looks like to a client, held still for a test."""
+
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tether-stray-")))
+    primary: Node | None = None
+    sentinel: Node | None = None
+
+    @property
+    def address(self) -> str:
+        assert self.sentinel is not None
+        return f"127.0.0.1:{self.sentinel.port}"
+
+    def start(self) -> StraySentinel:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (make test installs it)")
+        primary_port, sentinel_port = _free_ports(2)
+        self.primary = data_node(primary_port, self.root / "node")
+        self.sentinel = sentinel_node(sentinel_port, self.root / "sentinel", primary_port,
+                                      quorum=1)
+        self.primary.start(binary)
+        self.sentinel.start(binary)
+        return self
+
+    def stop(self) -> None:
+        for node in (self.sentinel, self.primary):
+            if node is not None:
+                node.kill()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

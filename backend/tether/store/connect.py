@@ -4,7 +4,8 @@ Redis Cluster.
 Every part of a hub that talks to Redis (the store's pool and its feed reader, accounts,
 logins, shares, answer links, webhooks, the command line) gets its client here, so a
 Sentinel or Cluster URL works everywhere a plain one does. Behind Sentinel a client's pool asks the
-sentinels where the primary is whenever it makes a connection, and a connection that finds
+sentinels where the primary is whenever it makes a connection (a majority of them must
+agree: ``sentinels.py``), and a connection that finds
 a replica where it expected the primary (``READONLY`` after a failover) is dropped, so the
 next command goes to the new primary; the feed reader makes its connection with the same
 pool's connection class, so Pub/Sub follows a failover the same way (``feed.py``).
@@ -40,6 +41,7 @@ from tether.redis_url import (
     parse_sentinel_url,
 )
 from tether.store.redis_packing import packing_class
+from tether.store.sentinels import QuorumSentinel
 
 # A client of one Redis or of a cluster (see the module docstring).
 Client = aioredis.Redis
@@ -150,7 +152,7 @@ def redis_client(
         pool = BlockingConnectionPool.from_url(url, timeout=blocking_timeout, **common)
         return aioredis.Redis(connection_pool=pool)
     parsed = parse_sentinel_url(url)
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = QuorumSentinel(  # type: ignore[no-untyped-call]
         list(parsed.sentinels), sentinel_kwargs=_sentinel_kwargs(parsed),
     )
     node = {**_node_kwargs(parsed), **common}
