@@ -24,8 +24,8 @@ from tests.support.sentinel_proc import (
     SentinelCluster,
     StraySentinel,
 )
-from tether.store.connect import close_client, redis_client
 from tests.support.timing import eventually
+from tether.store.connect import close_client, redis_client
 
 TASKS = "tests.e2e.durable_tasks:hub"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
@@ -53,8 +54,8 @@ class QuorumSentinel(Sentinel):
 
 
 def primary_by_majority(
-    service_name: str, named: list[tuple[str, int] | None], sentinels: int,
-    errors: list[str],
+    service_name: str, named: Sequence[tuple[str, int] | None], sentinels: int,
+    errors: Sequence[str],
 ) -> tuple[str, int]:
     """The address more than half of ``sentinels`` name in ``named`` (one entry per
     sentinel that answered, None for one that names no healthy primary); else
