@@ -107,7 +107,7 @@ def create_app(
             store=store, shares=access.auth.shares, hub=hub, hub_id=hub_id,
             sealer=sealer, forgets_before=forgets_before, tracing=tracing,
             executors=executors,
-            metrics=metrics,
+            metrics=metrics, park_after=settings.park_after,
         )
         answer_links = AnswerLinks(
             secret, open_spent_links(settings),

@@ -128,6 +128,7 @@ class Settings:
     static_dir: Path | None = field(default_factory=_default_static_dir)
     shutdown_timeout: float = 10.0
     lease_seconds: float = 10.0
+    park_after: float = 300.0  # seconds a runner only waiting for a person stays loaded
     hub_id: str = ""
     workers: int = 1  # hub processes on one socket (workers.py); > 1 needs Redis
     webhook_retry_base: float = 5.0
@@ -199,6 +200,8 @@ class Settings:
             raise ValueError("TETHER_REDIS_WAIT_REPLICAS must not be below 0")
         if self.redis_wait_timeout <= 0:
             raise ValueError("TETHER_REDIS_WAIT_TIMEOUT must be above 0")
+        if self.park_after < 0:
+            raise ValueError("TETHER_PARK_AFTER must not be below 0 (0: never park)")
 
     @property
     def wait_replicas(self) -> int:
@@ -326,6 +329,7 @@ class Settings:
             "TETHER_SECRET": ("secret", str),
             "TETHER_SHUTDOWN_TIMEOUT": ("shutdown_timeout", float),
             "TETHER_LEASE_SECONDS": ("lease_seconds", float),
+            "TETHER_PARK_AFTER": ("park_after", float),
             "TETHER_HUB_ID": ("hub_id", str),
             "TETHER_WORKERS": ("workers", int),
             "TETHER_LOG_FORMAT": ("log_format", str),

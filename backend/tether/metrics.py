@@ -109,6 +109,12 @@ class HubMetrics:
             "Sessions this hub resumed from their journal (adopted, reclaimed or forked).",
             ["task"], registry=registry,
         )
+        self.sessions_parked = Counter(
+            "tether_sessions_parked",
+            "Waiting sessions whose runner this hub stopped to give its memory back "
+            "(each runs again from its journal when answered, cancelled or due).",
+            registry=registry,
+        )
         self.events_appended = Counter(
             "tether_events_appended",
             "Events this hub wrote to session logs: its runners' events and the answers "

@@ -21,7 +21,7 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -195,6 +195,11 @@ class RequestBook:
         self._answered_at: dict[str, str] = {}  # when they were recorded (for metrics)
         self._expired_ids: set[str] = set()  # closed by their deadline in this run
         self._models: dict[str, type[BaseModel]] = {}
+        # (the task awaiting an answer, since when): what parking looks at (parking.py)
+        self._blocked: tuple[asyncio.Task[Any] | None, float] | None = None
+        # Called once, when the task first waits for an answer (runner.py: a cancel
+        # recorded while the session waited unrun hits the task where it waited).
+        self.on_wait: Callable[[], None] | None = None
 
     # --- asking ---
 
@@ -348,10 +353,10 @@ class RequestBook:
                 current = self._pending.get(rid, pending).request  # as stored (resumed too)
                 due = next_due(current, datetime.now(UTC))
                 if due is None:
-                    value = await future
+                    value = await self._await(future, None)
                     break
                 try:
-                    value = await asyncio.wait_for(asyncio.shield(future), due[1])
+                    value = await self._await(future, due[1])
                     break
                 except TimeoutError:
                     if due[0] == "expire":
@@ -366,6 +371,37 @@ class RequestBook:
         finally:
             self._waiting.pop(rid, None)
             self._models.pop(rid, None)
+
+    async def _await(self, future: asyncio.Future[Any], timeout: float | None) -> Any:
+        """The answer, or TimeoutError after ``timeout`` seconds (the future lives on)."""
+        if self.on_wait is not None:
+            on_wait, self.on_wait = self.on_wait, None
+            on_wait()
+        self._blocked = (asyncio.current_task(), time.monotonic())
+        try:
+            if timeout is None:
+                return await future
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        finally:
+            self._blocked = None
+
+    def idle_for(self, task: asyncio.Task[Any], now: float) -> float:
+        """How long ``task`` itself has been awaiting an answer that has not come
+        (negative: it is not, or one came and it has yet to go on)."""
+        blocked = self._blocked
+        if blocked is None or blocked[0] is not task:
+            return -1.0
+        if any(future.done() for future in self._waiting.values()):
+            return -1.0
+        return now - blocked[1]
+
+    def next_due(self) -> float | None:
+        """Seconds until an open request's next deadline, reminder or escalation; None
+        when none has one."""
+        now = datetime.now(UTC)
+        dues = [due[1] for rid, pending in self._pending.items()
+                if self._is_open(rid) and (due := next_due(pending.request, now)) is not None]
+        return min(dues) if dues else None
 
     def _resuming(self, rid: str) -> None:
         """The task goes on with the answer to ``rid``: time it from the answer's record."""

@@ -209,7 +209,15 @@ class SessionRunner:
             # loop): "running" comes first in the log all the same, and leaves in one
             # append with the task's first writes (a request it opens at once).
             await self._writer.write(Entry(set={"status": "running"}))
-        if record.cancel_requested:
+        if record.cancel_requested and record.session.status == "waiting" and self._resume:
+            # Cancelled while it waited for a person and no runner ran it (parked, or its
+            # hub was down): the task runs up to where it waited, from the journal, and
+            # is cancelled there, as it would have been live, so its ``finally`` and
+            # ``except CancelledError`` blocks run once, as they would have. (Should it
+            # write something new first, changed code, it is cancelled there.)
+            by = record.cancel_by
+            self._requests.on_wait = lambda: self.cancel("cancelled", by=by)
+        elif record.cancel_requested:
             self.cancel("cancelled", by=record.cancel_by)
         elif self._cancel_early is not None:
             reason, by = self._cancel_early
@@ -327,6 +335,25 @@ class SessionRunner:
             self._cancel_by = by
             self._task.cancel()
 
+    def parkable(self, idle: float, now: float) -> bool:
+        """The task itself has awaited an answer for ``idle`` seconds, with nothing else
+        under way: no background work, nothing on its way to the store (parking.py)."""
+        task = self._task
+        if task is None or task.done() or self._abandoned or self._background:
+            return False
+        return self._writer.idle and self._requests.idle_for(task, now) >= idle
+
+    def next_due(self) -> float | None:
+        """Seconds until an open request's deadline, reminder or escalation is due."""
+        return self._requests.next_due()
+
+    def park(self) -> None:
+        """Stop without a terminal status and write nothing more, not even what the
+        task's ``finally`` blocks write as it unwinds: the session waits in the store,
+        and the run that resumes it from its journal does what is left (parking.py)."""
+        self._writer.stop()
+        self.abandon()
+
     def abandon(self) -> None:
         """Stop without a terminal status: another hub now owns the session (checked
         before the task starts, too)."""
@@ -336,7 +363,14 @@ class SessionRunner:
 
     # --- the Runtime its contexts talk to --------------------------------------------
 
+    def _caught_up(self) -> None:
+        """The task does something new: a cancel waiting for it to wait applies now."""
+        on_wait, self._requests.on_wait = self._requests.on_wait, None
+        if on_wait is not None:
+            on_wait()
+
     async def record(self, key: str, entry_json: str) -> None:
+        self._caught_up()
         await self._writer.write_durable(Entry(journal={key: entry_json}))
         self.replay.remember(key, entry_json)
 
@@ -346,6 +380,7 @@ class SessionRunner:
 
     async def emit(self, event: EventBase, scope: str) -> None:
         if not self.replay.emit(scope):
+            self._caught_up()
             if isinstance(event, ProgressEvent):  # kept per label for snapshots
                 info = ProgressInfo(done=event.done, total=event.total)
                 entry = Entry(body=event_body(event), emit_scope=scope,
@@ -356,6 +391,7 @@ class SessionRunner:
 
     async def emit_body(self, body: str, scope: str) -> None:
         if not self.replay.emit(scope):
+            self._caught_up()
             await self._writer.write(Entry(body=body, emit_scope=scope))
 
     async def set_state(self, values: dict[str, Any], scope: str) -> None:

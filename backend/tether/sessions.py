@@ -58,6 +58,7 @@ from tether.messages import (
 )
 from tether.metrics import HubMetrics, epoch_of
 from tether.notifications import SessionNotices
+from tether.parking import Parking
 from tether.principal import Principal
 from tether.requests import PendingRequest, answer_record, validate_answer
 from tether.runner import SessionRunner
@@ -114,13 +115,15 @@ class SessionManager:
         self, *, store: Store, shares: ShareStore, hub: Hub, hub_id: str, sealer: Sealer,
         forgets_before: float | None = None, tracing: Tracing | None = None,
         executors: Executors | None = None, metrics: HubMetrics | None = None,
+        park_after: float = 0.0,
     ) -> None:
         """``forgets_before``: with a store that keeps nothing across restarts (memory),
         when it started (epoch seconds); a session made before then that is not found is
         reported as lost in the restart instead of as never having existed. ``tracing``:
         the hub's spans (none by default). ``executors``: where tasks may send steps
         (``executor="ray"``); none by default. ``metrics``: the hub's (``tether_sessions`` is
-        counted from this manager's runners)."""
+        counted from this manager's runners). ``park_after``: seconds a runner that
+        only waits for an answer is kept before it is parked (parking.py; 0: never)."""
         self._store = store
         self._tracing = tracing or Tracing(hub_id=hub_id)
         self._executors = executors or Executors()
@@ -134,6 +137,8 @@ class SessionManager:
         self._supervised: set[asyncio.Task[None]] = set()
         self._metrics = metrics or HubMetrics(tasks=hub.tasks)
         self._metrics.count_sessions_with(self.census)
+        self.parking = Parking(store=store, after=park_after, resume=self.resume,
+                               parked_total=self._metrics.sessions_parked.inc)
 
     @property
     def hub(self) -> Hub:
@@ -152,11 +157,16 @@ class SessionManager:
         return len(self._runners)
 
     def census(self) -> dict[tuple[str, str], int]:
-        """``{(task, status): count}`` of the sessions this hub runs now, from memory."""
+        """``{(task, status): count}`` of the sessions this hub runs now, from memory
+        (a parked session waits)."""
         counts: dict[tuple[str, str], int] = {}
+        parking = self.parking
         for runner in self._runners.values():
-            key = (runner.task_name, runner.status)
-            counts[key] = counts.get(key, 0) + 1
+            if runner.session_id not in parking:  # a parked runner still unwinding
+                key = (runner.task_name, runner.status)
+                counts[key] = counts.get(key, 0) + 1
+        for task in parking.census():
+            counts[(task, "waiting")] = counts.get((task, "waiting"), 0) + 1
         return counts
 
     # --- starting --------------------------------------------------------------------
@@ -255,23 +265,26 @@ class SessionManager:
         task = asyncio.create_task(runner.run(), name=f"runner-{session_id}")
         self._supervised.add(task)
         task.add_done_callback(lambda t: self._runner_done(session_id, t))
+        self.parking.start(self._runners.values)
 
     def _runner_done(self, session_id: str, task: asyncio.Task[None]) -> None:
         self._supervised.discard(task)
         self._runners.pop(session_id, None)
+        self.parking.stopped(session_id)
         if not task.cancelled() and task.exception() is not None:
             log.error("Runner of session %s crashed", session_id, exc_info=task.exception())
 
     # --- resuming, forking and giving sessions up ------------------------------------
 
     def running_ids(self) -> list[str]:
-        """The sessions this hub runs now (their leases need renewing)."""
-        return list(self._runners)
+        """The sessions this hub runs or has parked now (their leases need renewing)."""
+        return [*self._runners, *(i for i in self.parking.ids() if i not in self._runners)]
 
     async def resume(self, session_id: str) -> None:
         """Run a session again from its journal (this hub holds its lease now)."""
         if session_id in self._runners:
             return
+        self.parking.discard(session_id)  # adopted while parked: it runs now
         record = await self._store.get_session(session_id)
         if record is None or record.session.status in TERMINAL_STATUSES:
             return
@@ -289,6 +302,7 @@ class SessionManager:
     def lost(self, session_id: str) -> None:
         """Another hub took the session over: stop our runner, write nothing more."""
         self._metrics.leases_lost.inc()
+        self.parking.discard(session_id)
         runner = self._runners.get(session_id)
         if runner is not None:
             runner.abandon()
@@ -582,6 +596,7 @@ class SessionManager:
 
     async def close(self, *, timeout: float = 5.0) -> None:
         """Stop every runner; their sessions stay resumable in the store."""
+        await self.parking.close()  # first: no wake starts a runner after this
         tasks = list(self._supervised)
         for task in tasks:
             task.cancel()

@@ -98,9 +98,18 @@ class SessionWriter:
         self._push(entry, future)
         return await future
 
+    @property
+    def idle(self) -> bool:
+        """Nothing is queued or with the store, and nothing failed."""
+        return self._queue is None and not self._in_flight and self._failure is None
+
     async def close(self) -> None:
         """Stop writing (the runner is going away); unwritten entries are dropped. A
         batch already with the store may still land."""
+        self.stop()
+
+    def stop(self) -> None:
+        """:meth:`close`, from synchronous code."""
         self._closed = True
         if self._soon is not None:
             self._soon.cancel()
