@@ -93,6 +93,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         metrics = HubMetrics(hub_id=hub_id, version=VERSION, tasks=hub.tasks, process=True)
         store = open_store(settings)
+        metrics.watch_audience(lambda: store.audience.listening)
         await store.start()
         secret = settings.secret or await store.shared_secret(secrets.token_hex(32))
         # The memory store starts empty: older session ids were lost in a restart.

@@ -19,6 +19,12 @@ event and its notification; this module gets each one delivered at least once:
 - **Prompt.** Every queued notification publishes ``outbox`` on the store's feed: the
   dispatchers look at once instead of polling slowly.
 - **Bounded.** At most ``concurrency`` deliveries are in flight per hub.
+- **Only when someone listens.** The store queues nothing while no notification could
+  reach anyone: this hub has no channel of its own (mail) and the store's webhook list,
+  as last read, is empty (``notifications.Audience``). The dispatcher keeps that view: it
+  reads the list at start, every :data:`AUDIENCE_REFRESH` seconds, after its feed was
+  away, and when a hub says it changed the list (``webhooks`` on the feed, published by
+  the webhook routes), counting it unsure (so listening) from then until it has read it.
 
 Channels: every webhook (``webhooks.py``) is one, built from the store's list; other
 channels (email) join with :meth:`Dispatcher.add_channel`.
@@ -51,6 +57,8 @@ from tether.webhooks import DeliveryInfo, DeliveryRecord, Webhook, WebhookStore
 log = logging.getLogger(__name__)
 
 READ_LIMIT = 100  # notifications of one session looked at per claim
+AUDIENCE_REFRESH = 30.0  # seconds between reads of the webhook list for the audience
+WEBHOOKS_COMMAND = "webhooks"  # on the outbox feed: a hub changed the webhook list
 
 Target = tuple[Channel, Callable[[Notification], bool]]  # a channel and what it wants
 
@@ -110,11 +118,14 @@ class Dispatcher:
         self._working: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
+        self._heard_change = False
+        self._audience_read = 0.0  # when the webhook list was last read for the audience
 
     def add_channel(self, channel: Channel, *, wants: Callable[[Notification], bool]) -> None:
         """Deliver to ``channel`` every notification ``wants`` accepts (from now on,
         including those already queued), with the same order and retries as webhooks."""
         self._channels.append((channel, wants))
+        self._store.audience.channels += 1
         self._wake.set()
 
     # --- lifecycle -------------------------------------------------------------------
@@ -147,12 +158,37 @@ class Dispatcher:
     def on_command(self, session_id: str, command: str) -> None:
         if command == OUTBOX_COMMAND:
             self._wake.set()
+        elif command == WEBHOOKS_COMMAND:
+            self.webhooks_changed()
 
     def on_resync(self) -> None:
+        self._store.audience.certain = False  # a change of the webhooks may have gone unheard
         self._wake.set()  # the feed was away: a notification may have gone unheard
 
     def on_outage(self) -> None:
-        return None
+        self._store.audience.certain = False
+
+    def webhooks_changed(self) -> None:
+        """The webhook list changed (here, or a hub said so): listen until it is read."""
+        self._store.audience.certain = False
+        self._heard_change = True
+        self._wake.set()
+
+    async def _refresh_audience(self) -> None:
+        """Read how many webhooks there are; sure of it unless a change was heard during
+        the read (then it is read again at once)."""
+        self._heard_change = False
+        self._audience_read = time.monotonic()
+        try:
+            count = len(await self._webhooks.webhooks())
+        except StoreUnavailable:
+            self._store.audience.certain = False
+            return
+        audience = self._store.audience
+        audience.webhooks = count
+        audience.certain = not self._heard_change
+        if self._heard_change:
+            self._wake.set()
 
     # --- the loops -------------------------------------------------------------------
 
@@ -162,6 +198,9 @@ class Dispatcher:
         poll = max(0.01, min(self._lease / 3, self._retry.first))
         while True:
             self._wake.clear()
+            audience = self._store.audience
+            if not audience.certain or time.monotonic() - self._audience_read > AUDIENCE_REFRESH:
+                await self._refresh_audience()
             try:
                 room = self._max_sessions - len(self._working)
                 claimed = await self._store.claim_outbox(

@@ -121,6 +121,12 @@ class HubMetrics:
             "it recorded.",
             ["task"], registry=registry,
         )
+        self.notifications_listening = Gauge(
+            "tether_notifications_listening",
+            "1 while this hub queues notifications (it has a mail channel, the store has a "
+            "webhook, or it is not sure there is none), 0 while it skips them.",
+            registry=registry,
+        )
         self.websockets_open = Gauge(
             "tether_websockets_open", "Session WebSockets open on this hub now.",
             registry=registry,
@@ -202,6 +208,10 @@ class HubMetrics:
             self.for_task(task)
 
     # --- wiring ------------------------------------------------------------------------
+
+    def watch_audience(self, listening: Callable[[], bool]) -> None:
+        """Where ``tether_notifications_listening`` comes from (the store's audience)."""
+        self.notifications_listening.set_function(lambda: 1.0 if listening() else 0.0)
 
     def count_sessions_with(self, census: SessionCensus) -> None:
         """Where ``tether_sessions`` comes from (the session manager's runners)."""

@@ -82,6 +82,29 @@ _FINISHED: dict[str, NotificationType] = {
 }
 
 
+class Audience:
+    """Whether a notification could reach anyone now: what a store asks before it queues
+    one in the outbox (queueing costs the store's writes and a dispatcher's round trips
+    for each, which a hub with no webhook and no mail spends for nothing).
+
+    Listening unless this hub knows better: while it has a channel of its own (mail), while
+    the store's webhook list it last read was not empty, and whenever it is not sure of
+    that list (before the first read, while its feed is away, from hearing that a hub
+    changed the list until it has read it again). ``dispatch.py`` keeps it.
+    """
+
+    __slots__ = ("certain", "channels", "webhooks")
+
+    def __init__(self) -> None:
+        self.channels = 0  # this hub's own channels (mail)
+        self.webhooks = 0  # webhooks in the store, as last read
+        self.certain = False  # that read is current
+
+    @property
+    def listening(self) -> bool:
+        return self.channels > 0 or self.webhooks > 0 or not self.certain
+
+
 @dataclass(frozen=True, slots=True)
 class SessionNotices:
     """Makes one session's notifications (its id, task and owner are in each). ``seq``

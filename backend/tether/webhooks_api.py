@@ -7,23 +7,28 @@ Translation only: the registry is :mod:`tether.webhooks`'s, delivering is the
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tether.api import int_param, json_response, read_body
 from tether.audit import Audit, Where
-from tether.dispatch import Dispatcher
+from tether.dispatch import WEBHOOKS_COMMAND, Dispatcher
 from tether.errors import (
     Forbidden,
     InvalidQuery,
     NotAuthenticated,
+    StoreUnavailable,
     UnknownNotification,
     UnknownWebhook,
 )
 from tether.messages import now_iso
 from tether.principal import Principal
 from tether.sealing import Sealer
+from tether.sessions import SessionManager
+from tether.store.base import OUTBOX, Store
 from tether.webhooks import (
     CURSOR,
     DeliveryPage,
@@ -35,6 +40,8 @@ from tether.webhooks import (
     new_secret,
     new_webhook_id,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_PAGE = 200
 
@@ -61,6 +68,23 @@ async def _webhook(request: Request) -> Webhook:
     return webhook
 
 
+def _about_to_change(request: Request) -> Store:
+    """Before the webhook list changes: this hub's dispatcher counts on listeners from
+    now on; returns the store whose feed tells the other hubs, once it changed
+    (:func:`_tell_hubs`; dispatch.py, "Only when someone listens")."""
+    dispatcher: Dispatcher = request.state.dispatcher
+    dispatcher.webhooks_changed()
+    manager: SessionManager = request.state.manager
+    return manager.store
+
+
+async def _tell_hubs(store: Store) -> None:
+    try:
+        await store.notify(OUTBOX, WEBHOOKS_COMMAND)
+    except StoreUnavailable as exc:  # they read the list again within AUDIENCE_REFRESH
+        log.warning("Other hubs were not told of the webhook change: %s", exc)
+
+
 async def _record(request: Request, action: str, who: Principal, webhook: Webhook) -> None:
     audit: Audit = request.state.audit
     await audit.record(action, user=who.id, where=Where.of(request.scope),
@@ -76,7 +100,9 @@ async def create_webhook(request: Request) -> Response:
         id=new_webhook_id(), url=body.url, events=body.events, tasks=body.tasks,
         created_at=now_iso(), created_by=who.id, sealed_secret=sealer.seal(secret),
     )
+    feed = _about_to_change(request)
     await _store(request).put(webhook)
+    await _tell_hubs(feed)
     await _record(request, "webhook.create", who, webhook)
     return json_response(WebhookCreated(**webhook.info().model_dump(), secret=secret), 201)
 
@@ -95,7 +121,9 @@ async def get_webhook(request: Request) -> Response:
 async def delete_webhook(request: Request) -> Response:
     who = _admin(request)
     webhook = await _webhook(request)
+    feed = _about_to_change(request)
     await _store(request).delete(webhook.id)
+    await _tell_hubs(feed)
     await _record(request, "webhook.delete", who, webhook)
     return Response(status_code=204)
 

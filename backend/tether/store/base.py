@@ -25,7 +25,7 @@ from typing import Literal, Protocol
 
 from tether.audit import AuditEntry, AuditPage, AuditQuery
 from tether.messages import ForkOrigin, ProgressInfo, Session, seq_of
-from tether.notifications import Notification
+from tether.notifications import Audience, Notification
 from tether.records import PendingRequest, RecordedAnswer
 
 __all__ = ["PendingRequest", "RecordedAnswer"]  # the store boundary's types, re-exported
@@ -316,6 +316,10 @@ class SessionListener(Protocol):
 
 class Store(Protocol):
     """Where sessions live. See the module docstring for the guarantees."""
+
+    # Whether notifications are queued at all (notifications.Audience): none is while
+    # nobody could receive it.
+    audience: Audience
 
     def session_id_for(self, candidate: str, *, owner: str, idempotency_key: str | None) -> str:
         """The id to give a new session of ``owner`` made with ``idempotency_key``:

@@ -25,7 +25,7 @@ from tether.messages import (
     frame_with_seq,
     now_iso,
 )
-from tether.notifications import Notification
+from tether.notifications import Audience, Notification
 from tether.store.base import (
     EVERYONE,
     OPEN_STATUSES,
@@ -89,6 +89,7 @@ class MemoryStore:
         lease_seconds: float = 10.0,
         audit_max: int = 100_000,
     ) -> None:
+        self.audience = Audience()
         self._history_cap = history_cap
         self._finished_ttl = finished_ttl
         self._lease_seconds = lease_seconds
@@ -571,6 +572,8 @@ class MemoryStore:
     # --- the outbox --------------------------------------------------------------------
 
     def _enqueue(self, notification: Notification) -> None:
+        if not self.audience.listening:
+            return
         session_id = notification.session_id
         self._outboxes.setdefault(session_id, deque()).append(notification)
         if session_id not in self._outbox_claims:

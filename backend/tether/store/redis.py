@@ -46,7 +46,7 @@ from tether.errors import (
     UnknownSession,
 )
 from tether.messages import TERMINAL_STATUSES, Session, now_iso, seq_of
-from tether.notifications import Notification, outbox_body
+from tether.notifications import Audience, Notification, outbox_body
 from tether.store.appends import Append, AppendBatcher, Outcome
 from tether.store.audit_ids import newest_below, shown_id
 from tether.store.base import (
@@ -107,7 +107,7 @@ def _load(name: str, *shared: str) -> str:
     return "".join(lua.joinpath(f"{part}.lua").read_text() for part in (*shared, name))
 
 
-def _entry_json(entry: Entry) -> dict[str, Any]:
+def _entry_json(entry: Entry, notify: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if entry.body is not None:
         out["b"] = entry.body
@@ -127,7 +127,7 @@ def _entry_json(entry: Entry) -> dict[str, Any]:
         out["j"] = entry.journal
     if entry.progress:
         out["p"] = {label: p.model_dump_json() for label, p in entry.progress.items()}
-    if entry.notify and entry.body is not None:
+    if notify and entry.notify and entry.body is not None:
         out["n"] = [outbox_body(n) for n in entry.notify]
     return out
 
@@ -171,6 +171,7 @@ class RedisStore:
         On a cluster ``audit_max`` caps each bucket's part of the audit log: the newest
         ``audit_max`` entries are always kept (docs/CLUSTER.md)."""
         self._url = url
+        self.audience = Audience()
         self._layout: Layout = layout_for(url)
         self._audit_max = audit_max
         self._lease_ms = int(lease_seconds * 1000)
@@ -548,8 +549,10 @@ class RedisStore:
         self, bucket: int, appends: Sequence[Append]
     ) -> tuple[Any, list[str], list[Any]]:
         layout = self._layout
+        notify = self.audience.listening
         payload = json.dumps(
-            [[a.session_id, a.runner or "", a.batch or "", [_entry_json(e) for e in a.entries],
+            [[a.session_id, a.runner or "", a.batch or "",
+              [_entry_json(e, notify) for e in a.entries],
               *((str(a.floor), new_epoch()) if a.floor else ("", "")),
               layout.channel(a.session_id), layout.session_base(a.session_id)]
              for a in appends],
@@ -611,7 +614,7 @@ class RedisStore:
             [now_iso(), self._history_cap, self._finished_ttl, layout.channel(session_id),
              request_id, answer.to_json(), body, session_id,
              audit.stored() if audit is not None else "", self._audit_max,
-             outbox_body(notify) if notify is not None else "", self._audit_time(),
+             self._outbox_body(notify), self._audit_time(),
              *layout.script_args(bucket)],
             durable=True,
         )
@@ -631,7 +634,7 @@ class RedisStore:
                 [now_iso(), self._history_cap, self._finished_ttl, runner,
                  layout.channel(session_id), request_id, pending.model_dump_json(),
                  str(opened_ms(pending)), json.dumps(list(pending.request.assignees)), body,
-                 session_id, outbox_body(notify) if notify is not None else "",
+                 session_id, self._outbox_body(notify),
                  *layout.script_args(bucket)],
             )
         except ResponseError as exc:
@@ -794,7 +797,15 @@ class RedisStore:
 
     # --- the outbox --------------------------------------------------------------------
 
+    def _outbox_body(self, notification: Notification | None) -> str:
+        """What a script queues in the outbox: nothing while nobody listens."""
+        if notification is None or not self.audience.listening:
+            return ""
+        return outbox_body(notification)
+
     async def enqueue_notification(self, notification: Notification) -> None:
+        if not self.audience.listening:
+            return
         layout = self._layout
         session_id = notification.session_id
         bucket = layout.bucket_of(session_id)
@@ -965,9 +976,12 @@ class RedisStore:
         await self._feed.subscribe(session_id, listener)
 
     async def notify(self, session_id: str, command: str) -> None:
+        channels = self._channels_of(session_id)
+        # A pseudo-session's bucket channels all reach every hub: one of them is enough.
+        channel = channels if isinstance(channels, str) else channels[0]
         try:
             await self._redis.execute_command(  # type: ignore[no-untyped-call]
-                self._layout.publish, self._layout.channel(session_id), "C" + command
+                self._layout.publish, channel, "C" + command
             )
         except RedisError as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
