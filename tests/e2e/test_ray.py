@@ -34,26 +34,27 @@ RAY_WAIT_MS = 90_000
 pytestmark = pytest.mark.timeout(360)  # the first test also waits for the head to start
 
 
-@pytest.fixture(scope="module")
-def ray_redis() -> Iterator[RedisProcess]:
-    """The shared hub's own Redis: tests that use ``redis_url`` flush the common one."""
-    proc = RedisProcess(appendonly=False)
-    proc.start()
-    yield proc
-    proc.stop()
+# The two ways a hub joins the cluster: as a driver through the head's GCS address
+# (``host:port``), or through the Ray Client server the head runs (``ray://host:port``).
+JOINS = {"gcs": False, "ray-client": True}
 
 
-@pytest.fixture(scope="module")
-def ray_hub(ray_head: RayHead, ray_redis: RedisProcess) -> Iterator[HubProcess]:
+@pytest.fixture(scope="module", params=list(JOINS))
+def ray_hub(request: pytest.FixtureRequest, ray_head: RayHead) -> Iterator[HubProcess]:
     """One hub on the cluster for the tests that do not kill it (each new hub is a new
-    Ray job with workers of its own to start)."""
+    Ray job with workers of its own to start), per way of joining; each with a Redis of
+    its own (tests that use ``redis_url`` flush the common one)."""
+    join: str = request.param
+    redis = RedisProcess(appendonly=False)
+    redis.start()
     hub = HubProcess(
-        RAY_TASKS, "tether.demos:hub", redis_url=ray_redis.url, hub_id="ray-hub",
-        **ray_head.env(),
+        RAY_TASKS, "tether.demos:hub", redis_url=redis.url, hub_id=f"ray-hub-{join}",
+        **ray_head.env(client=JOINS[join]),
     ).start()
     yield hub
     hub.kill()
-    print("--- log of ray-hub ---", *hub.log[-60:], sep="\n")
+    redis.stop()
+    print(f"--- log of ray-hub-{join} ---", *hub.log[-60:], sep="\n")
 
 
 def lines(path: Path) -> list[str]:
@@ -115,13 +116,15 @@ async def test_map_on_ray_keeps_order_relays_reports_and_holds_concurrency(
     assert all(len(lines(tmp_path / f"began-{i}")) == 1 for i in range(6))
 
 
+@pytest.mark.parametrize("join", list(JOINS))
 async def test_kill_9_mid_map_resumes_without_rerunning_finished_ray_items(
-    hub_procs: Callable[..., HubProcess], ray_head: RayHead, redis_url: str, tmp_path: Path
+    hub_procs: Callable[..., HubProcess], ray_head: RayHead, redis_url: str, tmp_path: Path,
+    join: str,
 ) -> None:
     """SIGKILL while items 1 and 2 run on Ray and item 0 is journaled: the restarted hub
     sends 1 and 2 again (they were running when it died) and never item 0."""
     hub = hub_procs(RAY_TASKS, redis_url=redis_url, hub_id="ray-a", TETHER_LEASE_SECONDS="1",
-                    **ray_head.env())
+                    **ray_head.env(client=JOINS[join]))
     person = await Person.sign_in(hub)
     session_id = await person.start(hub, "squares", {
         "marks": str(tmp_path), "items": 3, "concurrency": 2, "wait_from": 1, "hold": 0,

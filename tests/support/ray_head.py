@@ -5,6 +5,9 @@ here (workers: the OS picks), the temp dir is this run's own (not /tmp/ray), and
 stays on loopback. ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` is what makes Ray keep
 127.0.0.1 as the node's address instead of swapping in the machine's network address;
 processes that join (the hubs) need it too, so :meth:`env` hands it out with the address.
+A hub joins either through the GCS address (``host:port``: it becomes a driver of the
+cluster itself) or through the Ray Client server the head runs (``ray://host:port``:
+``env(client=True)``).
 
 Stopped with SIGTERM to ``ray start --block``, which drains and stops the processes it
 started (never ``ray stop``, which stops every Ray on the machine); the process group
@@ -53,12 +56,15 @@ class RayHead:
         self.num_cpus = num_cpus
         self.ports = {flag: free_port() for flag in _PORT_FLAGS}
         self.address = f"127.0.0.1:{self.ports['port']}"
+        self.client_address = f"ray://127.0.0.1:{self.ports['ray-client-server-port']}"
         self.log_path = self.temp_dir / "ray-start.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def env(self) -> dict[str, str]:
-        """What a process that joins this cluster (a hub) needs in its environment."""
-        return {"TETHER_RAY_ADDRESS": self.address, **LOOPBACK_ONLY}
+    def env(self, *, client: bool = False) -> dict[str, str]:
+        """What a process that joins this cluster (a hub) needs in its environment: the
+        GCS address, or with ``client`` the Ray Client one (``ray://``)."""
+        address = self.client_address if client else self.address
+        return {"TETHER_RAY_ADDRESS": address, **LOOPBACK_ONLY}
 
     def start(self) -> RayHead:
         ray = Path(sys.executable).parent / "ray"
