@@ -109,6 +109,15 @@ class RayHead:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def client_server_log(self, tail: int = 40) -> str:
+        """The last lines of the Ray Client server's logs: the proxy, and the server it
+        starts per connected client (``ray_client_server_PORT.err``)."""
+        logs = sorted((self.temp_dir / "session_latest" / "logs").glob("ray_client_server*.err"))
+        return "\n".join(
+            f"== {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-tail:])
+            for path in logs
+        )
+
     def stop(self) -> None:
         if self.proc is None:
             return
