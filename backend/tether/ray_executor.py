@@ -36,6 +36,11 @@ Ray Client (``ray://``). The same code runs either way, with what Ray Client nee
   breaks its shutdown, which fails every pending callback and stops at the first raise.
 - ``ray.cancel`` is a round trip to the head's client server, run in a thread, off the
   event loop; so is ``ray.shutdown``.
+- The connection can end for good (the head's server for this hub dies, or an outage
+  outlasts the reconnect grace): ``ray.is_initialized()`` turns false, and Ray does not
+  connect again by itself. Calls that were waiting fail with :class:`WorkerDied` (their
+  tasks are lost with their owner), the drain loop stops, and the next call disconnects
+  what is left and connects anew.
 - The hub's tasks and the relay actor are owned by the client server's process for this
   hub, on the head. When the hub dies, they outlive it for Ray Client's reconnect grace
   period (``RAY_CLIENT_RECONNECT_GRACE_PERIOD`` in the hub's environment, 30 s by
@@ -117,6 +122,14 @@ class RayExecutor:
 
     async def _connected(self) -> _Link:
         async with self._lock:  # one ray.init, whatever number of calls wait for it
+            if self._link is not None and not self._link.alive():
+                # Ray Client's connection is gone for good (the head's server for this hub
+                # died, or the network was out for longer than the reconnect grace): Ray
+                # never connects again by itself, so this call starts a new connection.
+                log.warning("The connection to the Ray cluster at %r was lost; connecting "
+                            "again", self._address)
+                link, self._link = self._link, None
+                await link.close_all()
             if self._link is not None:
                 return self._link
             if self._connecting is None:
@@ -189,6 +202,11 @@ class _Link:
         self._inboxes: dict[str, _Inbox] = {}
         self._drainer = asyncio.create_task(self._drain(), name="ray-relay-drain")
 
+    def alive(self) -> bool:
+        """False once Ray Client's connection has ended (as a driver, the hub stays
+        connected for as long as it lives)."""
+        return bool(self._ray.is_initialized())
+
     def open(self, call_id: str) -> _Inbox:
         inbox = self._inboxes[call_id] = _Inbox()
         return inbox
@@ -216,6 +234,13 @@ class _Link:
             raise
         except errors.RayError as exc:
             raise WorkerDied(f"The Ray task died: {type(exc).__name__}: {exc}") from exc
+        except ConnectionError as exc:
+            # Not the function's own (that one comes as a RayTaskError): Ray Client's
+            # connection ended with the task running, and the server that owned it on the
+            # head is gone or gives it up, so it is as lost as with a dead worker.
+            raise WorkerDied(
+                f"The connection to the Ray cluster was lost: {type(exc).__name__}: {exc}"
+            ) from exc
 
     async def stop(self, ref: Any, grace: float) -> None:
         """Cancel the task and wait up to ``grace`` s for it to end; then kill its worker."""
@@ -235,7 +260,7 @@ class _Link:
         """Long-poll the relay for ever (until :meth:`close_all`); nothing ends it but a
         cancel, so no call waits on reports that nobody collects."""
         backoff = Backoff(cap=5.0)
-        while True:
+        while self.alive():  # else Ray Client's connection is gone: the next call connects
             try:
                 batch = await _result(self._relay.drain.remote(DRAIN_WAIT))
                 for call_id, seq, message in batch:
@@ -248,6 +273,10 @@ class _Link:
                 log.error("The Ray report relay died; starting a new one", exc_info=exc)
                 await backoff.wait()
                 self._relay = self._relay_class.remote()
+                continue
+            except ConnectionError as exc:  # Ray Client's connection ended
+                log.warning("Draining the Ray report relay failed: %s", exc)
+                await backoff.wait()
                 continue
             except Exception as exc:
                 log.error("Draining the Ray report relay failed", exc_info=exc)

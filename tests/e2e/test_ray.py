@@ -214,6 +214,30 @@ async def test_a_killed_worker_is_a_step_failure_offered_for_retry(
     assert len(lines(tmp_path / "fragile-attempts")) == 2
 
 
+async def test_a_lost_ray_client_connection_fails_the_step_and_the_retry_reconnects(
+    hub_procs: Callable[..., HubProcess], ray_head: RayHead, redis_url: str, tmp_path: Path
+) -> None:
+    """Through Ray Client, the server the head runs for the hub is killed while a step runs
+    (the connection is gone for good: its reconnect grace is 0): the step fails with
+    WorkerDied, the person is asked whether to retry, and the retry connects anew."""
+    hub = hub_procs(RAY_TASKS, redis_url=redis_url, hub_id="ray-lost",
+                    RAY_CLIENT_RECONNECT_GRACE_PERIOD="0", **ray_head.env(client=True))
+    person = await Person.sign_in(hub)
+    session_id = await person.start(hub, "fragile_step", {"marks": str(tmp_path)})
+    await eventually(lambda: bool(lines(tmp_path / "fragile-pid")), timeout_ms=RAY_WAIT_MS,
+                     what="the first attempt running")
+    os.kill(ray_head.client_server_pids()[-1], signal.SIGKILL)  # this hub's: the newest
+    request = await person.pending(hub, session_id, "retry", timeout_ms=30_000)
+    failed = of_type(await person.events(hub, session_id), "task_failed")
+    assert failed and failed[-1]["can_retry"] and failed[-1]["error_type"] == "WorkerDied", failed
+    assert (await person.answer(hub, session_id, request["request_id"], True)).is_success
+    session = await person.finished(hub, session_id, timeout_ms=RAY_WAIT_MS)
+    assert session["status"] == "completed", session
+    assert session["result"] == "survived"
+    assert len(lines(tmp_path / "fragile-attempts")) == 2
+    assert any("was lost; connecting again" in line for line in hub.log)
+
+
 async def test_calculator_demo_runs_its_jobs_on_ray(ray_hub: HubProcess) -> None:
     """With TETHER_RAY_ADDRESS the calculator's jobs run on Ray workers (not the hub's
     process): each says where it runs and streams its result as it lands."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -117,6 +118,14 @@ class RayHead:
             f"== {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-tail:])
             for path in logs
         )
+
+    def client_server_pids(self) -> list[int]:
+        """The processes the Ray Client server started for its clients (hubs), oldest
+        first, as its log names them."""
+        log = self.temp_dir / "session_latest" / "logs" / "ray_client_server.err"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return [int(pid) for pid in re.findall(r"SpecificServer started on port: \d+ "
+                                               r"with PID: (\d+)", text)]
 
     def stop(self) -> None:
         if self.proc is None:
