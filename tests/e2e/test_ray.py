@@ -7,7 +7,10 @@ Covered: results in order with the workers' reports relayed in order, the map's
 concurrency held on the cluster, ``ray_options`` reaching Ray, an async function and a
 worker's exception as its own class; resume after a hub kill -9 without re-running
 finished items; a cancel reaching the running Ray task; a worker killed mid-task as a
-step failure offered for retry; the calculator demo on Ray.
+step failure offered for retry; the calculator demo on Ray; each of them through both ways
+of joining, and a shared hub's graceful stop with nothing from Ray's threads in its log.
+Through Ray Client only: the connection lost for good (the head's server for the hub
+killed) failing the step for retry, and the retry connecting again.
 """
 
 from __future__ import annotations
