@@ -244,8 +244,7 @@ class _Link:
 
     async def stop(self, ref: Any, grace: float) -> None:
         """Cancel the task and wait up to ``grace`` s for it to end; then kill its worker."""
-        # In a thread: through Ray Client, a cancel is a round trip to the head.
-        await asyncio.to_thread(self._ray.cancel, ref, force=False)
+        await self._cancel(ref, force=False)
         ended = asyncio.ensure_future(_result(ref))
         done, _ = await asyncio.wait({ended}, timeout=grace)
         if done:
@@ -254,11 +253,21 @@ class _Link:
             log.warning("A cancelled Ray task did not stop within %.0f s; killing its worker",
                         grace)
             ended.cancel()  # only this wait: Ray's own future is left to Ray (_result)
-            await asyncio.to_thread(self._ray.cancel, ref, force=True)
+            await self._cancel(ref, force=True)
+
+    async def _cancel(self, ref: Any, *, force: bool) -> None:
+        # In a thread: through Ray Client, a cancel is a round trip to the head. One that
+        # cannot be sent (the connection is gone, and the task with its owner) must not
+        # turn the caller's cancellation into another error.
+        try:
+            await asyncio.to_thread(self._ray.cancel, ref, force=force)
+        except Exception as exc:
+            log.warning("Cancelling a Ray task failed: %s: %s", type(exc).__name__, exc)
 
     async def _drain(self) -> None:
         """Long-poll the relay for ever (until :meth:`close_all`); nothing ends it but a
-        cancel, so no call waits on reports that nobody collects."""
+        cancel, so no call waits on reports that nobody collects, or the end of Ray
+        Client's connection, which fails the calls that wait (:meth:`outcome`)."""
         backoff = Backoff(cap=5.0)
         while self.alive():  # else Ray Client's connection is gone: the next call connects
             try:
