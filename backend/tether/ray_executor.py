@@ -26,11 +26,32 @@ returns its result; the hub awaits the task's ``ObjectRef`` on its event loop.
   hands them to the call, whose pump emits them as session events. A call returns only
   once its end marker has been pumped, so its reports come before whatever the task does
   next. One actor per hub rather than per session: an actor is a process.
+
+Ray Client (``ray://``). The same code runs either way, with what Ray Client needs:
+
+- A result is awaited through the ``concurrent.futures.Future`` of ``ref.future()``, in
+  a way that a cancelled wait never cancels that future (:func:`_result`): Ray
+  Client's data thread completes it later in any case, and completing a cancelled future
+  raises in that thread (its "Callback error" log), leaves the callback registered, and
+  breaks its shutdown, which fails every pending callback and stops at the first raise.
+- ``ray.cancel`` is a round trip to the head's client server, run in a thread, off the
+  event loop; so is ``ray.shutdown``.
+- The connection can end for good (the head's server for this hub dies, or an outage
+  outlasts the reconnect grace): ``ray.is_initialized()`` turns false, and Ray does not
+  connect again by itself. Calls that were waiting fail with :class:`WorkerDied` (their
+  tasks are lost with their owner), the drain loop stops, and the next call disconnects
+  what is left and connects anew.
+- The hub's tasks and the relay actor are owned by the client server's process for this
+  hub, on the head. When the hub dies, they outlive it for Ray Client's reconnect grace
+  period (``RAY_CLIENT_RECONNECT_GRACE_PERIOD`` in the hub's environment, 30 s by
+  default; 0 stops them as soon as the connection drops, but then the connection does
+  not survive a network hiccup either).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib
 import inspect
 import logging
@@ -101,6 +122,14 @@ class RayExecutor:
 
     async def _connected(self) -> _Link:
         async with self._lock:  # one ray.init, whatever number of calls wait for it
+            if self._link is not None and not self._link.alive():
+                # Ray Client's connection is gone for good (the head's server for this hub
+                # died, or the network was out for longer than the reconnect grace): Ray
+                # never connects again by itself, so this call starts a new connection.
+                log.warning("The connection to the Ray cluster at %r was lost; connecting "
+                            "again", self._address)
+                link, self._link = self._link, None
+                await link.close_all()
             if self._link is not None:
                 return self._link
             if self._connecting is None:
@@ -173,6 +202,11 @@ class _Link:
         self._inboxes: dict[str, _Inbox] = {}
         self._drainer = asyncio.create_task(self._drain(), name="ray-relay-drain")
 
+    def alive(self) -> bool:
+        """False once Ray Client's connection has ended (as a driver, the hub stays
+        connected for as long as it lives)."""
+        return bool(self._ray.is_initialized())
+
     def open(self, call_id: str) -> _Inbox:
         inbox = self._inboxes[call_id] = _Inbox()
         return inbox
@@ -190,7 +224,7 @@ class _Link:
         """The task's result, or what it raised (see the module docstring)."""
         errors = self._ray.exceptions
         try:
-            return await ref
+            return await _result(ref)
         except errors.RayTaskError as exc:
             cause = exc.cause
             if isinstance(cause, Exception) and not isinstance(cause, errors.RayError):
@@ -200,27 +234,44 @@ class _Link:
             raise
         except errors.RayError as exc:
             raise WorkerDied(f"The Ray task died: {type(exc).__name__}: {exc}") from exc
+        except ConnectionError as exc:
+            # Not the function's own (that one comes as a RayTaskError): Ray Client's
+            # connection ended with the task running, and the server that owned it on the
+            # head is gone or gives it up, so it is as lost as with a dead worker.
+            raise WorkerDied(
+                f"The connection to the Ray cluster was lost: {type(exc).__name__}: {exc}"
+            ) from exc
 
     async def stop(self, ref: Any, grace: float) -> None:
         """Cancel the task and wait up to ``grace`` s for it to end; then kill its worker."""
-        self._ray.cancel(ref, force=False)
-        ended = asyncio.wrap_future(ref.future())
+        await self._cancel(ref, force=False)
+        ended = asyncio.ensure_future(_result(ref))
         done, _ = await asyncio.wait({ended}, timeout=grace)
         if done:
             ended.exception()  # retrieved: it ended as cancelled, or with its own outcome
         else:
             log.warning("A cancelled Ray task did not stop within %.0f s; killing its worker",
                         grace)
-            self._ray.cancel(ref, force=True)
-            ended.cancel()
+            ended.cancel()  # only this wait: Ray's own future is left to Ray (_result)
+            await self._cancel(ref, force=True)
+
+    async def _cancel(self, ref: Any, *, force: bool) -> None:
+        # In a thread: through Ray Client, a cancel is a round trip to the head. One that
+        # cannot be sent (the connection is gone, and the task with its owner) must not
+        # turn the caller's cancellation into another error.
+        try:
+            await asyncio.to_thread(self._ray.cancel, ref, force=force)
+        except Exception as exc:
+            log.warning("Cancelling a Ray task failed: %s: %s", type(exc).__name__, exc)
 
     async def _drain(self) -> None:
         """Long-poll the relay for ever (until :meth:`close_all`); nothing ends it but a
-        cancel, so no call waits on reports that nobody collects."""
+        cancel, so no call waits on reports that nobody collects, or the end of Ray
+        Client's connection, which fails the calls that wait (:meth:`outcome`)."""
         backoff = Backoff(cap=5.0)
-        while True:
+        while self.alive():  # else Ray Client's connection is gone: the next call connects
             try:
-                batch = await self._relay.drain.remote(DRAIN_WAIT)
+                batch = await _result(self._relay.drain.remote(DRAIN_WAIT))
                 for call_id, seq, message in batch:
                     inbox = self._inboxes.get(call_id)
                     if inbox is not None:  # else: a call that ended (cancelled, failed)
@@ -232,6 +283,10 @@ class _Link:
                 await backoff.wait()
                 self._relay = self._relay_class.remote()
                 continue
+            except ConnectionError as exc:  # Ray Client's connection ended
+                log.warning("Draining the Ray report relay failed: %s", exc)
+                await backoff.wait()
+                continue
             except Exception as exc:
                 log.error("Draining the Ray report relay failed", exc_info=exc)
                 await backoff.wait()
@@ -242,6 +297,37 @@ class _Link:
         self._drainer.cancel()
         await asyncio.gather(self._drainer, return_exceptions=True)
         await asyncio.to_thread(self._ray.shutdown)
+
+
+async def _result(ref: Any) -> Any:
+    """What ``ref`` (an ``ObjectRef``, or Ray Client's ``ClientObjectRef``) resolves to.
+
+    Awaited through a future of this loop's own, fed from Ray's: cancelling the wait
+    cancels only that one. Ray's (``ref.future()``) is left for Ray to set whenever the
+    object is ready or the connection ends; Ray Client's data thread raises when it finds
+    it cancelled (see the module docstring).
+    """
+    loop = asyncio.get_running_loop()
+    mine: asyncio.Future[Any] = loop.create_future()
+
+    def arrived(theirs: concurrent.futures.Future[Any]) -> None:  # in Ray's thread
+        try:
+            loop.call_soon_threadsafe(_copy, theirs, mine)
+        except RuntimeError:
+            pass  # the loop is closed: nobody waits any more
+
+    ref.future().add_done_callback(arrived)
+    return await mine
+
+
+def _copy(theirs: concurrent.futures.Future[Any], mine: asyncio.Future[Any]) -> None:
+    if mine.cancelled():
+        return  # the wait was cancelled: the outcome goes unseen
+    error = theirs.exception()
+    if error is not None:
+        mine.set_exception(error)
+    else:
+        mine.set_result(theirs.result())
 
 
 async def _settle(pump: asyncio.Task[None], timeout: float) -> None:
@@ -274,10 +360,12 @@ def _check_reachable(address: str) -> None:
     """
     if address == "auto":
         return  # Ray finds the local cluster itself, and says at once when there is none
+    client = address.startswith("ray://")
     target = address.removeprefix("ray://")
     host, _, port = target.rpartition(":")
     if not host or not port.isdigit():
-        host, port = target, "10001"  # Ray Client's default port
+        # No port: the default of Ray Client's server, or of the head's GCS.
+        host, port = target, "10001" if client else "6379"
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
     except OSError as exc:

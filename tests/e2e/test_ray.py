@@ -1,12 +1,16 @@
 """Steps and maps on a real Ray cluster: one local head for the whole run (``ray_head``),
-hub processes that join it through TETHER_RAY_ADDRESS, and task functions
+hub processes that join it through TETHER_RAY_ADDRESS, both ways: the GCS address
+(``host:port``) and Ray Client (``ray://host:port``), and task functions
 (tests/e2e/ray_tasks.py) that leave files behind so the tests can count executions.
 
 Covered: results in order with the workers' reports relayed in order, the map's
 concurrency held on the cluster, ``ray_options`` reaching Ray, an async function and a
 worker's exception as its own class; resume after a hub kill -9 without re-running
 finished items; a cancel reaching the running Ray task; a worker killed mid-task as a
-step failure offered for retry; the calculator demo on Ray.
+step failure offered for retry; the calculator demo on Ray; each of them through both ways
+of joining, and a shared hub's graceful stop with nothing from Ray's threads in its log.
+Through Ray Client only: the connection lost for good (the head's server for the hub
+killed) failing the step for retry, and the retry connecting again.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from tests.support.follow import Frame, Person, journal_keys
 from tests.support.hub_proc import HubProcess
 from tests.support.ray_head import RayHead
 from tests.support.redis_proc import RedisProcess
-from tests.support.timing import eventually, until
+from tests.support.timing import MS, eventually, until
 
 RAY_TASKS = "tests.e2e.ray_tasks:hub"
 # The first call of a hub imports Ray, joins the cluster and starts workers: slow on a
@@ -34,26 +38,36 @@ RAY_WAIT_MS = 90_000
 pytestmark = pytest.mark.timeout(360)  # the first test also waits for the head to start
 
 
-@pytest.fixture(scope="module")
-def ray_redis() -> Iterator[RedisProcess]:
-    """The shared hub's own Redis: tests that use ``redis_url`` flush the common one."""
-    proc = RedisProcess(appendonly=False)
-    proc.start()
-    yield proc
-    proc.stop()
+# The two ways a hub joins the cluster: as a driver through the head's GCS address
+# (``host:port``), or through the Ray Client server the head runs (``ray://host:port``).
+JOINS = {"gcs": False, "ray-client": True}
 
 
-@pytest.fixture(scope="module")
-def ray_hub(ray_head: RayHead, ray_redis: RedisProcess) -> Iterator[HubProcess]:
+@pytest.fixture(scope="module", params=list(JOINS))
+def ray_hub(request: pytest.FixtureRequest, ray_head: RayHead) -> Iterator[HubProcess]:
     """One hub on the cluster for the tests that do not kill it (each new hub is a new
-    Ray job with workers of its own to start)."""
+    Ray job with workers of its own to start), per way of joining; each with a Redis of
+    its own (tests that use ``redis_url`` flush the common one)."""
+    join: str = request.param
+    redis = RedisProcess(appendonly=False)
+    redis.start()
     hub = HubProcess(
-        RAY_TASKS, "tether.demos:hub", redis_url=ray_redis.url, hub_id="ray-hub",
-        **ray_head.env(),
+        RAY_TASKS, "tether.demos:hub", redis_url=redis.url, hub_id=f"ray-hub-{join}",
+        **ray_head.env(client=JOINS[join]),
     ).start()
     yield hub
-    hub.kill()
-    print("--- log of ray-hub ---", *hub.log[-60:], sep="\n")
+    # A graceful stop runs the executor's close too (the drain loop cancelled, then
+    # ray.shutdown): nothing Ray raised in its own threads may show in the log, such as
+    # Ray Client completing a future that a cancelled wait had cancelled.
+    code = hub.terminate(timeout=60_000 * MS)
+    if hub._reader is not None:
+        hub._reader.join(timeout=10_000 * MS)  # the rest of its output
+    redis.stop()
+    print(f"--- log of ray-hub-{join} ---", *hub.log[-60:], sep="\n")
+    if JOINS[join]:
+        print("--- Ray Client server logs ---", ray_head.client_server_log(), sep="\n")
+    assert code in (0, -signal.SIGTERM), code  # uvicorn re-raises the signal
+    assert not [line for line in hub.log if "Traceback" in line or "Callback error" in line]
 
 
 def lines(path: Path) -> list[str]:
@@ -115,13 +129,21 @@ async def test_map_on_ray_keeps_order_relays_reports_and_holds_concurrency(
     assert all(len(lines(tmp_path / f"began-{i}")) == 1 for i in range(6))
 
 
+@pytest.mark.parametrize("join", list(JOINS))
 async def test_kill_9_mid_map_resumes_without_rerunning_finished_ray_items(
-    hub_procs: Callable[..., HubProcess], ray_head: RayHead, redis_url: str, tmp_path: Path
+    hub_procs: Callable[..., HubProcess], ray_head: RayHead, redis_url: str, tmp_path: Path,
+    join: str,
 ) -> None:
     """SIGKILL while items 1 and 2 run on Ray and item 0 is journaled: the restarted hub
-    sends 1 and 2 again (they were running when it died) and never item 0."""
+    sends 1 and 2 again (they were running when it died) and never item 0.
+
+    Through Ray Client the dead hub's tasks belong to its client server on the head, which
+    keeps them for the reconnect grace period (30 s by default: they would finish too,
+    beside the new hub's); with the grace set to 0 they stop when the connection drops."""
+    client = JOINS[join]
+    grace = {"RAY_CLIENT_RECONNECT_GRACE_PERIOD": "0"} if client else {}
     hub = hub_procs(RAY_TASKS, redis_url=redis_url, hub_id="ray-a", TETHER_LEASE_SECONDS="1",
-                    **ray_head.env())
+                    **ray_head.env(client=client), **grace)
     person = await Person.sign_in(hub)
     session_id = await person.start(hub, "squares", {
         "marks": str(tmp_path), "items": 3, "concurrency": 2, "wait_from": 1, "hold": 0,
@@ -148,7 +170,8 @@ async def test_kill_9_mid_map_resumes_without_rerunning_finished_ray_items(
     # Finished before the kill: never sent again.
     assert len(lines(tmp_path / "began-0")) == len(lines(tmp_path / "ended-0")) == 1
     # Running at the kill: sent again, and finished once; the dead hub's own tasks were
-    # stopped by the cluster (Ray ends the tasks of an owner that died).
+    # stopped by the cluster (Ray ends the tasks of an owner that died: the hub itself,
+    # or through Ray Client the client server's process that acted for it).
     assert [len(lines(tmp_path / f"ended-{i}")) for i in (1, 2)] == [1, 1]
 
 
@@ -192,6 +215,30 @@ async def test_a_killed_worker_is_a_step_failure_offered_for_retry(
     assert session["status"] == "completed", session
     assert session["result"] == "survived"
     assert len(lines(tmp_path / "fragile-attempts")) == 2
+
+
+async def test_a_lost_ray_client_connection_fails_the_step_and_the_retry_reconnects(
+    hub_procs: Callable[..., HubProcess], ray_head: RayHead, redis_url: str, tmp_path: Path
+) -> None:
+    """Through Ray Client, the server the head runs for the hub is killed while a step runs
+    (the connection is gone for good: its reconnect grace is 0): the step fails with
+    WorkerDied, the person is asked whether to retry, and the retry connects anew."""
+    hub = hub_procs(RAY_TASKS, redis_url=redis_url, hub_id="ray-lost",
+                    RAY_CLIENT_RECONNECT_GRACE_PERIOD="0", **ray_head.env(client=True))
+    person = await Person.sign_in(hub)
+    session_id = await person.start(hub, "fragile_step", {"marks": str(tmp_path)})
+    await eventually(lambda: bool(lines(tmp_path / "fragile-pid")), timeout_ms=RAY_WAIT_MS,
+                     what="the first attempt running")
+    os.kill(ray_head.client_server_pids()[-1], signal.SIGKILL)  # this hub's: the newest
+    request = await person.pending(hub, session_id, "retry", timeout_ms=30_000)
+    failed = of_type(await person.events(hub, session_id), "task_failed")
+    assert failed and failed[-1]["can_retry"] and failed[-1]["error_type"] == "WorkerDied", failed
+    assert (await person.answer(hub, session_id, request["request_id"], True)).is_success
+    session = await person.finished(hub, session_id, timeout_ms=RAY_WAIT_MS)
+    assert session["status"] == "completed", session
+    assert session["result"] == "survived"
+    assert len(lines(tmp_path / "fragile-attempts")) == 2
+    assert any("was lost; connecting again" in line for line in hub.log)
 
 
 async def test_calculator_demo_runs_its_jobs_on_ray(ray_hub: HubProcess) -> None:

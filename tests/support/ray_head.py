@@ -5,6 +5,9 @@ here (workers: the OS picks), the temp dir is this run's own (not /tmp/ray), and
 stays on loopback. ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` is what makes Ray keep
 127.0.0.1 as the node's address instead of swapping in the machine's network address;
 processes that join (the hubs) need it too, so :meth:`env` hands it out with the address.
+A hub joins either through the GCS address (``host:port``: it becomes a driver of the
+cluster itself) or through the Ray Client server the head runs (``ray://host:port``:
+``env(client=True)``).
 
 Stopped with SIGTERM to ``ray start --block``, which drains and stops the processes it
 started (never ``ray stop``, which stops every Ray on the machine); the process group
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -53,12 +57,15 @@ class RayHead:
         self.num_cpus = num_cpus
         self.ports = {flag: free_port() for flag in _PORT_FLAGS}
         self.address = f"127.0.0.1:{self.ports['port']}"
+        self.client_address = f"ray://127.0.0.1:{self.ports['ray-client-server-port']}"
         self.log_path = self.temp_dir / "ray-start.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def env(self) -> dict[str, str]:
-        """What a process that joins this cluster (a hub) needs in its environment."""
-        return {"TETHER_RAY_ADDRESS": self.address, **LOOPBACK_ONLY}
+    def env(self, *, client: bool = False) -> dict[str, str]:
+        """What a process that joins this cluster (a hub) needs in its environment: the
+        GCS address, or with ``client`` the Ray Client one (``ray://``)."""
+        address = self.client_address if client else self.address
+        return {"TETHER_RAY_ADDRESS": address, **LOOPBACK_ONLY}
 
     def start(self) -> RayHead:
         ray = Path(sys.executable).parent / "ray"
@@ -102,6 +109,23 @@ class RayHead:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def client_server_log(self, tail: int = 40) -> str:
+        """The last lines of the Ray Client server's logs: the proxy, and the server it
+        starts per connected client (``ray_client_server_PORT.err``)."""
+        logs = sorted((self.temp_dir / "session_latest" / "logs").glob("ray_client_server*.err"))
+        return "\n".join(
+            f"== {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-tail:])
+            for path in logs
+        )
+
+    def client_server_pids(self) -> list[int]:
+        """The processes the Ray Client server started for its clients (hubs), oldest
+        first, as its log names them."""
+        log = self.temp_dir / "session_latest" / "logs" / "ray_client_server.err"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return [int(pid) for pid in re.findall(r"SpecificServer started on port: \d+ "
+                                               r"with PID: (\d+)", text)]
 
     def stop(self) -> None:
         if self.proc is None:
