@@ -79,6 +79,16 @@ class Runtime(Protocol):
         """``exc``, about to propagate, is what ``step``'s attempt ``attempt`` raised."""
         ...
 
+    def caught_up(self) -> None:
+        """The task does something its journal does not hold (or waits): a cancel held
+        for that moment applies now (runner.py)."""
+        ...
+
+    def steps_running(self, delta: int) -> None:
+        """A step's body starts (+1) or ends (-1): while one runs, the session is not
+        parked (parking.py), or its body would run again."""
+        ...
+
     async def ask_input(
         self, *, key: str, scope: str, prompt: str, form: Form, timeout: float | None,
         default: Any, initial: dict[str, Any] | None = None, details: str | None = None,
@@ -373,6 +383,7 @@ class Context:
         if done is not None:
             tracing.step_replayed(name, key)
             return done.value
+        self._runner.caught_up()
         policy = retry or Retry(attempts=1)
         attempt = 1
         with tracing.step(name, key, executor=executor or "local") as span:
@@ -413,6 +424,7 @@ class Context:
             return _Failure(failed)
         here = self._here()
         here._attempt_no = attempt
+        self._runner.steps_running(1)
         try:
             if offload is not None:
                 return await offload.call(args, kwargs, self._reports_to(attempt_key))
@@ -421,12 +433,16 @@ class Context:
                 result = await result
             return result
         except Exception as exc:
-            await self._runner.record(attempt_key, attempt_entry(name, exc))
-            return _Failure(exc)
+            failure = exc
+        finally:
+            self._runner.steps_running(-1)
+        await self._runner.record(attempt_key, attempt_entry(name, failure))
+        return _Failure(failure)
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds``; a resumed session waits only for what is left of it."""
         key = self._next_key("sleep")
+        self._runner.caught_up()  # a wait: a cancel held for one applies here
         until = self._runner.replay.sleep_until(key)
         if until is None:
             until = time.time() + seconds
@@ -486,6 +502,8 @@ class Context:
         wants_ctx = offload is None and len(inspect.signature(fn).parameters) >= 2
         gate = asyncio.Semaphore(concurrency)
         finished = [replay.map_item(item_key(key, i), fn) for i in range(len(values))]
+        if any(entry is None for entry in finished):
+            self._runner.caught_up()  # items left to run: new work
         done_count = sum(entry is not None for entry in finished)
 
         tracing = self._runner.tracing

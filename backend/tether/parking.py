@@ -14,8 +14,9 @@ the others) and runs it again from its journal when
   finds ``cancel_requested`` in the record and ends it cancelled);
 - one of its requests falls due: its deadline, reminder or escalation (one timer per
   parked session that has such a time; none otherwise);
-- the feed was away and is back (an answer may have come meanwhile): a needless resume
-  parks again later.
+- the feed was away and is back, and the stored session shows an answer or a cancel that
+  may have come meanwhile (its open requests are not those it was parked with; a few
+  sessions are read at a time, so a hub with many parked sessions does not wake them all).
 
 Which runners are parked (``SessionRunner.parkable``): the task's own coroutine is
 awaiting a request (not a step, a map, a sleep, or a request asked from a child task of
@@ -26,6 +27,9 @@ again, or not, from the journal, as after a restart.
 
 A task that starts plain asyncio tasks of its own (rather than ``ctx.map``) and keeps them
 running while it waits for a person should not be parked: set ``TETHER_PARK_AFTER=0``.
+Parking cancels the task (``CancelledError("tether: parked")``): its ``except
+CancelledError`` and ``finally`` blocks run, and run again when it really ends; what they
+do outside the store happens twice.
 """
 
 from __future__ import annotations
@@ -34,17 +38,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any, Protocol
 
+from tether.backoff import Backoff
 from tether.errors import StoreUnavailable
-from tether.store.base import SessionListener
+from tether.store.base import SessionListener, SessionRecord, parse_cancel
 
 log = logging.getLogger(__name__)
 
 _ANSWERED = '"type":"request_answered"'
 MIN_SWEEP = 0.05  # seconds: the shortest interval between two looks for parkable runners
 MAX_SWEEP = 30.0  # the longest
+RESYNC_READS = 16  # parked sessions read at once after the feed came back
 
 
 class Parkable(Protocol):
@@ -59,6 +65,8 @@ class Parkable(Protocol):
 
     def next_due(self) -> float | None: ...
 
+    def open_request_ids(self) -> tuple[str, ...]: ...
+
     def park(self) -> None: ...
 
 
@@ -67,16 +75,21 @@ class ParkStore(Protocol):
 
     async def unsubscribe(self, session_id: str, listener: SessionListener) -> None: ...
 
+    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+
 
 class ParkedSession:
     """A parked session: the feed listener that wakes it, and its due-time timer."""
 
-    __slots__ = ("_parking", "_timer", "ready", "session_id", "task_name", "woken")
+    __slots__ = ("_parking", "_timer", "ready", "request_ids", "session_id", "task_name",
+                 "woken")
 
-    def __init__(self, parking: Parking, session_id: str, task_name: str) -> None:
+    def __init__(self, parking: Parking, session_id: str, task_name: str,
+                 request_ids: tuple[str, ...]) -> None:
         self._parking = parking
         self.session_id = session_id
         self.task_name = task_name
+        self.request_ids = request_ids  # open when parked, sorted
         self._timer: asyncio.TimerHandle | None = None
         self.ready = False  # the runner has stopped: a wake may resume the session now
         self.woken = False  # something came that the session must see
@@ -102,13 +115,14 @@ class ParkedSession:
             self.wake()
 
     def on_command(self, session_id: str, command: str) -> None:
-        self.wake()  # a cancel: the resumed runner reads it from the record
+        if parse_cancel(command)[0]:  # the resumed runner reads it from the record
+            self.wake()
 
     def on_outage(self) -> None:
         return None
 
     def on_resync(self) -> None:
-        self.wake()  # an answer may have come while the feed was away
+        self._parking.check(self)  # an answer or a cancel may have come meanwhile
 
 
 class Parking:
@@ -127,8 +141,11 @@ class Parking:
         self._resume = resume
         self._parked_total = parked_total
         self._parked: dict[str, ParkedSession] = {}
+        self._waking: set[str] = set()  # neither parked nor running yet: leases still ours
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._reads = asyncio.Semaphore(RESYNC_READS)
+        self._closed = False
 
     @property
     def enabled(self) -> bool:
@@ -141,7 +158,8 @@ class Parking:
         return len(self._parked)
 
     def ids(self) -> list[str]:
-        return list(self._parked)
+        """The sessions parked or being woken here (their leases are this hub's)."""
+        return [*self._parked, *self._waking]
 
     def census(self) -> Iterable[str]:
         """The task of every parked session (each waits for a person)."""
@@ -149,7 +167,7 @@ class Parking:
 
     def start(self, runners: Callable[[], Iterable[Parkable]]) -> None:
         """Look for runners to park every so often (a fraction of ``after``)."""
-        if self.enabled and self._sweeper is None:
+        if self.enabled and self._sweeper is None and not self._closed:
             self._sweeper = asyncio.create_task(self._sweep(runners), name="parking")
 
     async def _sweep(self, runners: Callable[[], Iterable[Parkable]]) -> None:
@@ -163,6 +181,8 @@ class Parking:
                 except StoreUnavailable as exc:
                     log.info("Not parking session %s now: %s", runner.session_id, exc)
                     break
+                except Exception:  # one session's trouble must not stop parking the rest
+                    log.exception("Parking session %s failed", runner.session_id)
 
     async def park(self, runner: Parkable) -> bool:
         """Stop ``runner`` and listen for what must wake its session; False if it
@@ -170,11 +190,16 @@ class Parking:
         session_id = runner.session_id
         if session_id in self._parked:
             return False
-        parked = ParkedSession(self, session_id, runner.task_name)
+        parked = ParkedSession(self, session_id, runner.task_name, runner.open_request_ids())
         # Listening before the runner stops listening: whatever comes after this is seen
         # by one of the two (and an answer the runner saw, the resumed run reads).
-        await self._store.subscribe(session_id, parked)
-        if not runner.parkable(self.after, time.monotonic()):
+        try:
+            await self._store.subscribe(session_id, parked)
+        except BaseException:
+            with contextlib.suppress(StoreUnavailable):
+                await self._store.unsubscribe(session_id, parked)
+            raise
+        if self._closed or not runner.parkable(self.after, time.monotonic()):
             await self._store.unsubscribe(session_id, parked)
             return False
         self._parked[session_id] = parked
@@ -199,9 +224,14 @@ class Parking:
             return
         del self._parked[parked.session_id]
         parked.cancel_timer()
-        task = asyncio.create_task(self._wake(parked), name=f"wake-{parked.session_id}")
+        self._waking.add(parked.session_id)
+        self._spawn(self._wake(parked), f"wake-{parked.session_id}")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
 
     async def _wake(self, parked: ParkedSession) -> None:
         try:
@@ -212,8 +242,29 @@ class Parking:
             log.warning("Session %s could not be woken now, its lease will lapse: %s",
                         parked.session_id, exc)
         finally:
+            self._waking.discard(parked.session_id)
             with contextlib.suppress(StoreUnavailable):
                 await self._store.unsubscribe(parked.session_id, parked)
+
+    def check(self, parked: ParkedSession) -> None:
+        """Read the session (a few at a time) and wake it if it was answered or
+        cancelled while the feed was away."""
+        if self._parked.get(parked.session_id) is parked:
+            self._spawn(self._check(parked), f"check-{parked.session_id}")
+
+    async def _check(self, parked: ParkedSession) -> None:
+        backoff = Backoff()
+        while self._parked.get(parked.session_id) is parked:
+            try:
+                async with self._reads:
+                    record = await self._store.get_session(parked.session_id)
+            except StoreUnavailable:
+                await backoff.wait()
+                continue
+            if (record is None or record.cancel_requested
+                    or tuple(sorted(record.requests)) != parked.request_ids):
+                parked.wake()
+            return
 
     def discard(self, session_id: str) -> None:
         """Forget a parked session (another hub took it over)."""
@@ -226,13 +277,20 @@ class Parking:
 
     async def close(self) -> None:
         """Stop parking and waking; the parked sessions stay as they are in the store."""
+        self._closed = True
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
             self._sweeper = None
-        for parked in self._parked.values():
-            parked.cancel_timer()
+        parked_now = list(self._parked.values())
         self._parked.clear()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for parked in parked_now:  # their feed subscriptions go with the store's feed
+            parked.cancel_timer()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Waking a parked session failed", exc_info=task.exception())

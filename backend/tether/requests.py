@@ -32,7 +32,7 @@ from pydantic_core import to_jsonable_python
 from tether.backoff import Backoff
 from tether.errors import InvalidValue, RequestTimedOut, StoreUnavailable
 from tether.followups import Due, FollowUp, escalated, next_due, reminded
-from tether.forms import Form, field_errors, resolve_model
+from tether.forms import Form, field_errors, model_ref, resolve_model
 from tether.messages import (
     EventBase,
     Request,
@@ -333,6 +333,7 @@ class RequestBook:
             # Answered on the feed already (a resumed run whose answer came while it
             # started): opening it again would re-list an answered request as pending.
             if rid not in self._pending and rid not in self._answered:
+                self._fire_on_wait()  # a new request: past what the journal holds
                 pending = self._tracing.asking(pending)  # where its span will hang
                 journal = request_entry(request.kind, rid)
                 key = pending.journal_key or rid
@@ -374,9 +375,7 @@ class RequestBook:
 
     async def _await(self, future: asyncio.Future[Any], timeout: float | None) -> Any:
         """The answer, or TimeoutError after ``timeout`` seconds (the future lives on)."""
-        if self.on_wait is not None:
-            on_wait, self.on_wait = self.on_wait, None
-            on_wait()
+        self._fire_on_wait()
         self._blocked = (asyncio.current_task(), time.monotonic())
         try:
             if timeout is None:
@@ -384,6 +383,20 @@ class RequestBook:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         finally:
             self._blocked = None
+
+    def _fire_on_wait(self) -> None:
+        if self.on_wait is not None:
+            on_wait, self.on_wait = self.on_wait, None
+            on_wait()
+
+    def open_ids(self) -> tuple[str, ...]:
+        return tuple(sorted(rid for rid in self._pending if self._is_open(rid)))
+
+    def models_importable(self) -> bool:
+        """Every open input request's model can be found again by name: another runner
+        (or the answer path of a parked session) validates with that class, not with one
+        rebuilt from the fields, which would lack its validators."""
+        return all(model_ref(model) is not None for model in self._models.values())
 
     def idle_for(self, task: asyncio.Task[Any], now: float) -> float:
         """How long ``task`` itself has been awaiting an answer that has not come

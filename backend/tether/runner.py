@@ -59,6 +59,7 @@ from tether.writer import SessionWriter
 log = logging.getLogger(__name__)
 
 _ANSWERED = '"type":"request_answered"'
+PARKED = "tether: parked"  # the message of the CancelledError a parked task sees
 MAX_TRACEBACK = 16_000  # characters of a failure's traceback kept (its end: the raise)
 
 
@@ -71,10 +72,34 @@ class SessionRunner:
     """
 
     __slots__ = (
-        "_abandoned", "_background", "_cancel_by", "_cancel_early", "_cancel_reason", "_fresh",
-        "_listening", "_metrics", "_notices", "_record", "_requests", "_resume", "_runner_id",
-        "_sealer", "_span", "_store", "_task", "_task_def", "_writer", "executors",
-        "failed_attempt", "failed_step", "owner", "replay", "session_id", "state", "tracing",
+        "_abandoned",
+        "_background",
+        "_cancel_by",
+        "_cancel_early",
+        "_cancel_reason",
+        "_fresh",
+        "_listening",
+        "_metrics",
+        "_notices",
+        "_record",
+        "_requests",
+        "_resume",
+        "_runner_id",
+        "_sealer",
+        "_span",
+        "_steps",
+        "_store",
+        "_task",
+        "_task_def",
+        "_writer",
+        "executors",
+        "failed_attempt",
+        "failed_step",
+        "owner",
+        "replay",
+        "session_id",
+        "state",
+        "tracing",
     )
 
     def __init__(
@@ -126,6 +151,7 @@ class SessionRunner:
         self._cancel_early: tuple[str, str | None] | None = None
         self._abandoned = False
         self._background: set[asyncio.Task[None]] | None = None
+        self._steps = 0  # step bodies running now (not parked meanwhile)
 
     def _request_book(self, record: SessionRecord) -> RequestBook:
         return RequestBook(
@@ -339,20 +365,29 @@ class SessionRunner:
         """The task itself has awaited an answer for ``idle`` seconds, with nothing else
         under way: no background work, nothing on its way to the store (parking.py)."""
         task = self._task
-        if task is None or task.done() or self._abandoned or self._background:
+        if (task is None or task.done() or self._abandoned or self._background
+                or self._steps or self._cancel_reason is not None or task.cancelling()
+                or self._requests.on_wait is not None):
             return False
-        return self._writer.idle and self._requests.idle_for(task, now) >= idle
+        return (self._writer.idle and self._requests.idle_for(task, now) >= idle
+                and self._requests.models_importable())
 
     def next_due(self) -> float | None:
         """Seconds until an open request's deadline, reminder or escalation is due."""
         return self._requests.next_due()
+
+    def open_request_ids(self) -> tuple[str, ...]:
+        """The ids of the requests open now, sorted."""
+        return self._requests.open_ids()
 
     def park(self) -> None:
         """Stop without a terminal status and write nothing more, not even what the
         task's ``finally`` blocks write as it unwinds: the session waits in the store,
         and the run that resumes it from its journal does what is left (parking.py)."""
         self._writer.stop()
-        self.abandon()
+        self._abandoned = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel(PARKED)
 
     def abandon(self) -> None:
         """Stop without a terminal status: another hub now owns the session (checked
@@ -363,16 +398,19 @@ class SessionRunner:
 
     # --- the Runtime its contexts talk to --------------------------------------------
 
-    def _caught_up(self) -> None:
+    def caught_up(self) -> None:
         """The task does something new: a cancel waiting for it to wait applies now."""
         on_wait, self._requests.on_wait = self._requests.on_wait, None
         if on_wait is not None:
             on_wait()
 
     async def record(self, key: str, entry_json: str) -> None:
-        self._caught_up()
+        self.caught_up()
         await self._writer.write_durable(Entry(journal={key: entry_json}))
         self.replay.remember(key, entry_json)
+
+    def steps_running(self, delta: int) -> None:
+        self._steps += delta
 
     def step_failed(self, step: str, attempt: int, exc: BaseException) -> None:
         self.failed_step = (step, exc)
@@ -380,7 +418,7 @@ class SessionRunner:
 
     async def emit(self, event: EventBase, scope: str) -> None:
         if not self.replay.emit(scope):
-            self._caught_up()
+            self.caught_up()
             if isinstance(event, ProgressEvent):  # kept per label for snapshots
                 info = ProgressInfo(done=event.done, total=event.total)
                 entry = Entry(body=event_body(event), emit_scope=scope,
@@ -391,7 +429,7 @@ class SessionRunner:
 
     async def emit_body(self, body: str, scope: str) -> None:
         if not self.replay.emit(scope):
-            self._caught_up()
+            self.caught_up()
             await self._writer.write(Entry(body=body, emit_scope=scope))
 
     async def set_state(self, values: dict[str, Any], scope: str) -> None:
@@ -403,6 +441,7 @@ class SessionRunner:
         self.state = merged
         if self.replay.emit(scope):
             return
+        self.caught_up()
         event = StateEvent(seq=0, ts=now_iso(), state=merged)
         await self._writer.write(
             Entry(body=event_body(event), set={"state": state_json}, emit_scope=scope)

@@ -133,6 +133,7 @@ class SessionManager:
         self._hub_id = hub_id
         self._forgets_before = forgets_before
         self._runners: dict[str, SessionRunner] = {}
+        self._resuming: set[str] = set()  # read from the store, to run (see resume)
         self.foreign: set[str] = set()  # sessions of tasks this hub does not serve
         self._supervised: set[asyncio.Task[None]] = set()
         self._metrics = metrics or HubMetrics(tasks=hub.tasks)
@@ -278,12 +279,20 @@ class SessionManager:
 
     def running_ids(self) -> list[str]:
         """The sessions this hub runs or has parked now (their leases need renewing)."""
-        return [*self._runners, *(i for i in self.parking.ids() if i not in self._runners)]
+        held = {*self._runners, *self._resuming}
+        return [*held, *(i for i in self.parking.ids() if i not in held)]
 
     async def resume(self, session_id: str) -> None:
         """Run a session again from its journal (this hub holds its lease now)."""
-        if session_id in self._runners:
-            return
+        if session_id in self._runners or session_id in self._resuming:
+            return  # running, or about to (a wake and an adoption at once: one runner)
+        self._resuming.add(session_id)
+        try:
+            await self._resume(session_id)
+        finally:
+            self._resuming.discard(session_id)
+
+    async def _resume(self, session_id: str) -> None:
         self.parking.discard(session_id)  # adopted while parked: it runs now
         record = await self._store.get_session(session_id)
         if record is None or record.session.status in TERMINAL_STATUSES:

@@ -63,6 +63,15 @@ async def side_by_side(ctx: Context) -> list[Any]:
     return list(await asyncio.gather(ctx.confirm("Child asks"), asyncio.sleep(3600)))
 
 
+@hub_def.task(title="Asks in a step")
+async def asks_in_step(ctx: Context, inputs: Key) -> bool:
+    """A step whose body asks: parked, its body would run again."""
+    async def body() -> bool:
+        steps_run[inputs.key] += 1
+        return await ctx.confirm("Inside the step?")
+    return await ctx.step("inside", body)
+
+
 def settings_for(store_url: str | None, **more: Any) -> Settings:
     return Settings(redis_url=store_url, static_dir=None, park_after=PARK_AFTER, **more)
 
@@ -172,3 +181,17 @@ async def test_a_stopping_hub_lets_its_parked_sessions_go_to_another(redis_url: 
                     assert response.status_code == 200, response.text
                     done = await wait_status(user_b, sid)
                     assert done["status"] == "completed"
+
+
+async def test_a_step_whose_body_asks_is_not_parked_and_runs_once(user: User) -> None:
+    key = f"in-step-{id(user)}"
+    inside = await user.start("asks_in_step", {"key": key})
+    (asked,) = await wait_pending(user, inside["id"], "confirm")
+    plain = await user.start("approve", {"key": f"beside-{id(user)}"})
+    await wait_pending(user, plain["id"], "confirm")
+    await wait_parked(user, 1)  # the sweep that parked the plain one looked at both
+    assert await parked(user) == 1
+    assert (await answer(user, inside["id"], asked["request_id"], True)).status_code == 200
+    done = await wait_status(user, inside["id"])
+    assert (done["status"], done["result"]) == ("completed", True)
+    assert steps_run[key] == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.asyncio.sentinel import MasterNotFoundError
 
-from tether.store.sentinels import primary_by_majority
+from tether.store.sentinels import QuorumSentinel, primary_by_majority
 
 A = ("10.0.0.1", 6379)
 B = ("10.0.0.2", 6379)
@@ -41,3 +41,8 @@ def test_the_error_says_what_each_address_got_and_who_was_unreachable() -> None:
     text = str(caught.value)
     assert "'svc'" in text and "10.0.0.1:6379 by 1" in text and "10.0.0.2:6379 by 1" in text
     assert "unreachable: 10.0.0.9:26379 - refused" in text
+
+
+def test_a_sentinel_named_twice_is_asked_and_counted_once() -> None:
+    sentinel = QuorumSentinel([("10.0.0.1", 26379), ("10.0.0.1", 26379), ("10.0.0.2", 26379)])
+    assert len(sentinel.sentinels) == 2

@@ -152,7 +152,7 @@ def redis_client(
         pool = BlockingConnectionPool.from_url(url, timeout=blocking_timeout, **common)
         return aioredis.Redis(connection_pool=pool)
     parsed = parse_sentinel_url(url)
-    sentinel = QuorumSentinel(  # type: ignore[no-untyped-call]
+    sentinel = QuorumSentinel(
         list(parsed.sentinels), sentinel_kwargs=_sentinel_kwargs(parsed),
     )
     node = {**_node_kwargs(parsed), **common}

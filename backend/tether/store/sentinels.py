@@ -9,7 +9,8 @@ missing and write where the deployment will throw the writes away.
 
 :class:`QuorumSentinel` asks every sentinel at once and connects only to the address a
 majority of the configured sentinels name, the same majority Sentinel needs to authorize a
-failover. While they disagree, no primary is known: the caller gets
+failover (so with two sentinels both must answer, and one sentinel, or one name in front of
+many, is taken at its word, as before). While they disagree, no primary is known: the caller gets
 :class:`~redis.asyncio.sentinel.MasterNotFoundError`, which the store treats like a Redis
 that is away (writes wait and retry, ``/readyz`` is 503), for the second or so it takes
 the rest of the sentinels to learn of the promotion.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
@@ -28,7 +29,11 @@ from redis.exceptions import ConnectionError, TimeoutError
 
 class QuorumSentinel(Sentinel):
     """A :class:`Sentinel` whose :meth:`discover_master` needs a majority (see the module
-    docstring)."""
+    docstring). A sentinel named twice in the URL is asked, and counted, once."""
+
+    def __init__(self, sentinels: Iterable[tuple[str, int]], **kwargs: Any) -> None:
+        unique = list(dict.fromkeys((host, int(port)) for host, port in sentinels))
+        super().__init__(unique, **kwargs)  # type: ignore[no-untyped-call]
 
     async def discover_master(self, service_name: str) -> tuple[str, int]:
         answers = await asyncio.gather(
