@@ -26,16 +26,15 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from importlib import resources
 from typing import Any, cast
 
 from redis.exceptions import RedisError, ResponseError
 
-from tether.audit import AuditEntry, AuditPage, AuditQuery, PageCollector, entry_key
+from tether.audit import AuditEntry
 from tether.config import redacted
 from tether.epochs import new_epoch
 from tether.errors import (
@@ -48,7 +47,6 @@ from tether.errors import (
 from tether.messages import TERMINAL_STATUSES, Session, now_iso, seq_of
 from tether.notifications import Audience, Notification, outbox_body
 from tether.store.appends import Append, AppendBatcher, Outcome
-from tether.store.audit_ids import newest_below, shown_id
 from tether.store.base import (
     EVERYONE,
     OPEN_STATUSES,
@@ -56,12 +54,10 @@ from tether.store.base import (
     RELEASES,
     CancelOutcome,
     ClaimOutcome,
-    DeliveryState,
     Entry,
     EventRange,
     InboxEntry,
     NewSession,
-    OutboxItem,
     PendingRequest,
     RecordedAnswer,
     ResolveOutcome,
@@ -70,7 +66,6 @@ from tether.store.base import (
     SessionRecord,
     StartQuota,
     UpdateOutcome,
-    delivery_field,
     newest_first,
     opened_ms,
     starts_key,
@@ -82,7 +77,6 @@ from tether.store.codec import (
     decode_progress,
     decode_requests,
     fields_for_new,
-    outbox_items,
     page_of,
     record_from_fields,
     seed_upto,
@@ -90,6 +84,8 @@ from tether.store.codec import (
 from tether.store.connect import Client, close_client, cluster_of, redis_client
 from tether.store.feed import RedisFeed
 from tether.store.keys import BATCH_KEY_NAMES, Layout, layout_for
+from tether.store.redis_audit import RedisAudit
+from tether.store.redis_outbox import RedisOutbox
 from tether.store.redis_packing import pack_with_hiredis
 from tether.store.scripts import Call, ScriptRunner
 from tether.store.start_quota import ClusterStarts
@@ -97,7 +93,6 @@ from tether.store.start_quota import ClusterStarts
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_TTL = 24 * 3600
-AUDIT_CHUNK = 200  # audit entries read per XREVRANGE
 LEASE_BATCH = 500  # sessions per renew/release call: bounded script runs
 
 
@@ -148,8 +143,10 @@ def _append_outcome(session_id: str, reply: Any) -> Outcome:
     return ResponseError(f"append_many: unexpected reply {reply!r}")
 
 
-class RedisStore:
-    """Sessions in Redis. See :class:`tether.store.base.Store` and the module docstring."""
+class RedisStore(RedisOutbox, RedisAudit):
+    """Sessions in Redis. See :class:`tether.store.base.Store` and the module docstring;
+    the outbox and the audit log are its parts in ``redis_outbox.py`` and
+    ``redis_audit.py``, what they all stand on in ``redis_base.py``."""
 
     def __init__(
         self,
@@ -263,45 +260,6 @@ class RedisStore:
             return bool(await self._redis.ping())
         except RedisError:
             return False
-
-    async def _run(
-        self, script: Any, keys: list[str], args: list[Any], *, durable: bool = False
-    ) -> Any:
-        """Run ``script``; with ``durable`` (and WAIT configured) wait for the replicas."""
-        return await self._scripts.run(Call(script, keys, args), durable=durable)
-
-    def _buckets(self) -> range:
-        return range(self._layout.buckets)
-
-    def _by_bucket(self, session_ids: Iterable[str]) -> dict[int, list[str]]:
-        """``session_ids`` grouped by bucket, each group in the order given."""
-        groups: dict[int, list[str]] = defaultdict(list)
-        for session_id in session_ids:
-            groups[self._layout.bucket_of(session_id)].append(session_id)
-        return groups
-
-    async def _atomic(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """Commands on keys of one slot in one MULTI. Raw commands: redis-py's cluster
-        transactions fail on the extra arguments its command methods pass."""
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                for command in commands:
-                    pipe.execute_command(*command)
-                return list(await pipe.execute())
-        except RedisError as exc:
-            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
-
-    async def _pipelined(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """Read-only commands in one pipeline (on a cluster, one per node, at once)."""
-        if not commands:
-            return []
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for command in commands:
-                    pipe.execute_command(*command)
-                return list(await pipe.execute())
-        except RedisError as exc:
-            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
 
     # --- sessions --------------------------------------------------------------------
 
@@ -730,14 +688,6 @@ class RedisStore:
                 ))
         return calls
 
-    async def _each(self, calls: Sequence[Call]) -> list[Any]:
-        """The replies of ``calls`` (one pipeline); the first failure is raised."""
-        results = await self._scripts.run_many(calls)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return results
-
     async def renew(self, runner: str, session_ids: Collection[str]) -> list[str]:
         calls = self._lease_calls(self._renew, session_ids, lambda _: [runner, self._lease_ms])
         return [str(sid) for lost in await self._each(calls) for sid in lost]
@@ -795,172 +745,6 @@ class RedisStore:
         )
         return cast(CancelOutcome, str(outcome))
 
-    # --- the outbox --------------------------------------------------------------------
-
-    def _outbox_body(self, notification: Notification | None) -> str:
-        """What a script queues in the outbox: nothing while nobody listens."""
-        if notification is None or not self.audience.listening:
-            return ""
-        return outbox_body(notification)
-
-    async def enqueue_notification(self, notification: Notification) -> None:
-        if not self.audience.listening:
-            return
-        layout = self._layout
-        session_id = notification.session_id
-        bucket = layout.bucket_of(session_id)
-        await self._run(
-            self._outbox_add, [*layout.outbox_keys(session_id), *layout.guard(bucket)],
-            [session_id, notification.model_dump_json(), layout.outbox_channel(bucket),
-             layout.publish],
-        )
-
-    async def claim_outbox(
-        self, dispatcher: str, *, limit: int, lease_seconds: float
-    ) -> list[str]:
-        layout = self._layout
-        lease_ms = int(lease_seconds * 1000)
-        if not layout.is_cluster:
-            return list(await self._run(
-                self._outbox_claim, [layout.outbox_due(0), layout.outbox_claims(0)],
-                [dispatcher, lease_ms, limit],
-            ))
-        # Where something is due (by this hub's clock: the scripts decide by each node's),
-        # then claims there, together no more than `limit`.
-        now_ms = int(time.time() * 1000)
-        counts = await self._pipelined(
-            [("ZCOUNT", layout.outbox_due(b), "-inf", now_ms) for b in self._buckets()]
-        )
-        calls, budget = [], limit
-        for bucket, count in enumerate(counts):
-            if int(count) and budget > 0:
-                take = min(int(count), budget)
-                budget -= take
-                calls.append(Call(
-                    self._outbox_claim,
-                    [layout.outbox_due(bucket), layout.outbox_claims(bucket),
-                     *layout.guard(bucket)],
-                    [dispatcher, lease_ms, take],
-                ))
-        return [str(sid) for claimed in await self._each(calls) for sid in claimed]
-
-    async def renew_outbox(
-        self, dispatcher: str, session_ids: Collection[str], *, lease_seconds: float
-    ) -> list[str]:
-        if not session_ids:
-            return []
-        layout = self._layout
-        calls = [
-            Call(self._outbox_renew,
-                 [layout.outbox_due(b), layout.outbox_claims(b), *layout.guard(b)],
-                 [dispatcher, int(lease_seconds * 1000), *ids])
-            for b, ids in self._by_bucket(session_ids).items()
-        ]
-        return [str(sid) for lost in await self._each(calls) for sid in lost]
-
-    async def read_outbox(self, session_id: str, *, limit: int) -> list[OutboxItem]:
-        k = self._layout.session(session_id)
-        queued, states = await self._atomic(
-            [("LRANGE", k.outbox, 0, limit - 1), ("HGETALL", k.deliveries)]
-        )
-        return outbox_items(queued, states)
-
-    async def save_delivery(
-        self, session_id: str, dispatcher: str, notification_id: str, channel: str,
-        state: DeliveryState,
-    ) -> bool:
-        layout = self._layout
-        bucket = layout.bucket_of(session_id)
-        saved = await self._run(
-            self._outbox_save,
-            [layout.outbox_claims(bucket), layout.session(session_id).deliveries,
-             *layout.guard(bucket)],
-            [session_id, dispatcher, delivery_field(notification_id, channel), state.to_json()],
-        )
-        return bool(int(saved))
-
-    async def release_outbox(
-        self, session_id: str, dispatcher: str, *, finished: Sequence[OutboxItem],
-        seen: int, delay: float | None,
-    ) -> None:
-        layout = self._layout
-        bucket = layout.bucket_of(session_id)
-        k = layout.session(session_id)
-        ids = [item.notification.id for item in finished]
-        fields = [delivery_field(item.notification.id, channel)
-                  for item in finished for channel in item.deliveries]
-        await self._run(
-            self._outbox_release,
-            [layout.outbox_due(bucket), layout.outbox_claims(bucket), k.outbox, k.deliveries,
-             *layout.guard(bucket)],
-            [session_id, dispatcher, "" if delay is None else max(1, int(delay * 1000)), seen,
-             len(ids), *ids, *fields],
-        )
-
-    # --- the audit log ---------------------------------------------------------------
-
-    def _audit_bucket(self, entry: AuditEntry) -> int:
-        """The bucket an entry goes to: its session's (as resolve.lua and cancel.lua
-        write), else its user's home (one user's entries stay in order together)."""
-        if entry.session:
-            return self._layout.bucket_of(entry.session)
-        return self._layout.home_of(entry.user or entry.action)
-
-    def _audit_time(self) -> str:
-        """The time an audit entry's id is made of (audit.lua): Redis's on one Redis, the
-        hub's in microseconds on a cluster."""
-        return str(time.time_ns() // 1000) if self._layout.is_cluster else "*"
-
-    async def add_audit(self, entry: AuditEntry) -> None:
-        if not self._layout.is_cluster:
-            try:
-                await self._redis.xadd(
-                    self._layout.audit(0), {"e": entry.stored()}, maxlen=self._audit_max,
-                    approximate=True,
-                )
-            except RedisError as exc:
-                raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
-            return
-        bucket = self._audit_bucket(entry)
-        await self._run(
-            self._audit_add, [self._layout.audit(bucket), *self._layout.guard(bucket)],
-            [entry.stored(), self._audit_max, self._audit_time()],
-        )
-
-    async def read_audit(self, query: AuditQuery) -> AuditPage:
-        collector = PageCollector(query)
-        if query.before and entry_key(query.before) == (0, 0):
-            return collector.page()  # nothing is older; and Redis refuses "(0-0"
-        layout = self._layout
-        buckets = layout.buckets
-        if buckets == 1:
-            starts = {0: f"({query.before}" if query.before else "+"}
-        else:
-            starts = {b: start for b in self._buckets()
-                      if (start := newest_below(query.before, b, buckets)) is not None}
-        merge: DescendingMerge[tuple[tuple[int, int], AuditEntry]] = DescendingMerge(
-            starts, key=lambda item: item[0]
-        )
-        chunk = spread(AUDIT_CHUNK, buckets, floor=16)
-        while not merge.done:
-            needed = merge.needs()
-            replies = await self._pipelined([
-                ("XREVRANGE", layout.audit(b), starts[b], "-", "COUNT", chunk) for b in needed
-            ])
-            for bucket, rows in zip(needed, replies, strict=True):
-                items = []
-                for stream_id, fields in rows:
-                    shown = stream_id if buckets == 1 else shown_id(stream_id, bucket, buckets)
-                    entry = AuditEntry.from_stored(shown, _fields(fields)["e"])
-                    items.append((entry_key(shown), entry))
-                merge.fill(bucket, items, more=len(rows) == chunk)
-                if rows:
-                    starts[bucket] = f"({rows[-1][0]}"
-            for _, entry in merge.take(chunk):
-                if not collector.offer(entry):
-                    return collector.page()
-        return collector.page()
-
     # --- live feed -------------------------------------------------------------------
 
     def _channels_of(self, session_id: str) -> str | list[str]:
@@ -1000,13 +784,6 @@ def _scored(reply: Any) -> list[tuple[str, float]]:
     if reply and not isinstance(reply[0], list | tuple):
         return [(str(reply[i]), float(reply[i + 1])) for i in range(0, len(reply), 2)]
     return [(str(member), float(score)) for member, score in reply]
-
-
-def _fields(raw: Any) -> dict[str, str]:
-    """A stream entry's fields through a raw pipeline command: a dict, or a flat list."""
-    if isinstance(raw, dict):
-        return raw
-    return {str(raw[i]): str(raw[i + 1]) for i in range(0, len(raw), 2)}
 
 
 def _interleave(runs: list[list[str]], limit: int) -> list[str]:
