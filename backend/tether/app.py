@@ -13,7 +13,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from opentelemetry.trace import TracerProvider
@@ -60,6 +60,20 @@ from tether.webhooks import open_webhooks
 from tether.ws import PATH_PREFIX, SessionSocketApp, SocketLimits
 
 log = logging.getLogger(__name__)
+
+STEP_SECONDS = 5.0  # the longest one shutdown step may take beyond its own timeout
+
+
+async def bounded(step: Coroutine[Any, Any, Any], seconds: float, what: str) -> None:
+    """Run a shutdown step for at most ``seconds``; past that, cancel it and go on
+    without waiting for it to end (``wait_for`` would wait for a step that does not)."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if done:
+        task.result()
+        return
+    log.warning("Shutdown: %s took over %.0f s; going on without it", what, seconds)
+    task.cancel()
 
 VERSION = "0.1.0"
 
@@ -167,14 +181,17 @@ def create_app(
             await answer_links.close()
             # Stop adopting, then stop the runners (their sessions stay resumable), then
             # let their leases go, so another hub resumes them now, not after the expiry.
-            await keeper.stop()
+            # Each step bounded: one that hangs must not keep the process from exiting
+            # (a supervisor kills it then, and its leases are not released).
+            await bounded(keeper.stop(), STEP_SECONDS, "stopping the lease keeper")
             held = manager.running_ids()
-            await manager.close(timeout=settings.shutdown_timeout)
+            await bounded(manager.close(timeout=settings.shutdown_timeout),
+                          settings.shutdown_timeout + STEP_SECONDS, "stopping the runners")
             await executors.close()  # after the runners, whose Ray tasks it owns
-            await keeper.release(held)
+            await bounded(keeper.release(held), STEP_SECONDS, "releasing the leases")
             # Deliveries in flight are dropped: their claims run out, and whichever
             # dispatcher claims them next sends them again (same webhook-id).
-            await dispatcher.stop()
+            await bounded(dispatcher.stop(), STEP_SECONDS * 2, "stopping the dispatcher")
             await webhooks.close()
             await store.close()
             # The runs' spans ended as their runners stopped: export them before exit.
