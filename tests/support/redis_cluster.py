@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -35,7 +34,7 @@ from typing import Any
 
 import redis
 
-from tests.support.redis_proc import redis_answers
+from tests.support.redis_proc import free_ports, redis_answers
 from tests.support.timing import MS
 
 NODE_TIMEOUT_MS = 1000  # how soon a silent node is flagged failing (then its replica acts)
@@ -155,7 +154,7 @@ class LocalCluster:
         if binary is None or cli is None:
             raise RuntimeError("redis-server/redis-cli are not installed (make test installs them)")
         self._binary = binary
-        ports = _free_ports(12)
+        ports = free_ports(12)
         for i in range(6):
             node_dir = self.root / f"node{i}"
             node_dir.mkdir()
@@ -467,17 +466,3 @@ def _wait(check: Callable[[], bool], timeout: float, what: str,
             return
         time.sleep(20 * MS)
     raise RuntimeError(f"timed out waiting for {what}:\n{describe()}")
-
-
-def _free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports (held together while picked, so none repeats)."""
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()

@@ -11,7 +11,6 @@ again for the next failover.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,7 +20,7 @@ from typing import Any
 
 import redis
 
-from tests.support.redis_proc import redis_answers
+from tests.support.redis_proc import free_ports, redis_answers
 from tests.support.timing import MS
 
 SERVICE = "tether"
@@ -84,7 +83,7 @@ class SentinelCluster:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (make test installs it)")
-        ports = _free_ports(5)
+        ports = free_ports(5)
         primary_port = ports[0]
         for i, port in enumerate(ports[:2]):
             replica_of = primary_port if i else None
@@ -246,7 +245,7 @@ class StraySentinel:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (make test installs it)")
-        primary_port, sentinel_port = _free_ports(2)
+        primary_port, sentinel_port = free_ports(2)
         self.primary = data_node(primary_port, self.root / "node")
         self.sentinel = sentinel_node(sentinel_port, self.root / "sentinel", primary_port,
                                       quorum=1)
@@ -259,18 +258,3 @@ class StraySentinel:
             if node is not None:
                 node.kill()
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports (held together while picked, so none repeats)."""
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
