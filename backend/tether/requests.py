@@ -370,8 +370,21 @@ class RequestBook:
             self._resuming(rid)
             return value
         finally:
-            self._waiting.pop(rid, None)
-            self._models.pop(rid, None)
+            self._left(rid, future)
+
+    def _left(self, rid: str, future: asyncio.Future[Any]) -> None:
+        """The task stopped waiting for ``rid``. Answered or expired, it went on past it,
+        and nothing in this run asks about it again (a key opens one request per run):
+        forget it. Kept, a session asking thousands of questions held every one of them,
+        and each answer without an id looked through them all."""
+        self._waiting.pop(rid, None)
+        self._models.pop(rid, None)
+        if not future.done() and rid not in self._expired_ids:
+            return  # cancelled while it waited: the request stays open
+        self._pending.pop(rid, None)
+        self._answered.pop(rid, None)
+        self._answered_at.pop(rid, None)
+        self._expired_ids.discard(rid)
 
     async def _await(self, future: asyncio.Future[Any], timeout: float | None) -> Any:
         """The answer, or TimeoutError after ``timeout`` seconds (the future lives on)."""
