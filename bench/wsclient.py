@@ -16,6 +16,7 @@ import os
 import struct
 import time
 from collections.abc import Callable
+from typing import cast
 from urllib.parse import urlsplit
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -78,9 +79,9 @@ class Tab(asyncio.Protocol):
     # --- asyncio.Protocol ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self._request)
+        # A cast, not isinstance: uvloop's transports are not asyncio.Transport's kind.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self._request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         for future in (self.opened, self.replayed, self.confirm_asked, self.streamed):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import redis
+import uvloop
 
 from tests.support.oidc_provider import ProviderProcess
 from tests.support.redis_cluster import LocalCluster
@@ -63,3 +65,11 @@ def oidc_provider() -> Iterator[ProviderProcess]:
     proc = ProviderProcess().start()
     yield proc
     proc.stop()
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every async test and fixture on the loop `tether serve` runs on (uvicorn picks
+    uvloop, a dependency of the hub): in-process hubs are what production runs."""
+    return {"uvloop": uvloop.new_event_loop}

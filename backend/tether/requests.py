@@ -156,6 +156,9 @@ def _scheduled(follow_up: FollowUp | None, created_at: str) -> dict[str, Any]:
 # --- one session's open requests ---------------------------------------------------------
 
 
+_EXPIRED = object()  # _answer_of: the request's deadline came first
+
+
 class RequestBook:
     """The requests of one running session. See the module docstring.
 
@@ -350,19 +353,9 @@ class RequestBook:
                 self._replay.remember(key, journal)
             if rid in self._answered and not future.done():
                 future.set_result(self._answered[rid])
-            while True:  # until answered: reminders, escalation, the deadline on the way
-                current = self._pending.get(rid, pending).request  # as stored (resumed too)
-                due = next_due(current, datetime.now(UTC))
-                if due is None:
-                    value = await self._await(future, None)
-                    break
-                try:
-                    value = await self._await(future, due[1])
-                    break
-                except TimeoutError:
-                    if due[0] == "expire":
-                        return await self._expire(current, default)
-                    await self._follow_up(rid, due[0])
+            value = await self._answer_of(rid, pending, future)
+            if value is _EXPIRED:
+                return await self._expire(self._pending.get(rid, pending).request, default)
             if pending.secret:  # the feed carries the masked value: open the sealed one
                 recorded = await self._recorded_answer(rid)
                 if recorded is not None:
@@ -371,6 +364,28 @@ class RequestBook:
             return value
         finally:
             self._left(rid, future)
+
+    async def _answer_of(
+        self, rid: str, pending: PendingRequest, future: asyncio.Future[Any]
+    ) -> Any:
+        """Wait for the answer to ``rid``, reminding and escalating on the way; its
+        value, or ``_EXPIRED`` once its deadline has come."""
+        while True:
+            current = self._pending.get(rid, pending).request  # as stored (resumed too)
+            due = next_due(current, datetime.now(UTC))
+            try:
+                return await self._await(future, None if due is None else due[1])
+            except TimeoutError:
+                assert due is not None
+                later = next_due(current, datetime.now(UTC))
+                if later is not None and later[1] > 0:
+                    # Early: a loop's timers may fire up to a millisecond before their
+                    # time (uvloop counts in whole milliseconds). The stored moment
+                    # decides, so no deadline is recorded as met before it was.
+                    continue
+                if due[0] == "expire":
+                    return _EXPIRED
+                await self._follow_up(rid, due[0])
 
     def _left(self, rid: str, future: asyncio.Future[Any]) -> None:
         """The task stopped waiting for ``rid``. Answered or expired, it went on past it,

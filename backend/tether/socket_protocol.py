@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
@@ -170,8 +170,8 @@ class TetherWebSocketProtocol(WebSocketsSansIOProtocol):
         if isinstance(transport, _TurnWriter):  # an upgraded HTTP connection's own
             super().connection_made(transport)
             return
-        assert isinstance(transport, asyncio.Transport)
-        super().connection_made(_TurnWriter(transport))  # type: ignore[arg-type]
+        # A cast, not isinstance: uvloop's transports are not asyncio.Transport's kind.
+        super().connection_made(_TurnWriter(cast(asyncio.Transport, transport)))  # type: ignore[arg-type]
 
     async def send(self, message: Any) -> None:
         await super().send(message)
