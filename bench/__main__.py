@@ -22,6 +22,8 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import uvloop
+
 from bench import answers, many, memory, replay, roundtrip, starts, throughput
 from bench.procs import Processes, raise_nofile_limit
 from bench.report import Figure, environment, table, write_results
@@ -151,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = replace(sizes, many=replace(sizes.many, seconds=args.seconds),
                         answers=replace(sizes.answers, seconds=args.seconds))
     try:
-        figures, failures = asyncio.run(run_all(names, sizes))
+        figures, failures = uvloop.run(run_all(names, sizes))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("interrupted; servers stopped", file=sys.stderr)
         return 130

@@ -20,6 +20,8 @@ import sys
 import time
 from typing import Any
 
+import uvloop
+
 from bench import wsclient
 
 CONFIRM = '{"type":"confirm","value":true}'
@@ -108,4 +110,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from functools import cache
 from urllib.parse import parse_qs, urlsplit
 
+import uvloop
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
 from bench.procs import raise_nofile_limit
@@ -147,4 +148,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.peer")
     parser.add_argument("--port", type=int, default=0)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(parser.parse_args().port))
+        uvloop.run(main(parser.parse_args().port))

@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import socketio  # type: ignore[import-untyped]
+import uvloop
 from websockets.asyncio.client import connect
 
 TICK = 0.002
@@ -101,4 +102,4 @@ if __name__ == "__main__":
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--part", type=int, default=0, help="this producer's share: sessions")
     parser.add_argument("--parts", type=int, default=1, help="S with S %% parts == part")
-    asyncio.run(main(parser.parse_args()))
+    uvloop.run(main(parser.parse_args()))

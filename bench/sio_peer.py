@@ -11,12 +11,12 @@ A tab connects to ``/socket.io/?EIO=4&transport=websocket&session=S``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 from typing import Any
 from urllib.parse import parse_qs
 
 import socketio  # type: ignore[import-untyped]
+import uvloop
 
 from bench.asgiserve import serve
 from bench.procs import raise_nofile_limit
@@ -47,4 +47,4 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(args.redis, args.port))
+        uvloop.run(main(args.redis, args.port))

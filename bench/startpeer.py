@@ -9,12 +9,12 @@ URL --port 0`` prints ``Peer serving on http://127.0.0.1:PORT``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import uuid
 
 import redis.asyncio as redis
+import uvloop
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -46,4 +46,4 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(args.redis, args.port))
+        uvloop.run(main(args.redis, args.port))

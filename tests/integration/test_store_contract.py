@@ -1429,7 +1429,9 @@ async def test_an_expired_lease_is_an_orphan_that_exactly_one_runner_claims(
 ) -> None:
     """After the lease runs out the session is listed as an orphan; the first claim wins,
     moves the record's runner and fences the old runner's writes."""
-    store = await make_store(lease_seconds=0.05)
+    # Long enough that the winner's fresh lease cannot run out before the second claim
+    # on a loaded machine (at 50 ms it did, on the cluster, and the second claim won too).
+    store = await make_store(lease_seconds=1.0)
     session_id = await create_running(store, runner="hub-1")
     await eventually(lambda: _contains(store.orphans(100), session_id), what="orphan")
     outcomes = [await store.claim(session_id, "hub-2"), await store.claim(session_id, "hub-3")]

@@ -35,6 +35,10 @@ local function append_entries(ts, cap, ttl, runner, chan, entries, session_id, t
     if redis.call('HGET', rec, 'batch') == token then return seq end
     redis.call('HSET', rec, 'batch', token)
   end
+  -- Per batch, not per entry: each redis.call costs Redis about a microsecond, and a
+  -- stream of small events is mostly entries that only push.
+  local emits = {}  -- scope -> events of it pushed
+  local settled = false  -- the status follows the open requests as of the last entry
   for _, e in ipairs(entries) do
     if TERMINAL[status] then break end
     local explicit = nil
@@ -53,7 +57,7 @@ local function append_entries(ts, cap, ttl, runner, chan, entries, session_id, t
     end
     if e.b then
       push(e.b, cap)
-      if e.s then redis.call('HINCRBY', K[6], e.s, 1) end
+      if e.s then emits[e.s] = (emits[e.s] or 0) + 1 end
       if e.n then
         for _, n in ipairs(e.n) do enqueue(K[14], K[15], K[16], session_id, n) end
       end
@@ -65,8 +69,14 @@ local function append_entries(ts, cap, ttl, runner, chan, entries, session_id, t
         redis.call('HSET', marks, 'j:' .. k, seq)
       end
     end
-    status = settle(status, explicit, ts, cap)
+    -- Only what changes the open requests (or names a status) can change it; after a
+    -- named status the next entry settles it again, as every entry once did.
+    if not settled or explicit ~= nil or e.padd or e.pdel then
+      status = settle(status, explicit, ts, cap)
+      settled = explicit == nil
+    end
   end
+  for scope, n in pairs(emits) do redis.call('HINCRBY', K[6], scope, n) end
   finish(status, ts, ttl, chan, session_id)
   return seq
 end
