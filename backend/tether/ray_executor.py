@@ -37,10 +37,14 @@ Ray Client (``ray://``). The same code runs either way, with what Ray Client nee
 - ``ray.cancel`` is a round trip to the head's client server, run in a thread, off the
   event loop; so is ``ray.shutdown``.
 - The connection can end for good (the head's server for this hub dies, or an outage
-  outlasts the reconnect grace): ``ray.is_initialized()`` turns false, and Ray does not
-  connect again by itself. Calls that were waiting fail with :class:`WorkerDied` (their
-  tasks are lost with their owner), the drain loop stops, and the next call disconnects
-  what is left and connects anew.
+  outlasts the reconnect grace), and Ray does not connect again by itself. Calls that were
+  waiting fail with :class:`WorkerDied` (their tasks are lost with their owner), the drain
+  loop stops, and the next call disconnects what is left and connects anew. The link
+  counts as lost from the first ``ConnectionError`` any call or the drain loop sees:
+  ``ray.is_initialized()`` goes on saying true for a while after Ray Client's data channel
+  has shut down (that flag is the worker's, the channel's is its own), and a task submitted
+  in that window is refused with a ``ConnectionError`` before anything is sent, so such a
+  submission goes out once more on a new connection.
 - The hub's tasks and the relay actor are owned by the client server's process for this
   hub, on the head. When the hub dies, they outlive it for Ray Client's reconnect grace
   period (``RAY_CLIENT_RECONNECT_GRACE_PERIOD`` in the hub's environment, 30 s by
@@ -101,7 +105,15 @@ class RayExecutor:
         inbox = link.open(call_id)
         pump = asyncio.create_task(inbox.pump(report), name=f"ray-reports-{call_id}")
         try:
-            ref = link.submit(call, call_id)
+            try:
+                ref = link.submit(call, call_id)
+            except ConnectionError:
+                # Refused before it was sent (see the module docstring): nothing runs
+                # twice if it goes out again, on the connection that replaces this one.
+                link.close(call_id)
+                link = await self._connected()
+                link.adopt(call_id, inbox)
+                ref = link.submit(call, call_id)
             try:
                 result = await link.outcome(ref)
             except asyncio.CancelledError:
@@ -200,25 +212,34 @@ class _Link:
         self._relay_class = ray.remote(num_cpus=0, max_restarts=0)(_Relay)
         self._relay = self._relay_class.remote()
         self._inboxes: dict[str, _Inbox] = {}
+        self._lost = False
         self._drainer = asyncio.create_task(self._drain(), name="ray-relay-drain")
 
     def alive(self) -> bool:
         """False once Ray Client's connection has ended (as a driver, the hub stays
         connected for as long as it lives)."""
-        return bool(self._ray.is_initialized())
+        return not self._lost and bool(self._ray.is_initialized())
 
     def open(self, call_id: str) -> _Inbox:
         inbox = self._inboxes[call_id] = _Inbox()
         return inbox
+
+    def adopt(self, call_id: str, inbox: _Inbox) -> None:
+        """Take over a call's inbox from a link that was lost before the call was sent."""
+        self._inboxes[call_id] = inbox
 
     def close(self, call_id: str) -> None:
         self._inboxes.pop(call_id, None)
 
     def submit(self, call: RemoteCall, call_id: str) -> Any:
         options = {"max_retries": 0, **call.options}
-        return self._task.options(**options).remote(
-            call.function, call.args, dict(call.kwargs), self._relay, call_id
-        )
+        try:
+            return self._task.options(**options).remote(
+                call.function, call.args, dict(call.kwargs), self._relay, call_id
+            )
+        except ConnectionError:
+            self._lost = True
+            raise
 
     async def outcome(self, ref: Any) -> Any:
         """The task's result, or what it raised (see the module docstring)."""
@@ -238,6 +259,7 @@ class _Link:
             # Not the function's own (that one comes as a RayTaskError): Ray Client's
             # connection ended with the task running, and the server that owned it on the
             # head is gone or gives it up, so it is as lost as with a dead worker.
+            self._lost = True
             raise WorkerDied(
                 f"The connection to the Ray cluster was lost: {type(exc).__name__}: {exc}"
             ) from exc
@@ -285,8 +307,8 @@ class _Link:
                 continue
             except ConnectionError as exc:  # Ray Client's connection ended
                 log.warning("Draining the Ray report relay failed: %s", exc)
-                await backoff.wait()
-                continue
+                self._lost = True
+                break
             except Exception as exc:
                 log.error("Draining the Ray report relay failed", exc_info=exc)
                 await backoff.wait()
