@@ -70,9 +70,9 @@ async def run_one(name: str, sizes: Sizes) -> list[Figure]:
     """One benchmark with its own Redis and servers, all stopped when it ends."""
     with Processes() as procs:
         if name == "throughput":
-            return [await throughput.run(procs, sizes.throughput)]
+            return await throughput.run(procs, sizes.throughput)
         if name == "ticker":
-            return [await throughput.run(procs, sizes.ticker)]
+            return await throughput.run(procs, sizes.ticker)
         if name == "replay":
             return await replay.run(procs, sizes.replay)
         if name == "roundtrip":

@@ -14,6 +14,10 @@ a peer whose client library costs more per event than one process can spend.
 
 At the end it prints one JSON line: events emitted, seconds (longer than ``C × I``: the
 producer fell behind its schedule), its own CPU seconds.
+
+``--burst`` (``sio`` only; ``python -m bench throughput``): no schedule. For each line
+``N`` on stdin it emits ``N`` events of ``--size`` bytes to the room ``0`` as fast as it
+can (``IN_FLIGHT`` at once) and prints the same JSON line; it ends at end of input.
 """
 
 from __future__ import annotations
@@ -67,8 +71,29 @@ async def schedule(sessions: int, count: int, interval: float,
     return emitted
 
 
+async def burst(manager: socketio.AsyncRedisManager, size: int) -> None:
+    """``--burst``: one run of ``N`` events per line read, until end of input."""
+    loop = asyncio.get_running_loop()
+    padding = "x" * max(0, size - 8)
+    print("ready", flush=True)
+    while line := (await loop.run_in_executor(None, sys.stdin.readline)).strip():
+        count = int(line)
+        cpu = cpu_seconds()
+        started = time.perf_counter()
+        for start_at in range(0, count, IN_FLIGHT):
+            await asyncio.gather(*(
+                manager.emit("s", f"{i:08d}{padding}", room="0", namespace="/")
+                for i in range(start_at, min(count, start_at + IN_FLIGHT))
+            ))
+        print(json.dumps({"emitted": count, "seconds": time.perf_counter() - started,
+                          "cpu_s": cpu_seconds() - cpu}), flush=True)
+
+
 async def main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
+    if args.burst:
+        await burst(socketio.AsyncRedisManager(args.url, write_only=True), args.size)
+        return
     if args.kind == "ws":
         ws = await connect(f"{args.url}/pub", compression=None, max_size=None)
 
@@ -97,9 +122,17 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.producer")
     parser.add_argument("--kind", choices=("ws", "sio"), required=True)
     parser.add_argument("--url", required=True)
-    parser.add_argument("--sessions", type=int, required=True)
-    parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--interval", type=float, required=True)
+    parser.add_argument("--sessions", type=int, default=1)
+    parser.add_argument("--count", type=int, default=0)
+    parser.add_argument("--interval", type=float, default=0.05)
+    parser.add_argument("--burst", action="store_true",
+                        help="sio: N events to room 0 per line N on stdin, flat out")
+    parser.add_argument("--size", type=int, default=100, help="--burst: bytes per event")
     parser.add_argument("--part", type=int, default=0, help="this producer's share: sessions")
     parser.add_argument("--parts", type=int, default=1, help="S with S %% parts == part")
-    uvloop.run(main(parser.parse_args()))
+    parsed = parser.parse_args()
+    if parsed.burst and parsed.kind != "sio":
+        parser.error("--burst is for --kind sio")
+    if not parsed.burst and parsed.count < 1:
+        parser.error("--count must be at least 1")
+    uvloop.run(main(parsed))

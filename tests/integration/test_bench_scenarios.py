@@ -1,4 +1,4 @@
-"""The many-sessions, starts and answers benchmarks run end to end at tiny sizes.
+"""The throughput, many-sessions, starts and answers benchmarks run end to end at tiny sizes.
 
 Not a measurement (``make bench`` is): each scenario starts its real hub, peers, Redis and
 load processes, and every side must deliver what it was sent.
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench import answers, many, starts
+from bench import answers, many, starts, throughput
 from bench.procs import Processes, raise_nofile_limit
 
 
@@ -20,6 +20,21 @@ def procs() -> Iterator[Processes]:
     raise_nofile_limit()
     with Processes() as group:
         yield group
+
+
+async def test_throughput_delivers_every_event_to_every_tab_on_every_side(
+    procs: Processes,
+) -> None:
+    """Tether, the bare server and python-socketio fed by its producers: each round only
+    ends once every tab has every event, so a figure at all means nothing was lost."""
+    config = throughput.Config(events=60, rounds=1, tabs=2, warmup_events=10)
+    figures = {f.key: f for f in await throughput.run(procs, config)}
+    assert set(figures) == {"throughput-2tab", "throughput-2tab-vs-sio"}
+    bare, sio = figures["throughput-2tab"], figures["throughput-2tab-vs-sio"]
+    assert bare.tether > 0 and bare.peer > 0 and sio.peer > 0
+    assert sio.tether == bare.tether  # the same Tether rounds, beside another peer
+    [round_] = sio.details["sio_rounds"]
+    assert round_["frame_bytes"] > 100  # the event's 100 bytes, framed by Socket.IO
 
 
 async def test_many_sessions_deliver_every_event_on_every_side(procs: Processes) -> None:
