@@ -245,6 +245,7 @@ class RedisStore(RedisOutbox, RedisAudit):
     async def close(self) -> None:
         await self._appends.close()
         await self._feed.close()
+        await self._scripts.close()
         await close_client(self._redis)
 
     async def shared_secret(self, candidate: str) -> str:

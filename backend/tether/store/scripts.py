@@ -30,6 +30,7 @@ from redis.exceptions import (
 
 from tether.errors import StoreUnavailable
 from tether.store.connect import Client, cluster_of
+from tether.store.lane import ScriptLane
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ class ScriptRunner:
     def __init__(self, redis: Client, *, wait_replicas: int, wait_ms: int) -> None:
         self._redis = redis
         self._cluster = cluster_of(redis)
+        # One Redis (or Sentinel's primary): single calls go down one pipelined
+        # connection, without redis-py's per-command client machinery (lane.py).
+        self._lane = ScriptLane(redis) if self._cluster is None else None
         self._wait_replicas = wait_replicas
         self._wait_ms = wait_ms
         self._wait_warned = float("-inf")
@@ -86,9 +90,16 @@ class ScriptRunner:
                 raise result
             return result
         try:
+            if self._lane is not None:
+                return await self._lane.evalsha(call.script, call.keys, call.args)
             return await call.script(keys=call.keys, args=call.args)
         except RedisError as exc:
             raise store_error(exc) from exc
+
+    async def close(self) -> None:
+        """Close the lane's connection (the client's pool is its owner's to close)."""
+        if self._lane is not None:
+            await self._lane.close()
 
     async def run_many(self, calls: Sequence[Call], *, durable: bool = False) -> list[Any]:
         """Every call's reply, in order, or the error that call alone got (as
