@@ -11,10 +11,12 @@ A tab connects to ``/socket.io/?EIO=4&transport=websocket&session=S``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 from typing import Any
 from urllib.parse import parse_qs
 
+import redis.asyncio as aioredis
 import socketio  # type: ignore[import-untyped]
 import uvloop
 
@@ -24,7 +26,7 @@ from bench.procs import raise_nofile_limit
 
 def make_app(redis_url: str) -> Any:
     sio = socketio.AsyncServer(
-        async_mode="asgi", client_manager=socketio.AsyncRedisManager(redis_url),
+        async_mode="asgi", client_manager=socketio.AsyncRedisManager(redis_url, channel=CHANNEL),
         cors_allowed_origins="*",
     )
 
@@ -34,6 +36,24 @@ def make_app(redis_url: str) -> Any:
         await sio.enter_room(sid, query["session"][0])
 
     return socketio.ASGIApp(sio)
+
+
+CHANNEL = "socketio"  # AsyncRedisManager's default channel
+POLL = 0.01
+
+
+async def listening(redis_url: str, timeout: float = 10.0) -> None:
+    """Wait until the server's manager has subscribed to its channel: it starts doing so
+    at the first connection, and what is published before that reaches nobody."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        for _ in range(int(timeout / POLL)):  # another process's state: nothing to await
+            if dict(await client.pubsub_numsub(CHANNEL)).get(CHANNEL.encode()):
+                return
+            await asyncio.sleep(POLL)
+    finally:
+        await client.aclose()
+    raise TimeoutError(f"python-socketio did not subscribe to {CHANNEL!r} in {timeout} s")
 
 
 async def main(redis_url: str, port: int) -> None:

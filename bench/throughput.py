@@ -31,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from bench import wsclient
+from bench import sio_peer, wsclient
 from bench.hubclient import HubUser
 from bench.loadproc import LoadProcess
 from bench.procs import CpuMeter, Processes, Server
@@ -190,13 +190,15 @@ class SioRound:
 
 
 async def sio_round(
-    peer: Server, redis_pid: int, producers: list[LoadProcess], config: Config, events: int
+    peer: Server, redis_url: str, redis_pid: int, producers: list[LoadProcess], config: Config,
+    events: int,
 ) -> SioRound:
     url = f"{peer.ws_url}/socket.io/?EIO=4&transport=websocket&session=0"
     tabs = [SioTab(tab) for tab in
             await asyncio.gather(*(wsclient.connect(url) for _ in range(config.tabs)))]
     try:
         await asyncio.wait_for(asyncio.gather(*(tab.joined for tab in tabs)), 30.0)
+        await sio_peer.listening(redis_url)
         shares = [events // len(producers) + (i < events % len(producers))
                   for i in range(len(producers))]
         for tab in tabs:
@@ -246,7 +248,8 @@ async def run(procs: Processes, config: Config) -> list[Figure]:
             await tether_round(user, config, config.warmup_events, redis_pid)
             for mode in PEER_MODES:
                 await peer_round(peer, config, config.warmup_events, f"warmup-{mode}", mode)
-            await sio_round(sio, sio_redis_pid, producers, config, config.warmup_events)
+            await sio_round(sio, sio_redis, sio_redis_pid, producers, config,
+                            config.warmup_events)
             for i in range(config.rounds):
                 tether_rounds.append(await tether_round(user, config, config.events, redis_pid))
                 line = f"Tether {tether_rounds[-1].rate:,.0f}/s"
@@ -256,7 +259,7 @@ async def run(procs: Processes, config: Config) -> list[Figure]:
                     )
                     line += f", peer ({mode}) {peer_rounds[mode][-1].rate:,.0f}/s"
                 sio_rounds.append(
-                    await sio_round(sio, sio_redis_pid, producers, config, config.events)
+                    await sio_round(sio, sio_redis, sio_redis_pid, producers, config, config.events)
                 )
                 line += (f", python-socketio {sio_rounds[-1].rate:,.0f}/s (producers done in"
                          f" {sio_rounds[-1].emit_seconds:.2f} s)")

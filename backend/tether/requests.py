@@ -191,6 +191,9 @@ class RequestBook:
         self._replay = replay
         self._sealer = sealer
         self._pending = dict(pending)
+        # Requests whose opening entry is with the writer: an answer may arrive before
+        # the asking task has seen that write land (open_request).
+        self._opening: dict[str, PendingRequest] = {}
         self._owner = owner  # whom an unassigned request waits for (escalation keeps them)
         self._runner_id = runner_id  # the lease a reminder or an escalation is written under
         self._waiting: dict[str, asyncio.Future[Any]] = {}
@@ -278,19 +281,23 @@ class RequestBook:
         self, request_id: str | None, kind: str | None
     ) -> PendingRequest | None:
         """The open request an answer naming ``request_id`` (None: the one open request
-        of ``kind``) is for, as this run knows it: stored open, and no answer or expiry
-        seen yet. None when there is no such request or more than one matches.
+        of ``kind``) is for, as this run knows it: stored open or being stored, and no
+        answer or expiry seen yet. None when there is no such request or more than one
+        matches.
 
-        What this run knows may lag the store by the time a feed message takes: it is
-        for a first guess only (the store decides whether the answer lands).
+        Being stored counts: a tab learns of a request only from the store's feed, so an
+        answer to it can reach the hub before the asking task has resumed from the
+        write (on a busy hub, almost half the answers of `make bench`'s 100 rallies did).
+        What this run knows may lag the store either way: it is for a first guess only
+        (the store decides whether the answer lands).
         """
         if request_id is not None:
-            pending = self._pending.get(request_id)
+            pending = self._pending.get(request_id) or self._opening.get(request_id)
             if pending is None or not self._is_open(request_id):
                 return None
             return pending if kind is None or pending.request.kind == kind else None
-        found = [p for rid, p in self._pending.items() if self._is_open(rid)
-                 and (kind is None or p.request.kind == kind)]
+        found = [p for book in (self._pending, self._opening) for rid, p in book.items()
+                 if self._is_open(rid) and (kind is None or p.request.kind == kind)]
         return found[0] if len(found) == 1 else None
 
     def _is_open(self, request_id: str) -> bool:
@@ -340,15 +347,19 @@ class RequestBook:
                 pending = self._tracing.asking(pending)  # where its span will hang
                 journal = request_entry(request.kind, rid)
                 key = pending.journal_key or rid
-                await self._writer.write_durable(
-                    Entry(
-                        body=None if logged else event_body(event),
-                        pending_add={rid: pending},
-                        journal={key: journal},
-                        emit_scope=None if logged else scope,
-                        notify=() if logged else (self._notices.request_created(request),),
+                self._opening[rid] = pending
+                try:
+                    await self._writer.write_durable(
+                        Entry(
+                            body=None if logged else event_body(event),
+                            pending_add={rid: pending},
+                            journal={key: journal},
+                            emit_scope=None if logged else scope,
+                            notify=() if logged else (self._notices.request_created(request),),
+                        )
                     )
-                )
+                finally:
+                    del self._opening[rid]
                 self._pending[rid] = pending
                 self._replay.remember(key, journal)
             if rid in self._answered and not future.done():

@@ -32,10 +32,10 @@ async def book_on_memory() -> RequestBook:
 
 
 async def until_open(book: RequestBook) -> str:
+    """The id of the one request stored open (its write landed)."""
     for _ in range(1000):
-        found = book.open_request(None, "confirm")
-        if found is not None:
-            return found.request.request_id
+        if len(book.open_ids()) == 1:
+            return book.open_ids()[0]
         await asyncio.sleep(0)
     raise AssertionError("no confirmation opened")
 
@@ -74,3 +74,22 @@ async def test_an_answer_seen_again_after_the_task_went_on_opens_nothing() -> No
     assert await running is True
     book.answered(rid, True)
     assert book.open_request(None, "confirm") is None and book.open_ids() == ()
+
+
+async def test_a_request_being_stored_is_found_for_an_answer() -> None:
+    """A tab sees a request on the store's feed, so its answer can come before the asking
+    task has resumed from the write: the run still knows which request it is for (else
+    every such answer took the slow road of reading the session back)."""
+    book = await book_on_memory()
+    running = asyncio.create_task(book.ask_confirm(
+        key="c0", scope="", prompt="?", details=None, timeout=None, default=None))
+    await asyncio.sleep(0)  # the task ran up to its write, which has not landed yet
+    assert not book._pending
+    found = book.open_request(None, "confirm")
+    assert found is not None and found.request.prompt == "?"
+    assert book.open_request(found.request.request_id, "confirm") is found
+    assert book.open_request(found.request.request_id, "input") is None
+    rid = await until_open(book)
+    assert rid == found.request.request_id and not book._opening
+    book.answered(rid, True)
+    assert await running is True
