@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -70,14 +71,17 @@ class HubUser:
     async def start_many(
         self, task: str, count: int, *, concurrency: int = 64,
         inputs: dict[str, Any] | None = None,
+        each: Callable[[int], dict[str, Any]] | None = None,
     ) -> list[str]:
-        """``count`` sessions of ``task``, ``concurrency`` requests in flight."""
+        """``count`` sessions of ``task``, ``concurrency`` requests in flight; the ``i``-th
+        with ``inputs`` and what ``each(i)`` adds."""
         ids: list[str] = []
         pending = iter(range(count))
 
         async def worker() -> None:
-            for _ in pending:
-                ids.append(await self.start(task, inputs))
+            for i in pending:
+                own = inputs if each is None else {**(inputs or {}), **each(i)}
+                ids.append(await self.start(task, own))
 
         await asyncio.gather(*(worker() for _ in range(min(concurrency, count))))
         return ids

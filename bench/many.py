@@ -7,7 +7,10 @@ sessions and tabs landing on whichever worker accepts their connection. The tabs
 in ``clients`` load processes (:mod:`bench.manyclient`, many sockets each on one asyncio
 loop); once every tab is past ``replay_complete`` with its confirmation asked, the
 clients answer all of them and each session streams ``count`` events, one every
-``interval`` seconds, each carrying ``time.time()`` at emit. The clients read it at
+``interval`` seconds, each carrying ``time.time()`` at emit. Session ``i`` of ``N`` ticks
+at ``i / N`` of each interval of the wall clock (``drip``'s ``phase``): the sessions'
+ticks spread evenly, as the producers spread the peers' (answered together, they would
+otherwise tick in step, a burst of ``N`` events each interval). The clients read it at
 receipt: the figure is the p50/p99 of receipt − emit over every event, and the events
 that never came (within the run plus a grace) are lost.
 
@@ -27,6 +30,7 @@ with workers, for each worker and the supervisor, ``hub`` being their sum.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import Counter
@@ -41,6 +45,9 @@ from bench.report import Figure, percentile
 from tether.store.redis import RedisStore
 
 GRACE = 10.0  # seconds after the last scheduled event before the rest count as lost
+# Seconds from the answers to Tether's first ticks (drip's settle): on one hub 1,000
+# answers take about half a second, which the peers' producers do not have to spend.
+SETTLE = 1.5
 READY_TIMEOUT = 120.0
 P50_TARGET_MS = 10.0
 P99_TARGET_MS = 50.0
@@ -116,8 +123,11 @@ def _split(urls: list[str], parts: int) -> list[list[str]]:
 async def _drive(
     name: str, kind: str, urls: list[str], config: Config, *, cookie: str | None,
     server_pids: dict[str, int], producer_args: list[str] | None, producers: int = 1,
+    settle: float = 0.0,
 ) -> Side:
-    """Clients (and a producer) in their own processes; returns what the clients saw."""
+    """Clients (and a producer) in their own processes; returns what the clients saw.
+    ``settle``: seconds from "go" to the first scheduled event (Tether's answers), left
+    out of the span the servers' CPU is measured over."""
     groups = _split(urls, config.clients)
     clients = [LoadProcess(f"many-{name}-client-{i}", "bench.manyclient")
                for i in range(len(groups))]
@@ -126,7 +136,7 @@ async def _drive(
                     "--part", str(i), "--parts", str(producers))
         for i in range(producers)
     ]
-    timeout = config.count * config.interval + GRACE
+    timeout = settle + config.count * config.interval + GRACE
     load = [*clients, *feeders]
     for proc in load:
         await proc.__aenter__()
@@ -135,12 +145,13 @@ async def _drive(
             client.send(_spec(kind, group, cookie, config, timeout))
         for proc in load:
             await proc.expect("ready", READY_TIMEOUT)
+        for proc in load:
+            proc.send("go")
+        await asyncio.sleep(settle)  # the sessions' own schedule: nothing to wait on
         meter = CpuMeter(*server_pids.values())  # the load processes report their own
         with Profiler(server_pids.get("hub", 0), f"many-{name}-hub",
                       enabled=config.profile and "hub" in server_pids):
             started = time.perf_counter()
-            for proc in load:
-                proc.send("go")
             results = [await c.result(timeout + 30) for c in clients]
             wall = time.perf_counter() - started
             used = meter.us_per(1)
@@ -181,13 +192,14 @@ async def tether_side(procs: Processes, config: Config, workers: int = 1) -> Sid
             ids = await user.start_many(
                 "drip", config.sessions,
                 inputs={"count": config.count, "interval": config.interval},
+                each=lambda i: {"phase": i / config.sessions, "settle": SETTLE},
             )
             by_worker = await sessions_by_runner(redis_url) if workers > 1 else None
             urls = [f"{hub.ws_url}/ws/sessions/{sid}?after=0" for sid in ids]
             side = await _drive(
                 name, "tether", urls, config, cookie=user.cookie,
                 server_pids={**server_pids, "redis": procs.redis_pids[redis_url]},
-                producer_args=None,
+                producer_args=None, settle=SETTLE,
             )
     finally:
         # A supervisor gives its workers up to 2 x 10 s + 10 s to drain (workers.py).
@@ -260,13 +272,15 @@ async def run(procs: Processes, config: Config) -> list[Figure]:
         for n in tethers if n > 1
     )
     conditions = (
-        f"{shape}; Tether: drip sessions, Redis store, the stamp time.time() at ctx.stream"
-        f"{workers};"
+        f"{shape}; Tether: drip sessions, Redis store, the stamp time.time() at ctx.stream,"
+        f" session i of N ticking at i/N of each interval from {SETTLE:g} s after the"
+        f" answers{workers};"
         f" peers: a producer process on the same schedule into the bare websockets relay"
         f" and ({config.sio_producers} producers) into python-socketio + AsyncRedisManager;"
         f" latency = receipt - emit stamp in"
         f" {config.clients} client processes; lost = not received within {GRACE:g} s after"
-        f" the run; CPU from the start until the last event came (or the grace ran out),"
+        f" the run; CPU from the first scheduled event until the last came (or the grace"
+        f" ran out),"
         f" in % of one core: {cpu}"
     )
     details = {"config": asdict(config), "websockets": bare.summary(),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tether.context import Context
 from tether.demos.ticker import TickerInputs
@@ -58,17 +58,29 @@ class DripInputs(BaseModel):
 
     count: int = 200
     interval: float = 0.05
+    # Where in each interval of the wall clock the ticks fall, as a fraction of it: the
+    # bench spreads its sessions' phases evenly, as the peers' producers spread theirs.
+    phase: float = Field(0.0, ge=0.0, lt=1.0)
+    # Seconds between the answer and the first tick: the bench answers every session at
+    # once, and ticks that began while the hub was still taking those answers would start
+    # the stream behind (the peers have no answers to take).
+    settle: float = Field(0.0, ge=0.0, le=60.0)
 
 
 @hub.task(title="Drip", description="Waits for a confirmation, then streams a timestamp a tick.")
 async def drip(ctx: Context, inputs: DripInputs) -> int:
     """A session streaming a little (an agent's tokens, a job's progress): each event's
     content is the wall clock at emit (``time.time()``), read back by the receiving tab
-    as the emit→receipt latency. Ticks are on a fixed schedule from the answer, so a late
-    tick does not push the next ones back."""
+    as the emit→receipt latency. Ticks are on a fixed schedule, so a late tick does not
+    push the next ones back: the first at the first moment after the answer whose place
+    in the interval is ``phase`` (by the wall clock, which every process of the machine
+    shares), so sessions answered together need not tick together, ``settle`` seconds
+    after the answer at the earliest."""
     await ctx.confirm("Start dripping?")
     loop = asyncio.get_running_loop()
-    start = loop.time()
+    now = time.time() + inputs.settle
+    wait = inputs.settle + (inputs.phase * inputs.interval - now) % inputs.interval
+    start = loop.time() + wait
     for i in range(inputs.count):
         delay = start + i * inputs.interval - loop.time()
         if delay > 0:
