@@ -45,6 +45,9 @@ Ray Client (``ray://``). The same code runs either way, with what Ray Client nee
   has shut down (that flag is the worker's, the channel's is its own), and a task submitted
   in that window is refused with a ``ConnectionError`` before anything is sent, so such a
   submission goes out once more on a new connection.
+- Connecting can fail on the head's side: its proxy starts a client server per
+  connection, and on a busy head that start can time out ("Initialization failure from
+  server"). ``ray.init`` is tried up to :data:`CONNECT_ATTEMPTS` times for that failure.
 - The hub's tasks and the relay actor are owned by the client server's process for this
   hub, on the head. When the hub dies, they outlive it for Ray Client's reconnect grace
   period (``RAY_CLIENT_RECONNECT_GRACE_PERIOD`` in the hub's environment, 30 s by
@@ -56,10 +59,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import importlib
 import inspect
 import logging
 import socket
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -77,6 +82,7 @@ log = logging.getLogger(__name__)
 DRAIN_WAIT = 1.0  # seconds one drain call waits on the relay for a first report
 FLUSH_SECONDS = 10.0  # how long a worker waits for its reports to reach the relay
 CONNECT_TIMEOUT = 5.0  # seconds to reach the cluster's port before ray.init
+CONNECT_ATTEMPTS = 3  # ray.init tries when the head cannot start a client server
 
 
 class RayExecutor:
@@ -365,11 +371,26 @@ def _connect(address: str) -> Any:
     """Import Ray and join the cluster (blocking: run in a thread)."""
     _check_reachable(address)
     ray: Any = importlib.import_module("ray")
-    if not ray.is_initialized():
-        ray.init(
-            address=address, namespace="tether", log_to_driver=False,
-            logging_level=logging.WARNING,
-        )
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        if ray.is_initialized():
+            break
+        try:
+            ray.init(
+                address=address, namespace="tether", log_to_driver=False,
+                logging_level=logging.WARNING,
+            )
+        except ConnectionAbortedError as exc:
+            # Ray Client's proxy on the head answered but could not start the server it
+            # runs for each connection ("Initialization failure from server"): the head's
+            # failure, and one that passes (a busy head's start-up outran its timeout).
+            if attempt == CONNECT_ATTEMPTS:
+                raise
+            log.warning("The Ray head could not start a client server for this hub; "
+                        "trying again (%d of %d): %s", attempt + 1, CONNECT_ATTEMPTS,
+                        str(exc).splitlines()[0])
+            with contextlib.suppress(Exception):
+                ray.shutdown()  # what the failed attempt left of a connection
+            time.sleep(attempt)  # in the connecting thread, off the event loop
     return ray
 
 
