@@ -39,87 +39,78 @@ async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await redis.aclose()
 
 
+@pytest.fixture
+async def lane(client: aioredis.Redis) -> AsyncIterator[ScriptLane]:
+    lane = ScriptLane(client)
+    yield lane
+    await lane.close()
+
+
 async def lane_connections(redis: aioredis.Redis) -> list[str]:
-    """The ids of the lane's connections (the only ones named lane-test that are idle)."""
+    """The ids of the connections named lane-test: the client's own and the lane's."""
     return [str(c["id"]) for c in await redis.client_list() if c.get("name") == "lane-test"]
 
 
 async def test_calls_in_flight_together_each_get_their_own_reply(
-    client: aioredis.Redis,
+    client: aioredis.Redis, lane: ScriptLane,
 ) -> None:
-    lane = ScriptLane(client)
     echo = client.register_script(ECHO)
-    try:
-        replies = await asyncio.gather(*(lane.evalsha(echo, [], [str(i)]) for i in range(500)))
-        assert replies == [str(i) for i in range(500)]
-        named = await lane_connections(client)
-        # The client's own connection (for CLIENT LIST) and one for the lane: not 500.
-        assert len(named) == 2, named
-    finally:
-        await lane.close()
+    replies = await asyncio.gather(*(lane.evalsha(echo, [], [str(i)]) for i in range(500)))
+    assert replies == [str(i) for i in range(500)]
+    named = await lane_connections(client)
+    # The client's own connection (for CLIENT LIST) and one for the lane: not 500.
+    assert len(named) == 2, named
 
 
-async def test_an_error_reply_fails_its_own_call_only(client: aioredis.Redis) -> None:
-    lane = ScriptLane(client)
+async def test_an_error_reply_fails_its_own_call_only(
+    client: aioredis.Redis, lane: ScriptLane,
+) -> None:
     script = client.register_script(FAIL_ON_ODD)
-    try:
-        outcomes = await asyncio.gather(
-            *(lane.evalsha(script, [], [str(i)]) for i in range(20)), return_exceptions=True
-        )
-        for i, outcome in enumerate(outcomes):
-            if i % 2:
-                assert isinstance(outcome, ResponseError) and f"odd {i}" in str(outcome)
-            else:
-                assert outcome == str(i)
-        assert await lane.evalsha(script, [], ["4"]) == "4"  # the line is still in step
-    finally:
-        await lane.close()
+    outcomes = await asyncio.gather(
+        *(lane.evalsha(script, [], [str(i)]) for i in range(20)), return_exceptions=True
+    )
+    for i, outcome in enumerate(outcomes):
+        if i % 2:
+            assert isinstance(outcome, ResponseError) and f"odd {i}" in str(outcome)
+        else:
+            assert outcome == str(i)
+    assert await lane.evalsha(script, [], ["4"]) == "4"  # the line is still in step
 
 
-async def test_a_script_redis_forgot_is_loaded_again(client: aioredis.Redis) -> None:
-    lane = ScriptLane(client)
+async def test_a_script_redis_forgot_is_loaded_again(
+    client: aioredis.Redis, lane: ScriptLane,
+) -> None:
     echo = client.register_script(ECHO)
-    try:
-        assert await lane.evalsha(echo, [], ["before"]) == "before"
-        await client.script_flush()
-        assert await lane.evalsha(echo, [], ["after"]) == "after"
-    finally:
-        await lane.close()
+    assert await lane.evalsha(echo, [], ["before"]) == "before"
+    await client.script_flush()
+    assert await lane.evalsha(echo, [], ["after"]) == "after"
 
 
 async def test_a_caller_that_gives_up_does_not_take_the_next_callers_reply(
-    client: aioredis.Redis,
+    client: aioredis.Redis, lane: ScriptLane,
 ) -> None:
-    lane = ScriptLane(client)
     slow = client.register_script(SLOW)
     echo = client.register_script(ECHO)
-    try:
-        waiting = asyncio.ensure_future(lane.evalsha(slow, [], ["100"]))
-        await asyncio.sleep(0)  # written; now give up on it
-        waiting.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiting
-        assert await lane.evalsha(echo, [], ["mine"]) == "mine"
-    finally:
-        await lane.close()
+    waiting = asyncio.ensure_future(lane.evalsha(slow, [], ["100"]))
+    await asyncio.sleep(0)  # written; now give up on it
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert await lane.evalsha(echo, [], ["mine"]) == "mine"
 
 
 async def test_a_killed_connection_is_replaced_and_later_calls_land(
-    client: aioredis.Redis,
+    client: aioredis.Redis, lane: ScriptLane,
 ) -> None:
     """Killed from the server side between calls: the next call is retried on a new
     connection (the client's Retry, as for any command of the store)."""
-    lane = ScriptLane(client)
     echo = client.register_script(ECHO)
-    try:
-        assert await lane.evalsha(echo, [], ["one"]) == "one"
-        before = set(await lane_connections(client))
-        await client.execute_command("CLIENT", "KILL", "SKIPME", "yes", "TYPE", "normal")
-        assert await lane.evalsha(echo, [], ["two"]) == "two"
-        after = set(await lane_connections(client))
-        assert after and after != before  # another connection took the killed one's place
-    finally:
-        await lane.close()
+    assert await lane.evalsha(echo, [], ["one"]) == "one"
+    before = set(await lane_connections(client))
+    await client.execute_command("CLIENT", "KILL", "SKIPME", "yes", "TYPE", "normal")
+    assert await lane.evalsha(echo, [], ["two"]) == "two"
+    after = set(await lane_connections(client))
+    assert after and after != before  # another connection took the killed one's place
 
 
 async def test_calls_in_flight_when_redis_dies_fail_and_the_lane_recovers(
@@ -156,13 +147,9 @@ async def test_a_closed_lane_refuses_calls(client: aioredis.Redis) -> None:
 
 
 async def test_an_argument_redis_cannot_take_fails_that_call_before_it_is_sent(
-    client: aioredis.Redis,
+    client: aioredis.Redis, lane: ScriptLane,
 ) -> None:
-    lane = ScriptLane(client)
     echo = client.register_script(ECHO)
-    try:
-        with pytest.raises(DataError):
-            await lane.evalsha(echo, [], [{"not": "encodable"}])
-        assert await lane.evalsha(echo, [], ["in step"]) == "in step"
-    finally:
-        await lane.close()
+    with pytest.raises(DataError):
+        await lane.evalsha(echo, [], [{"not": "encodable"}])
+    assert await lane.evalsha(echo, [], ["in step"]) == "in step"

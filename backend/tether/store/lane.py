@@ -112,6 +112,9 @@ class ScriptLane:
             if self._writer is None or self._reader is None:
                 conn = self._conn
                 await cast(Callable[[], Awaitable[None]], conn.connect)()
+                if self._closed:  # closed while it dialled: leave nothing open behind
+                    await conn.disconnect()
+                    raise RedisConnectionError("The store is closed.")
                 # redis-py keeps its stream writer private; the lane writes to it itself,
                 # so that a command is written in the same step it takes its place in line.
                 writer = getattr(conn, "_writer", None)
