@@ -287,7 +287,7 @@ class RequestBook:
 
         Being stored counts: a tab learns of a request only from the store's feed, so an
         answer to it can reach the hub before the asking task has resumed from the
-        write (on a busy hub, almost half the answers of `make bench`'s 100 rallies did).
+        write (on a busy hub, almost half the answers of `make bench`'s answers scenario did).
         What this run knows may lag the store either way: it is for a first guess only
         (the store decides whether the answer lands).
         """
