@@ -91,12 +91,16 @@ async def test_a_caller_that_gives_up_does_not_take_the_next_callers_reply(
 ) -> None:
     slow = client.register_script(SLOW)
     echo = client.register_script(ECHO)
+    assert await lane.evalsha(echo, [], ["connected"]) == "connected"
+    connections = await lane_connections(client)
     waiting = asyncio.ensure_future(lane.evalsha(slow, [], ["100"]))
-    await asyncio.sleep(0)  # written; now give up on it
+    await asyncio.sleep(0)  # written (the lane was connected); now give up on it
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
     assert await lane.evalsha(echo, [], ["mine"]) == "mine"
+    # The late reply was read and dropped on the same connection: nothing reconnected.
+    assert await lane_connections(client) == connections
 
 
 async def test_a_killed_connection_is_replaced_and_later_calls_land(
@@ -126,7 +130,7 @@ async def test_calls_in_flight_when_redis_dies_fail_and_the_lane_recovers(
     try:
         assert await lane.evalsha(echo, [], ["up"]) == "up"
         in_flight = asyncio.ensure_future(lane.evalsha(slow, [], ["2000"]))
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # the call is written (the lane was connected): kill now
         own_redis.kill()
         with pytest.raises(RedisConnectionError):
             await in_flight
@@ -152,4 +156,5 @@ async def test_an_argument_redis_cannot_take_fails_that_call_before_it_is_sent(
     echo = client.register_script(ECHO)
     with pytest.raises(DataError):
         await lane.evalsha(echo, [], [{"not": "encodable"}])
-    assert await lane.evalsha(echo, [], ["in step"]) == "in step"
+    # A place in line taken for a command never written would leave this reply waiting.
+    assert await asyncio.wait_for(lane.evalsha(echo, [], ["in step"]), 5) == "in step"
