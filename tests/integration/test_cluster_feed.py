@@ -106,6 +106,13 @@ async def command(client: RedisCluster, key: str, text: str) -> int:
     return receivers
 
 
+def pings_answered(node: ClusterNode) -> int:
+    """How many PINGs the node has answered since it started (any client's)."""
+    with node.client() as direct:
+        stats: Any = direct.info("commandstats")
+    return int(stats.get("cmdstat_ping", {}).get("calls", 0))
+
+
 def feed_clients(node: ClusterNode) -> list[dict[str, Any]]:
     """The node's clients that hold sharded subscriptions."""
     with node.client() as direct:
@@ -412,7 +419,13 @@ async def test_a_hung_primary_is_noticed_by_the_heartbeat(
     await feed.subscribe(key, listener)
     await feed.subscribe(session_on(redis_cluster, other), bystander)
     heir = redis_cluster.replica_of(victim)
-    await asyncio.sleep(1)  # healthy links answer every PING: nothing is dropped
+    # Healthy links answer every PING: after three heartbeats on each (more than the
+    # 600 ms of silence that drops a link), nothing was dropped.
+    before = {node.port: pings_answered(node) for node in (victim, other)}
+    await eventually(
+        lambda: all(pings_answered(node) >= before[node.port] + 3 for node in (victim, other)),
+        what="three heartbeats answered on each link",
+    )
     assert listener.order == [] and bystander.order == []
 
     # SIGSTOP: the connection stays open and silent; only the missing PONGs tell.

@@ -165,7 +165,7 @@ async def test_a_session_is_one_trace_of_its_run_steps_map_items_and_request(
     sid = (await user.start("traced"))["id"]
     request = (await wait_pending(user, sid, "input"))[0]
     waited_from = asyncio.get_running_loop().time()
-    await asyncio.sleep(300 * MS)  # the person takes a while to answer
+    await asyncio.sleep(300 * MS)  # the person takes a while: the span must cover it
     waited = asyncio.get_running_loop().time() - waited_from
     response = await answer(user, sid, request["request_id"], {"name": SECRET_NAME})
     assert response.status_code == 200
