@@ -1,7 +1,8 @@
 """Fixtures for the integration tests: a real hub on each store, and a user of it.
 
 A module opts in by naming its ``hub_def`` (the ``tether.Hub`` to serve); a module that
-needs other settings defines its own ``hub`` fixture, and ``user`` follows it.
+needs other settings defines its own ``hub`` fixture, and ``user`` follows it. A module in
+accounts mode defines ``settings``; ``directory`` is then where its hub reads accounts.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.support.server import RunningHub, User, new_user, run_hub
+from tether.accounts import open_directory
 from tether.config import Settings
 from tether.hub import Hub
+from tether.users import UserDirectory
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -36,3 +39,11 @@ async def hub(request: pytest.FixtureRequest, store_url: str | None) -> AsyncIte
 async def user(hub: RunningHub) -> AsyncIterator[User]:
     async with new_user(hub) as u:
         yield u
+
+
+@pytest.fixture
+async def directory(settings: Settings) -> AsyncIterator[UserDirectory]:
+    """The accounts of the module's ``settings`` (a users file, or Redis), open for the test."""
+    users = open_directory(settings)
+    yield users
+    await users.close()

@@ -12,39 +12,27 @@ import pytest
 import websockets
 from argon2 import PasswordHasher
 
+from tests.support.accounts import PASSWORD, accounts_settings, add_accounts
 from tests.support.server import RunningHub, run_hub
-from tether.accounts import open_directory
 from tether.config import Settings
-from tether.credentials import Passwords, new_token, token_digest
+from tether.credentials import new_token
 from tether.demos import build_demo_hub
 from tether.users import UserDirectory, UserRecord
 
-PASSWORD = "correct horse battery"
 TOKEN = new_token()
 
 
 @pytest.fixture
 def settings(store_url: str | None, tmp_path: Path) -> Settings:
-    return Settings(
-        redis_url=store_url, users_file=None if store_url else tmp_path / "users.toml",
-        static_dir=None, login_failures_per_user=3, login_failures_per_ip=6,
-    )
+    return accounts_settings(store_url, tmp_path, login_failures_per_user=3,
+                             login_failures_per_ip=6)
 
 
 @pytest.fixture
-async def directory(settings: Settings) -> AsyncIterator[UserDirectory]:
-    users = open_directory(settings)
-    yield users
-    await users.close()
-
-
-@pytest.fixture
-async def hub(settings: Settings, directory: UserDirectory) -> AsyncIterator[RunningHub]:
-    hashed = Passwords().hash(PASSWORD)
-    await directory.add(UserRecord(name="alice", groups=frozenset({"finance"}),
-                                   password_hash=hashed))
-    await directory.add(UserRecord(name="root", admin=True, password_hash=hashed))
-    await directory.add_token("root", token_digest(TOKEN))
+async def hub(settings: Settings) -> AsyncIterator[RunningHub]:
+    accounts = (UserRecord(name="alice", groups=frozenset({"finance"})),
+                UserRecord(name="root", admin=True))
+    await add_accounts(settings, accounts, tokens={"root": TOKEN})
     async with run_hub(settings, build_demo_hub()) as running:
         yield running
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
+from tests.support.accounts import accounts_settings, add_accounts, logged_in
 from tests.support.server import RunningHub, User, run_hub
 from tests.support.tabs import (
     Tab,
@@ -25,12 +26,8 @@ from tests.support.tabs import (
     wait_status,
 )
 from tether import Context, Hub, Retry
-from tether.accounts import open_directory
 from tether.config import Settings
-from tether.credentials import Passwords
-from tether.users import UserDirectory, UserRecord
-
-PASSWORD = "correct horse battery"
+from tether.users import UserRecord
 
 hub_def = Hub()
 
@@ -73,42 +70,22 @@ async def bad_assignee(ctx: Context) -> bool:
 
 @pytest.fixture
 def settings(store_url: str | None, tmp_path: Path) -> Settings:
-    return Settings(
-        redis_url=store_url, users_file=None if store_url else tmp_path / "users.toml",
-        static_dir=None, secret="shared", hub_id="hub-a", lease_seconds=30,
-    )
+    return accounts_settings(store_url, tmp_path, secret="shared", hub_id="hub-a",
+                             lease_seconds=30)
 
 
-async def add_users(directory: UserDirectory) -> None:
-    hashed = Passwords().hash(PASSWORD)
-    for name, groups, admin in (
-        ("alice", frozenset[str](), False), ("bob", frozenset[str](), False),
-        ("carol", frozenset({"finance"}), False), ("dave", frozenset({"sales"}), False),
-        ("root", frozenset[str](), True),
-    ):
-        await directory.add(UserRecord(name=name, groups=groups, admin=admin,
-                                       password_hash=hashed))
+ACCOUNTS = (
+    UserRecord(name="alice"), UserRecord(name="bob"),
+    UserRecord(name="carol", groups=frozenset({"finance"})),
+    UserRecord(name="dave", groups=frozenset({"sales"})), UserRecord(name="root", admin=True),
+)
 
 
 @pytest.fixture
 async def hub(settings: Settings) -> AsyncIterator[RunningHub]:
-    directory = open_directory(settings)
-    await add_users(directory)
-    await directory.close()
+    await add_accounts(settings, ACCOUNTS)
     async with run_hub(settings, hub_def) as running:
         yield running
-
-
-@contextlib.asynccontextmanager
-async def logged_in(hub: RunningHub, name: str) -> AsyncIterator[User]:
-    http = httpx.AsyncClient(base_url=hub.base_url, timeout=10)
-    response = await http.post("/api/login", json={"username": name, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    user = User(hub, http)
-    try:
-        yield user
-    finally:
-        await user.close()
 
 
 @pytest.fixture
@@ -274,9 +251,7 @@ async def test_a_resumed_session_reopens_the_same_request_for_the_same_assignees
         return Settings(redis_url=redis_url, static_dir=None, secret="shared",
                         hub_id=hub_id, lease_seconds=30)
 
-    directory = open_directory(settings("setup"))
-    await add_users(directory)
-    await directory.close()
+    await add_accounts(settings("setup"), ACCOUNTS)
     async with run_hub(settings("hub-a"), hub_def) as hub_a, logged_in(hub_a, "alice") as alice:
         sid = (await alice.start("ask_assigned", {"assignees": ["group:finance"]}))["id"]
         [before] = await wait_pending(alice, sid, "input")

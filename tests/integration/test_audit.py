@@ -16,15 +16,20 @@ import pytest
 import websockets
 from pydantic import BaseModel, SecretStr
 
+from tests.support.accounts import (
+    PASSWORD,
+    accounts_settings,
+    add_accounts,
+    log_in,
+    with_token,
+)
 from tests.support.server import RunningHub, run_hub
 from tests.support.timing import eventually
 from tether import Context, Hub
-from tether.accounts import open_directory
 from tether.config import Settings
-from tether.credentials import Passwords, new_token, token_digest
-from tether.users import UserDirectory, UserRecord
+from tether.credentials import new_token
+from tether.users import UserRecord
 
-PASSWORD = "correct horse battery"
 WRONG = "wrong horse battery"
 SECRET = "hunter2-in-the-answer"
 TOKEN = new_token()
@@ -53,27 +58,18 @@ def audited_hub() -> Hub:
     return hub
 
 
+ACCOUNTS = (UserRecord(name="alice"), UserRecord(name="root", admin=True))
+
+
 @pytest.fixture
 def settings(store_url: str | None, tmp_path: Path) -> Settings:
-    return Settings(
-        redis_url=store_url, users_file=None if store_url else tmp_path / "users.toml",
-        static_dir=None, login_failures_per_user=3, login_failures_per_ip=6,
-    )
+    return accounts_settings(store_url, tmp_path, login_failures_per_user=3,
+                             login_failures_per_ip=6)
 
 
 @pytest.fixture
-async def directory(settings: Settings) -> AsyncIterator[UserDirectory]:
-    users = open_directory(settings)
-    yield users
-    await users.close()
-
-
-@pytest.fixture
-async def hub(settings: Settings, directory: UserDirectory) -> AsyncIterator[RunningHub]:
-    hashed = Passwords().hash(PASSWORD)
-    await directory.add(UserRecord(name="alice", password_hash=hashed))
-    await directory.add(UserRecord(name="root", admin=True, password_hash=hashed))
-    await directory.add_token("root", token_digest(TOKEN))
+async def hub(settings: Settings) -> AsyncIterator[RunningHub]:
+    await add_accounts(settings, ACCOUNTS, tokens={"root": TOKEN})
     async with run_hub(settings, audited_hub()) as running:
         yield running
 
@@ -81,8 +77,7 @@ async def hub(settings: Settings, directory: UserDirectory) -> AsyncIterator[Run
 @pytest.fixture
 async def root(hub: RunningHub) -> AsyncIterator[httpx.AsyncClient]:
     """The admin, with a bearer token."""
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(base_url=hub.base_url, headers=headers) as http:
+    async with with_token(hub, TOKEN) as http:
         yield http
 
 
@@ -90,9 +85,7 @@ async def root(hub: RunningHub) -> AsyncIterator[httpx.AsyncClient]:
 async def alice(hub: RunningHub) -> AsyncIterator[httpx.AsyncClient]:
     """A member, logged in with a password (a browser's cookie)."""
     async with httpx.AsyncClient(base_url=hub.base_url, headers={"User-Agent": AGENT}) as http:
-        response = await http.post("/api/login", json={"username": "alice",
-                                                        "password": PASSWORD})
-        assert response.status_code == 200, response.text
+        await log_in(http, "alice")
         yield http
 
 

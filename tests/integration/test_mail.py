@@ -6,7 +6,6 @@ once."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 import secrets
 import ssl
@@ -20,6 +19,7 @@ import pytest
 from pydantic import BaseModel
 
 from tests.integration.test_redis_tls import make_certs
+from tests.support.accounts import accounts_settings, add_accounts, logged_in
 from tests.support.server import RunningHub, User, run_hub
 from tests.support.smtp_server import Received, SmtpServer, smtp_server
 from tests.support.tabs import all_events, answer, wait_pending, wait_status
@@ -27,13 +27,11 @@ from tether import Context, Hub
 from tether.accounts import open_directory
 from tether.answer_links import AnswerLinks, MemorySpentLinks
 from tether.config import Settings
-from tether.credentials import Passwords
 from tether.mail import EmailChannel, MailNotSent
 from tether.messages import Request
 from tether.notifications import Notification
 from tether.users import UserDirectory, UserRecord
 
-PASSWORD = "correct horse battery"
 SECRET = "mail-test-secret"
 DETAILS = "Pay **120 EUR** to [ACME](https://acme.example/invoice).\n\n<script>alert(1)</script>"
 
@@ -62,49 +60,24 @@ async def ship(ctx: Context, inputs: To) -> bool:
 
 @pytest.fixture
 def settings(store_url: str | None, tmp_path: Path) -> Settings:
-    return Settings(
-        redis_url=store_url, users_file=None if store_url else tmp_path / "users.toml",
-        static_dir=None, secret=SECRET, hub_id="hub-mail",
-    )
+    return accounts_settings(store_url, tmp_path, secret=SECRET, hub_id="hub-mail")
 
 
-USERS = (
-    ("alice", frozenset[str](), "alice@example.com", False),
-    ("bob", frozenset[str](), "bob@example.com", False),
-    ("carol", frozenset({"finance"}), "carol@example.com", False),
-    ("erin", frozenset({"finance"}), None, False),  # in the group, but has no email
-    ("dave", frozenset({"sales"}), "dave@example.com", False),
-    ("root", frozenset[str](), None, True),
+ACCOUNTS = (
+    UserRecord(name="alice", email="alice@example.com"),
+    UserRecord(name="bob", email="bob@example.com"),
+    UserRecord(name="carol", groups=frozenset({"finance"}), email="carol@example.com"),
+    UserRecord(name="erin", groups=frozenset({"finance"})),  # in the group, but no email
+    UserRecord(name="dave", groups=frozenset({"sales"}), email="dave@example.com"),
+    UserRecord(name="root", admin=True),
 )
-
-
-async def add_users(directory: UserDirectory) -> None:
-    hashed = Passwords().hash(PASSWORD)
-    for name, groups, email, admin in USERS:
-        await directory.add(UserRecord(
-            name=name, groups=groups, email=email, admin=admin, password_hash=hashed,
-        ))
 
 
 @pytest.fixture
 async def hub(settings: Settings) -> AsyncIterator[RunningHub]:
-    directory = open_directory(settings)
-    await add_users(directory)
-    await directory.close()
+    await add_accounts(settings, ACCOUNTS)
     async with run_hub(settings, hub_def) as running:
         yield running
-
-
-@contextlib.asynccontextmanager
-async def logged_in(hub: RunningHub, name: str) -> AsyncIterator[User]:
-    http = httpx.AsyncClient(base_url=hub.base_url, timeout=10)
-    response = await http.post("/api/login", json={"username": name, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    user = User(hub, http)
-    try:
-        yield user
-    finally:
-        await user.close()
 
 
 @pytest.fixture
@@ -359,9 +332,7 @@ async def test_a_hub_that_requires_login_answers_a_link_only_for_its_person_sign
     """TETHER_ANSWER_LINK_LOGIN=required: the link's page still opens (and says so), but
     the answer needs bob signed in; nobody gets 401, carol 403, and neither spends it."""
     strict = settings.with_(answer_link_login="required")
-    directory = open_directory(strict)
-    await add_users(directory)
-    await directory.close()
+    await add_accounts(strict, ACCOUNTS)
     async with run_hub(strict, hub_def) as hub, logged_in(hub, "alice") as alice, \
             logged_in(hub, "carol") as carol, logged_in(hub, "bob") as bob, \
             httpx.AsyncClient(base_url=hub.base_url, timeout=10) as stranger:
@@ -502,9 +473,7 @@ async def test_the_hub_mails_a_question_when_it_opens_and_its_link_answers_it(
     mailing = settings.with_(
         smtp_url=f"smtp://127.0.0.1:{smtp.port}", mail_from="Tether <tether@hub.example>",
     )
-    directory = open_directory(mailing)
-    await add_users(directory)
-    await directory.close()
+    await add_accounts(mailing, ACCOUNTS)
     async with run_hub(mailing, hub_def) as hub, logged_in(hub, "alice") as alice, \
             httpx.AsyncClient(timeout=10) as stranger:
         started = await alice.http.post(

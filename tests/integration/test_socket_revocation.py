@@ -14,39 +14,25 @@ import httpx
 import pytest
 import websockets
 
-from tests.integration.test_audit import audited_hub, open_request
+from tests.integration.test_audit import ACCOUNTS, audited_hub, open_request
+from tests.support.accounts import PASSWORD, accounts_settings, add_accounts, log_in
 from tests.support.server import RunningHub, run_hub
-from tether.accounts import open_directory
 from tether.config import Settings
 from tether.credentials import Passwords, new_token, token_digest
 from tether.users import UserDirectory, UserRecord
 
-PASSWORD = "correct horse battery"
 TOKEN = new_token()
 RECHECK = 0.3  # seconds between an idle socket's re-checks in the periodic test
 
 
 @pytest.fixture
 def settings(store_url: str | None, tmp_path: Path) -> Settings:
-    return Settings(
-        redis_url=store_url, users_file=None if store_url else tmp_path / "users.toml",
-        static_dir=None,
-    )
+    return accounts_settings(store_url, tmp_path)
 
 
 @pytest.fixture
-async def directory(settings: Settings) -> AsyncIterator[UserDirectory]:
-    users = open_directory(settings)
-    yield users
-    await users.close()
-
-
-@pytest.fixture
-async def hub(settings: Settings, directory: UserDirectory) -> AsyncIterator[RunningHub]:
-    hashed = Passwords().hash(PASSWORD)
-    await directory.add(UserRecord(name="alice", password_hash=hashed))
-    await directory.add(UserRecord(name="root", admin=True, password_hash=hashed))
-    await directory.add_token("root", token_digest(TOKEN))
+async def hub(settings: Settings) -> AsyncIterator[RunningHub]:
+    await add_accounts(settings, ACCOUNTS, tokens={"root": TOKEN})
     async with run_hub(settings, audited_hub()) as running:
         yield running
 
@@ -54,9 +40,7 @@ async def hub(settings: Settings, directory: UserDirectory) -> AsyncIterator[Run
 @pytest.fixture
 async def alice(hub: RunningHub) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=hub.base_url) as http:
-        response = await http.post("/api/login", json={"username": "alice",
-                                                        "password": PASSWORD})
-        assert response.status_code == 200, response.text
+        await log_in(http, "alice")
         yield http
 
 
