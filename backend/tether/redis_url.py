@@ -108,43 +108,23 @@ def parse_sentinel_url(url: str) -> SentinelURL:
         ValueError: the URL is not of that form; the message says which part is wrong and
             never repeats a password.
     """
-    scheme = scheme_of(url)
-    if scheme not in SENTINEL_SCHEMES:
-        raise ValueError("a Sentinel URL starts with redis+sentinel:// or rediss+sentinel://")
-    rest = url.partition("://")[2]
-    if "#" in rest:
-        raise ValueError("a Sentinel URL has no #fragment")
-    rest, _, query = rest.partition("?")
-    netloc, slash, path = rest.partition("/")
-    userinfo, at, hosts = netloc.rpartition("@")
-    username, password = _credentials(userinfo) if at else (None, None)
-    sentinels = tuple(_host(part, "Sentinel", DEFAULT_SENTINEL_PORT) for part in hosts.split(","))
-    if not slash or not path:
+    parts = _split(url, "Sentinel", SENTINEL_SCHEMES, DEFAULT_SENTINEL_PORT)
+    service_raw, _, db_raw = parts.path.partition("/")
+    if not parts.has_path or not parts.path:
         raise ValueError(
             "a Sentinel URL names the service after the sentinels: "
             "redis+sentinel://host:port,host:port/SERVICE[/DB]"
         )
-    service_raw, _, db_raw = path.partition("/")
     service = unquote(service_raw)
     if not service or any(c.isspace() or not c.isprintable() for c in service):
         raise ValueError(f"the Sentinel service name {service_raw!r} is empty or has blanks")
     db = _db(db_raw)
-    options: list[tuple[str, str]] = []
-    extra: dict[str, str] = {}
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-    except ValueError as exc:
-        raise ValueError("the Sentinel URL's options are not name=value pairs") from exc
-    for name, value in pairs:
-        if name in SENTINEL_OPTIONS:
-            extra[name] = value
-        elif not name.isidentifier():
-            raise ValueError(f"the Sentinel URL has an option {name!r} that is not a name")
-        else:
-            options.append((name, value))
+    # The sentinels' own credentials travel as options; the rest go to the primary.
+    extra = {name: value for name, value in parts.options if name in SENTINEL_OPTIONS}
+    options = tuple((n, v) for n, v in parts.options if n not in SENTINEL_OPTIONS)
     return SentinelURL(
-        sentinels=sentinels, service=service, db=db, username=username, password=password,
-        tls=scheme == "rediss+sentinel", options=tuple(options),
+        sentinels=parts.hosts, service=service, db=db, username=parts.username,
+        password=parts.password, tls=parts.scheme == "rediss+sentinel", options=options,
         sentinel_username=extra.get("sentinel_username") or None,
         sentinel_password=extra.get("sentinel_password") or None,
     )
@@ -157,32 +137,52 @@ def parse_cluster_url(url: str) -> ClusterURL:
         ValueError: the URL is not of that form; the message says which part is wrong and
             never repeats a password.
     """
+    parts = _split(url, "Cluster", CLUSTER_SCHEMES, DEFAULT_CLUSTER_PORT)
+    if parts.path.rstrip("/") not in ("", "0"):
+        raise ValueError(
+            f"a Redis Cluster has only database 0: the URL's path {parts.path!r} must be empty"
+        )
+    return ClusterURL(
+        nodes=parts.hosts, username=parts.username, password=parts.password,
+        tls=parts.scheme == "rediss+cluster", options=parts.options,
+    )
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """A many-host Redis URL taken apart: what Sentinel and Cluster URLs share."""
+
+    scheme: str
+    username: str | None
+    password: str | None
+    hosts: tuple[tuple[str, int], ...]
+    has_path: bool  # a "/" after the hosts
+    path: str  # what follows that "/"
+    options: tuple[tuple[str, str], ...]  # the query's name=value pairs, in order
+
+
+def _split(url: str, kind: str, schemes: tuple[str, ...], default_port: int) -> _Parts:
+    """``scheme://[user[:password]@]host[:port],...[/path][?name=value&...]``, checked
+    part by part; ``kind`` ("Sentinel", "Cluster") names the URL in errors."""
     scheme = scheme_of(url)
-    if scheme not in CLUSTER_SCHEMES:
-        raise ValueError("a Cluster URL starts with redis+cluster:// or rediss+cluster://")
+    if scheme not in schemes:
+        raise ValueError(f"a {kind} URL starts with {schemes[0]}:// or {schemes[1]}://")
     rest = url.partition("://")[2]
     if "#" in rest:
-        raise ValueError("a Cluster URL has no #fragment")
+        raise ValueError(f"a {kind} URL has no #fragment")
     rest, _, query = rest.partition("?")
-    netloc, _, path = rest.partition("/")
+    netloc, slash, path = rest.partition("/")
     userinfo, at, hosts = netloc.rpartition("@")
     username, password = _credentials(userinfo) if at else (None, None)
-    nodes = tuple(_host(part, "Cluster", DEFAULT_CLUSTER_PORT) for part in hosts.split(","))
-    if path.rstrip("/") not in ("", "0"):
-        raise ValueError(
-            f"a Redis Cluster has only database 0: the URL's path {path!r} must be empty"
-        )
+    parsed = tuple(_host(part, kind, default_port) for part in hosts.split(","))
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError as exc:
-        raise ValueError("the Cluster URL's options are not name=value pairs") from exc
+        raise ValueError(f"the {kind} URL's options are not name=value pairs") from exc
     for name, _ in pairs:
         if not name.isidentifier():
-            raise ValueError(f"the Cluster URL has an option {name!r} that is not a name")
-    return ClusterURL(
-        nodes=nodes, username=username, password=password, tls=scheme == "rediss+cluster",
-        options=tuple(pairs),
-    )
+            raise ValueError(f"the {kind} URL has an option {name!r} that is not a name")
+    return _Parts(scheme, username, password, parsed, bool(slash), path, tuple(pairs))
 
 
 def _credentials(userinfo: str) -> tuple[str | None, str | None]:
