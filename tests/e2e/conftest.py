@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.e2e.browser_tasks import build_browser_hub
+from tests.support.accounts import PASSWORD
 from tests.support.hub_proc import HubProcess
 from tests.support.ray_head import RayHead
 from tests.support.sentinel_proc import SentinelCluster
@@ -72,6 +73,15 @@ async def hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
     """The demo tasks and a few more (tests/e2e/browser_tasks.py)."""
     async with run_hub(hub_settings, build_browser_hub()) as running:
         yield running
+
+
+async def log_in_page(page: Page, name: str, password: str = PASSWORD) -> None:
+    """Sign ``name`` in on the login page, as a person would, and see their name shown."""
+    await page.goto("/login")
+    await page.get_by_label("User name").fill(name)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_test_id("whoami")).to_have_text(name)
 
 
 async def bounded(step: Awaitable[object], what: str) -> None:

@@ -16,20 +16,19 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import bounded
+from tests.support.accounts import PASSWORD, add_accounts, log_in
 from tests.support.server import RunningHub, run_hub
 from tests.support.smtp_server import Received, SmtpServer, smtp_server
 from tests.support.tabs import eventually
 from tether import Context, Hub
 from tether.answer_links import AnswerLinks, MemorySpentLinks
 from tether.config import Settings
-from tether.credentials import Passwords
 from tether.mail import EmailChannel
 from tether.messages import Request
 from tether.notifications import Notification
 from tether.store.redis_users import RedisDirectory
 from tether.users import UserRecord
 
-PASSWORD = "correct horse battery"
 SECRET = "answer-link-browser"
 
 hub_def = Hub()
@@ -51,12 +50,8 @@ async def ship(ctx: Context) -> bool:
 @pytest.fixture
 async def hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
     """Accounts ``alice`` (who asks) and ``bob`` (who is asked, with an email)."""
-    assert hub_settings.redis_url is not None
-    directory = RedisDirectory(hub_settings.redis_url)
-    hashed = Passwords().hash(PASSWORD)
-    await directory.add(UserRecord(name="alice", password_hash=hashed))
-    await directory.add(UserRecord(name="bob", email="bob@example.com", password_hash=hashed))
-    await directory.close()
+    await add_accounts(hub_settings, (UserRecord(name="alice"),
+                                      UserRecord(name="bob", email="bob@example.com")))
     async with run_hub(hub_settings.with_(secret=SECRET), hub_def) as running:
         yield running
 
@@ -64,9 +59,7 @@ async def hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
 @pytest.fixture
 async def alice(hub: RunningHub) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=hub.base_url, timeout=10) as http:
-        response = await http.post("/api/login",
-                                   json={"username": "alice", "password": PASSWORD})
-        assert response.status_code == 200, response.text
+        await log_in(http, "alice")
         yield http
 
 

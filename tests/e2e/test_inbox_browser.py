@@ -14,36 +14,24 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.browser_tasks import build_browser_hub
-from tests.e2e.conftest import bounded
+from tests.e2e.conftest import bounded, log_in_page
+from tests.support.accounts import add_accounts
 from tests.support.server import RunningHub, run_hub
 from tether.config import Settings
-from tether.credentials import Passwords
-from tether.store.redis_users import RedisDirectory
 from tether.users import UserRecord
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 async def hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
     """The browser hub with accounts ``alice`` and ``bob``."""
-    assert hub_settings.redis_url is not None
-    directory = RedisDirectory(hub_settings.redis_url)
-    hashed = Passwords().hash(PASSWORD)
-    for name in ("alice", "bob"):
-        await directory.add(UserRecord(name=name, password_hash=hashed))
-    await directory.close()
+    await add_accounts(hub_settings, (UserRecord(name="alice"), UserRecord(name="bob")))
     async with run_hub(hub_settings, build_browser_hub()) as running:
         yield running
 
 
 async def logged_in_page(context: BrowserContext, name: str) -> Page:
     page = await context.new_page()
-    await page.goto("/login")
-    await page.get_by_label("User name").fill(name)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page.get_by_test_id("whoami")).to_have_text(name)
+    await log_in_page(page, name)
     return page
 
 

@@ -10,22 +10,16 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e.browser_tasks import build_browser_hub
+from tests.support.accounts import PASSWORD, add_accounts
 from tests.support.server import RunningHub, run_hub
 from tether.config import Settings
-from tether.credentials import Passwords
-from tether.store.redis_users import RedisDirectory
 from tether.users import UserRecord
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 async def hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
     """The browser hub with one account, ``alice``: so it runs in accounts mode."""
-    assert hub_settings.redis_url is not None
-    directory = RedisDirectory(hub_settings.redis_url)
-    await directory.add(UserRecord(name="alice", password_hash=Passwords().hash(PASSWORD)))
-    await directory.close()
+    await add_accounts(hub_settings, (UserRecord(name="alice"),))
     async with run_hub(hub_settings, build_browser_hub()) as running:
         yield running
 

@@ -12,25 +12,17 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.browser_tasks import build_browser_hub
-from tests.e2e.conftest import bounded
+from tests.e2e.conftest import bounded, log_in_page
+from tests.support.accounts import add_accounts
 from tests.support.server import RunningHub, run_hub
 from tether.config import Settings
-from tether.credentials import Passwords
-from tether.store.redis_users import RedisDirectory
 from tether.users import UserRecord
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 async def hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
     """The browser hub with two accounts, ``alice`` and ``bob``."""
-    assert hub_settings.redis_url is not None
-    directory = RedisDirectory(hub_settings.redis_url)
-    hashed = Passwords().hash(PASSWORD)
-    for name in ("alice", "bob"):
-        await directory.add(UserRecord(name=name, password_hash=hashed))
-    await directory.close()
+    await add_accounts(hub_settings, (UserRecord(name="alice"), UserRecord(name="bob")))
     async with run_hub(hub_settings, build_browser_hub()) as running:
         yield running
 
@@ -63,19 +55,11 @@ async def people(browser: Browser, hub: RunningHub) -> AsyncIterator[People]:
     assert made.errors == [], f"uncaught errors in the pages: {made.errors}"
 
 
-async def log_in(page: Page, name: str) -> None:
-    await page.goto("/login")
-    await page.get_by_label("User name").fill(name)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page.get_by_test_id("whoami")).to_have_text(name)
-
-
 async def test_share_with_a_viewer_and_by_a_link_then_revoke_and_log_out(
     hub: RunningHub, people: People
 ) -> None:
     alice = await people.page()
-    await log_in(alice, "alice")
+    await log_in_page(alice, "alice")
     started = await alice.request.post(
         "/api/sessions", data={"task": "two_questions", "inputs": {}}
     )
@@ -101,7 +85,7 @@ async def test_share_with_a_viewer_and_by_a_link_then_revoke_and_log_out(
 
     # bob, a viewer: the session is in his "Shared with me" list and shows read-only.
     bob = await people.page()
-    await log_in(bob, "bob")
+    await log_in_page(bob, "bob")
     await bob.goto("/sessions")
     await bob.get_by_role("link", name="Shared with me").click()
     await expect(bob).to_have_url(re.compile(r"/sessions\?scope=shared$"))
@@ -182,7 +166,7 @@ async def test_an_answer_refused_as_forbidden_says_so_next_to_the_form(
     """bob may answer; alice turns him into a viewer while his question is open: his answer
     (over the socket) is refused, and the form says why, not a generic error."""
     alice = await people.page()
-    await log_in(alice, "alice")
+    await log_in_page(alice, "alice")
     started = await alice.request.post(
         "/api/sessions", data={"task": "two_questions", "inputs": {}}
     )
@@ -192,7 +176,7 @@ async def test_an_answer_refused_as_forbidden_says_so_next_to_the_form(
     assert added.status == 201, await added.text()
 
     bob = await people.page()
-    await log_in(bob, "bob")
+    await log_in_page(bob, "bob")
     await bob.goto(f"/sessions/{session_id}")
     question = bob.locator('dialog[open][data-kind="confirm"]')
     await expect(question).to_be_visible()
@@ -218,7 +202,7 @@ async def test_an_answerer_share_puts_the_question_in_bobs_inbox_and_he_answers_
     hub: RunningHub, people: People
 ) -> None:
     alice = await people.page()
-    await log_in(alice, "alice")
+    await log_in_page(alice, "alice")
     started = await alice.request.post(
         "/api/sessions", data={"task": "two_questions", "inputs": {}}
     )
@@ -237,7 +221,7 @@ async def test_an_answerer_share_puts_the_question_in_bobs_inbox_and_he_answers_
 
     # bob, in another browser context: both questions wait in his Inbox.
     bob = await people.page()
-    await log_in(bob, "bob")
+    await log_in_page(bob, "bob")
     await expect(bob.get_by_test_id("inbox-count")).to_have_text("2")
     await bob.get_by_role("link", name=re.compile("^Inbox")).click()
     item = bob.locator(".inbox-item", has_text="Keep going?")
