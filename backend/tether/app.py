@@ -46,7 +46,7 @@ from tether.fanout import Fanout
 from tether.hub import Hub
 from tether.leases import LeaseKeeper
 from tether.mail import EmailChannel
-from tether.metrics import HubMetrics
+from tether.metrics import HubMetrics, shared_metrics_dir
 from tether.metrics_api import METRICS_PATH, metrics_app
 from tether.openapi import build_openapi
 from tether.quotas import Quotas
@@ -105,7 +105,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        metrics = HubMetrics(hub_id=hub_id, version=VERSION, tasks=hub.tasks, process=True)
+        metrics = HubMetrics(hub_id=hub_id, version=VERSION, tasks=hub.tasks, process=True,
+                             shared_dir=shared_metrics_dir())
         store = open_store(settings)
         metrics.watch_audience(lambda: store.audience.listening)
         await store.start()
@@ -150,6 +151,9 @@ def create_app(
             took_over=metrics.lease_takeovers.inc, round_trip=metrics.store_round_trip.observe,
         )
         await keeper.start()  # its first round adopts sessions orphaned by a dead hub
+        # A worker of `--workers N`: its census and tallies reach the other workers' scrapes.
+        sharing = (asyncio.get_running_loop().create_task(metrics.share(), name="tether-metrics")
+                   if metrics.shared else None)
         log.info("Tether hub %s serving %d tasks (%s mode)", hub_id, len(hub.tasks),
                  access.auth.mode)
         if access.login_url is not None:
@@ -177,6 +181,8 @@ def create_app(
                 "metrics": metrics,
             }
         finally:
+            if sharing is not None:
+                sharing.cancel()
             await access.close()
             await answer_links.close()
             # Stop adopting, then stop the runners (their sessions stay resumable), then

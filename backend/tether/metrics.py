@@ -16,16 +16,31 @@ Cost on the hot paths: an event frame sent to a WebSocket adds one to a plain ``
 a batch of appended events is one counter increment, not one per event. Open sessions by
 status are counted at scrape time from this hub's runners in memory (no store reads), on
 the event loop; the exposition is then encoded in a worker thread.
+
+Workers. ``tether serve --workers N`` runs N hub processes on one port, so a scrape lands
+on whichever worker accepts it. Their supervisor puts prometheus_client in its
+multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, a directory of its own, set before a
+worker starts): every worker's counters, histograms and gauges live in files there, and
+whichever worker answers ``GET /metrics`` exports the sum over all of them (a dead
+worker's counters stay counted; its live gauges go with it). What the hot path counts in
+plain ints, and the census of open sessions, reach those files every
+:data:`SHARE_SECONDS` (:meth:`HubMetrics.share`) and at each scrape. ``tether_hub_info``
+then has one series per worker (a ``pid`` label beside each worker's hub id). The
+library's limits of that mode apply: no per-process collectors (process CPU, memory and
+file descriptors are not exported with workers).
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
@@ -48,6 +63,9 @@ REPLAY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 ROUND_TRIP_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                       0.1, 0.25, 0.5, 1)
 
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch
+SHARE_SECONDS = 1.0  # how stale another worker's tallies and census may be in a scrape
+
 # Open sessions of this hub, counted when scraped: ``{(task, status): count}``.
 SessionCensus = Callable[[], Mapping[tuple[str, str], int]]
 
@@ -68,6 +86,14 @@ def epoch_of(iso: str) -> float | None:
         return None
 
 
+def shared_metrics_dir() -> str | None:
+    """The directory this process shares its metrics in (prometheus_client's multiprocess
+    mode, which reads the variable once, on import: ``tether serve --workers N`` sets it
+    before a worker starts), or None."""
+    path = os.environ.get(MULTIPROCESS_DIR_ENV)
+    return path if path and os.path.isdir(path) else None
+
+
 class HubMetrics:
     """Every metric of one hub process. See the module docstring and docs/METRICS.md.
 
@@ -78,23 +104,36 @@ class HubMetrics:
             (with ``other``).
         process: also export the process's CPU, memory and file descriptors (off for
             throwaway instances, which would all describe the same process).
+        shared_dir: the multiprocess directory of a worker (:func:`shared_metrics_dir`):
+            export every worker's metrics from there (the module docstring).
     """
 
     def __init__(
         self, *, hub_id: str = "", version: str = "", tasks: Collection[str] = (),
-        process: bool = False,
+        process: bool = False, shared_dir: str | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._tasks = frozenset(tasks)
         self._census: SessionCensus | None = None
         self._counted: Mapping[tuple[str, str], int] = {}  # the last census taken
         self._per_task: dict[str, TaskMetrics] = {}
-        # The hot path's tally: a plain int, exported by _Tallies at scrape time.
+        self._listening: Callable[[], bool] | None = None
+        # The hot path's tally: a plain int, exported by _Tallies at scrape time (or, in a
+        # worker, added to the shared counter by share()).
         self.events_delivered = 0
+        self._shared_delivered = 0  # how much of the tally the shared counter holds
+        self._shared: _SharedTallies | None = None
+        self._exported = self.registry
         registry = self.registry
-        Info("tether_hub", "This hub process.", registry=registry).info(
-            {"hub": hub_id, "version": version}
-        )
+        if shared_dir is None:
+            Info("tether_hub", "This hub process.", registry=registry).info(
+                {"hub": hub_id, "version": version}
+            )
+        else:
+            Gauge("tether_hub_info", "This hub process: one series per worker.",
+                  ["hub", "version"],
+                  registry=registry, multiprocess_mode="liveall").labels(
+                hub=hub_id, version=version).set(1)
         self.sessions_started = Counter(
             "tether_sessions_started", "Sessions this hub created (started or forked).",
             ["task"], registry=registry,
@@ -125,11 +164,11 @@ class HubMetrics:
             "tether_notifications_listening",
             "1 while this hub queues notifications (it has a mail channel, the store has a "
             "webhook, or it is not sure there is none), 0 while it skips them.",
-            registry=registry,
+            registry=registry, multiprocess_mode="livemax",
         )
         self.websockets_open = Gauge(
             "tether_websockets_open", "Session WebSockets open on this hub now.",
-            registry=registry,
+            registry=registry, multiprocess_mode="livesum",
         )
         self.websocket_closes = Counter(
             "tether_websocket_closes",
@@ -188,10 +227,20 @@ class HubMetrics:
             "address for good; the notification still counts as delivered).",
             ["outcome"], registry=registry,
         )
-        registry.register(_Tallies(self))
-        if process:
-            ProcessCollector(registry=registry)
-            PlatformCollector(registry=registry)
+        if shared_dir is None:
+            registry.register(_Tallies(self))
+            if process:
+                ProcessCollector(registry=registry)
+                PlatformCollector(registry=registry)
+        else:
+            self._shared = _SharedTallies(registry)
+            # A scrape exports every worker's files, never this registry (whose metrics
+            # are in those files too: both would export them twice).
+            self._exported = CollectorRegistry(auto_describe=True)
+            # (prometheus_client's multiprocess module has no type hints)
+            MultiProcessCollector(self._exported, path=shared_dir)  # type: ignore[no-untyped-call]
+            if process:
+                PlatformCollector(registry=self._exported)  # the same in every worker
         self._zeroes()
 
     def _zeroes(self) -> None:
@@ -209,18 +258,52 @@ class HubMetrics:
 
     # --- wiring ------------------------------------------------------------------------
 
+    @property
+    def shared(self) -> bool:
+        """This hub is one of several workers that export their metrics together."""
+        return self._shared is not None
+
     def watch_audience(self, listening: Callable[[], bool]) -> None:
         """Where ``tether_notifications_listening`` comes from (the store's audience)."""
-        self.notifications_listening.set_function(lambda: 1.0 if listening() else 0.0)
+        if self._shared is None:
+            self.notifications_listening.set_function(lambda: 1.0 if listening() else 0.0)
+        else:  # a function's value stays in this process: share() writes it down
+            self._listening = listening
 
     def count_sessions_with(self, census: SessionCensus) -> None:
         """Where ``tether_sessions`` comes from (the session manager's runners)."""
         self._census = census
 
     def take_census(self) -> None:
-        """Count the open sessions now, for the next :meth:`encode`. On the event loop's
+        """Count the open sessions now, for the next :meth:`encode` (in a worker, write
+        them and the tallies down for every worker's scrapes). On the event loop's
         thread: the census walks the session manager's runners."""
         self._counted = dict(self._census()) if self._census is not None else {}
+        shared = self._shared
+        if shared is not None:
+            shared.sessions_from(self._session_counts())
+            shared.delivered.inc(self.events_delivered - self._shared_delivered)
+            self._shared_delivered = self.events_delivered
+            if self._listening is not None:
+                self.notifications_listening.set(1.0 if self._listening() else 0.0)
+
+    async def share(self) -> None:
+        """In a worker: :meth:`take_census` every :data:`SHARE_SECONDS`, so a scrape that
+        another worker answers is at most that old; until cancelled."""
+        while True:
+            self.take_census()
+            await asyncio.sleep(SHARE_SECONDS)
+
+    def _session_counts(self) -> dict[tuple[str, str], int]:
+        """The last census by (task label, status), every open status of every task
+        present (at 0 when none)."""
+        counts = dict.fromkeys(
+            ((task, status) for task in self._tasks for status in OPEN_STATUSES), 0
+        )
+        for (task, status), count in self._counted.items():
+            key = (self.task_label(task), status)
+            counts[key] = counts.get(key, 0) + count
+        return counts
 
     def task_label(self, task: str) -> str:
         return task if task in self._tasks else OTHER_TASK
@@ -262,7 +345,7 @@ class HubMetrics:
         thread keeps a big exposition off the event loop): it reads the last census and
         prometheus_client's metrics, which take their own locks."""
         encode, content_type = choose_encoder(accept)
-        return encode(self.registry), content_type
+        return encode(self._exported), content_type
 
 
 class TaskMetrics:
@@ -334,23 +417,34 @@ class _Tallies:
         yield self._delivered(metrics.events_delivered)
         sessions = GaugeMetricFamily("tether_sessions", _SESSIONS_DOC,
                                      labels=["task", "status"])
-        counts = dict.fromkeys(
-            ((task, status) for task in metrics._tasks for status in OPEN_STATUSES), 0
-        )
-        for (task, status), count in metrics._counted.items():
-            key = (metrics.task_label(task), status)
-            counts[key] = counts.get(key, 0) + count
-        for (task, status), count in sorted(counts.items()):
+        for (task, status), count in sorted(metrics._session_counts().items()):
             sessions.add_metric([task, status], count)
         yield sessions
 
     @staticmethod
     def _delivered(value: int) -> CounterMetricFamily:
-        return CounterMetricFamily(
-            "tether_events_delivered",
-            "Event frames this hub sent to WebSocket clients, live and replayed.",
-            value=value,
-        )
+        return CounterMetricFamily("tether_events_delivered", _DELIVERED_DOC, value=value)
+
+
+class _SharedTallies:
+    """A worker's tallies and census as metrics of the multiprocess files (what
+    :class:`_Tallies` computes at scrape time in a lone hub)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.delivered = Counter("tether_events_delivered", _DELIVERED_DOC, registry=registry)
+        self._sessions = Gauge("tether_sessions", _SESSIONS_DOC, ["task", "status"],
+                               registry=registry, multiprocess_mode="livesum")
+        self._seen: set[tuple[str, str]] = set()
+
+    def sessions_from(self, counts: Mapping[tuple[str, str], int]) -> None:
+        for task, status in self._seen - counts.keys():  # none left: 0, not the last count
+            self._sessions.labels(task=task, status=status).set(0)
+        for (task, status), count in counts.items():
+            self._sessions.labels(task=task, status=status).set(count)
+        self._seen |= counts.keys()
+
+
+_DELIVERED_DOC = "Event frames this hub sent to WebSocket clients, live and replayed."
 
 
 _SESSIONS_DOC = (

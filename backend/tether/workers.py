@@ -25,6 +25,12 @@ WebSocket, an answer or a cancel that lands on another worker reaches it through
 - **If the supervisor itself dies**, its workers notice their pipe to it closing and stop
   themselves the same way, rather than serving on unsupervised; one still running
   :meth:`Supervisor.stop_timeout` seconds later (nobody is left to kill it) kills itself.
+- **Metrics** are the workers' together: the supervisor makes a fresh directory and sets
+  ``PROMETHEUS_MULTIPROC_DIR`` to it before any worker starts, so each worker's
+  prometheus_client keeps its values in files there and ``GET /metrics``, on whichever
+  worker answers, exports them all (tether/metrics.py). A worker that exits has its live
+  gauges removed (``mark_process_dead``); its counters stay counted. The directory goes
+  when the supervisor stops.
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -42,11 +50,14 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import cast
 
+from prometheus_client.multiprocess import mark_process_dead
+
 from tether import logs
 from tether.backoff import Backoff
 from tether.config import Settings
 from tether.hub import load_hub
 from tether.logs import LogFormat
+from tether.metrics import MULTIPROCESS_DIR_ENV
 from tether.serving import hub_server
 
 log = logging.getLogger(__name__)
@@ -119,6 +130,7 @@ class Supervisor:
         self._slots = [_Slot(index=i, hub_id=worker_hub_id(settings.hub_id, i))
                        for i in range(1, settings.workers + 1)]
         self._stop_signal: int | None = None
+        self._metrics_dir = ""  # the workers' shared metrics, while running
         self._failed = False  # a worker could not start: stopping, not asked to
         self._exit_code = 0
 
@@ -141,6 +153,11 @@ class Supervisor:
         # themselves only record it (they run between two bytecodes of the loop).
         old_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
         old_handlers = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+        # Fresh for this run: values a directory kept from an earlier run would be added
+        # to this one's. A spawned worker's environment is a copy of ours at its start.
+        self._metrics_dir = tempfile.mkdtemp(prefix="tether-metrics-")
+        old_metrics_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
+        os.environ[MULTIPROCESS_DIR_ENV] = self._metrics_dir
         try:
             for slot in self._slots:
                 self._start(slot)
@@ -156,6 +173,11 @@ class Supervisor:
             signal.set_wakeup_fd(old_wakeup)
             wake_r.close()
             wake_w.close()
+            if old_metrics_dir is None:
+                os.environ.pop(MULTIPROCESS_DIR_ENV, None)
+            else:
+                os.environ[MULTIPROCESS_DIR_ENV] = old_metrics_dir
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)
 
     def _on_signal(self, sig: int, frame: FrameType | None) -> None:
         if self._stop_signal is None:
@@ -216,8 +238,11 @@ class Supervisor:
                 self._start(slot)
 
     def _forget(self, slot: _Slot) -> None:
+        """The worker's process has exited: close its pipe, drop its live gauges."""
         if slot.lifeline is not None:
             slot.lifeline.close()
+        if slot.process is not None and slot.process.pid is not None and self._metrics_dir:
+            mark_process_dead(slot.process.pid, self._metrics_dir)  # type: ignore[no-untyped-call]
         slot.process, slot.lifeline = None, None
 
     def _stop_all(self) -> int:

@@ -14,6 +14,10 @@ import signal
 import sys
 from pathlib import Path
 
+import httpx
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
 from tests.e2e.durable_checks import NAME, TASKS, StartHub, assert_emitted_once
 from tests.support.follow import (
     Follower,
@@ -24,6 +28,7 @@ from tests.support.follow import (
     step_calls,
 )
 from tests.support.hub_proc import HubProcess
+from tests.support.scrape import Scrape, scrape
 from tests.support.timing import MS, eventually
 from tether.store.redis import RedisStore
 
@@ -190,3 +195,82 @@ async def test_sigterm_hands_every_workers_sessions_over_and_orphaned_workers_st
     await eventually(lambda: all(gone(pid) for pid in pids.values()), timeout_ms=START_MS,
                      what="the workers of a killed supervisor stopping")
     assert (await runners(redis_url))[waiting][1] == 0  # released: a graceful stop
+
+
+async def scrapes(hub: HubProcess, count: int) -> list[Scrape]:
+    """``count`` scrapes of ``/metrics``, each on a new connection (so on whichever
+    worker takes it)."""
+    found = []
+    for _ in range(count):
+        async with httpx.AsyncClient(base_url=hub.base_url, timeout=10) as http:
+            found.append(await scrape(http))
+    return found
+
+
+def shared_dir_of(pid: int) -> Path:
+    """Where a worker keeps its metrics: its ``PROMETHEUS_MULTIPROC_DIR``."""
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    found = [entry.partition(b"=")[2] for entry in environ
+             if entry.startswith(b"PROMETHEUS_MULTIPROC_DIR=")]
+    assert len(found) == 1, "a worker without a shared metrics directory"
+    return Path(found[0].decode())
+
+
+def shared_files(path: Path) -> Scrape:
+    """What the workers' files hold, read as a scrape would, without asking any worker."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(path))  # type: ignore[no-untyped-call]
+    return Scrape.parse(generate_latest(registry).decode())
+
+
+def workers_of(found: Scrape) -> set[tuple[str, str]]:
+    """``tether_hub_info``'s series: the hub id and pid of each."""
+    family = found.families["tether_hub_info"]
+    return {(s.labels["hub"], s.labels["pid"]) for s in family.samples}
+
+
+async def test_metrics_count_every_worker_whichever_answers_the_scrape(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """Sessions started on both workers: every scrape, on either worker, counts all of
+    them (started, and waiting once the census is shared) and lists both workers. SIGKILL
+    one: its counts stay counted, and the info lists the restarted worker, not the dead
+    one."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-w", TETHER_WORKERS="2",
+                    TETHER_LEASE_SECONDS="60")
+    await serving(hub)
+    person = await Person.sign_in(hub)
+    sessions = await start_on_both(person, hub, redis_url)
+    pids = worker_pids(hub)
+    shared = shared_dir_of(pids[1])
+    assert shared_dir_of(pids[2]) == shared
+    # Before any scrape: each worker writes its census down by itself (every second).
+    await eventually(
+        lambda: shared_files(shared).value("tether_sessions", task="durable", status="waiting")
+        == len(sessions), what="both workers' waiting sessions in the shared files",
+    )
+
+    async def counted(expected_pids: dict[int, int]) -> bool:
+        for found in await scrapes(hub, 6):
+            if (found.value("tether_sessions_started_total", task="durable") != len(sessions)
+                    or found.value("tether_sessions", task="durable", status="waiting")
+                    != len(sessions)
+                    or workers_of(found) != {(f"hub-w-{i}", str(pid))
+                                             for i, pid in expected_pids.items()}):
+                return False
+        return True
+
+    await eventually(lambda: counted(pids), timeout_ms=10_000,
+                     what="every scrape counting both workers' sessions")
+
+    os.kill(pids[1], signal.SIGKILL)
+    await eventually(lambda: worker_pids(hub).get(1) != pids[1], timeout_ms=START_MS,
+                     what="worker 1 started again")
+    for session_id, runner in sessions.items():
+        if runner == "hub-w-1":
+            await logged(hub, "[hub-w-1] ",
+                         f"Resuming session {session_id} (still ours after a restart)")
+    await eventually(lambda: counted(worker_pids(hub)), timeout_ms=10_000,
+                     what="every scrape counting the restarted worker, not the dead one")
+    assert hub.terminate(timeout=60) == 0
+    assert not shared.exists(), "the supervisor leaves its metrics directory behind"
