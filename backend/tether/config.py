@@ -131,6 +131,9 @@ class Settings:
     park_after: float = 300.0  # seconds a runner only waiting for a person stays loaded
     hub_id: str = ""
     workers: int = 1  # hub processes on one socket (workers.py); > 1 needs Redis
+    # Seconds a worker's event loop may go without a heartbeat before its supervisor kills
+    # it (and starts it again); 0: never (workers.py).
+    worker_timeout: float = 60.0
     webhook_retry_base: float = 5.0
     webhook_retry_cap: float = 3600.0
     webhook_retry_for: float = 86400.0
@@ -216,6 +219,8 @@ class Settings:
     def _check_workers(self) -> None:
         if self.workers < 1:
             raise ValueError("TETHER_WORKERS (--workers) must be at least 1")
+        if not self.worker_timeout >= 0:  # NaN too
+            raise ValueError("TETHER_WORKER_TIMEOUT must be 0 (never) or more seconds")
         if self.workers > 1 and not self.redis_url:
             # Each worker is its own process: a session in one's memory is invisible to
             # the others, so a tab or an answer landing on another worker would not find it.
@@ -332,6 +337,7 @@ class Settings:
             "TETHER_PARK_AFTER": ("park_after", float),
             "TETHER_HUB_ID": ("hub_id", str),
             "TETHER_WORKERS": ("workers", int),
+            "TETHER_WORKER_TIMEOUT": ("worker_timeout", float),
             "TETHER_LOG_FORMAT": ("log_format", str),
             "TETHER_LOG_LEVEL": ("log_level", str),
             "TETHER_SESSION_HOURS": ("session_hours", float),

@@ -8,6 +8,7 @@ same hub a single process is.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from types import FrameType
 
 import uvicorn
@@ -30,10 +31,20 @@ class HubServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def hub_server(settings: Settings, hub: Hub) -> uvicorn.Server:
+HEARTBEAT_SECONDS = 1.0
+
+
+def hub_server(
+    settings: Settings, hub: Hub, *, heartbeat: Callable[[], Awaitable[None]] | None = None
+) -> uvicorn.Server:
     """The uvicorn server of a hub serving ``hub``'s tasks; run it on a bound socket with
     ``server.run(sockets=[sock])``. On SIGTERM or SIGINT it stops accepting, closes its
-    connections, and its lifespan hands its sessions over (see :mod:`tether.app`)."""
+    connections, and its lifespan hands its sessions over (see :mod:`tether.app`).
+
+    ``heartbeat``: awaited every :data:`HEARTBEAT_SECONDS` from the server's own loop
+    while it serves (uvicorn's ``callback_notify``, as its gunicorn worker uses it): a
+    loop that hangs stops calling it.
+    """
     server: HubServer
     config = uvicorn.Config(
         create_app(settings, hub, draining=lambda: server.draining),
@@ -49,6 +60,8 @@ def hub_server(settings: Settings, hub: Hub) -> uvicorn.Server:
         log_config=None,  # logs.configure set the handlers: keep them
         access_log=settings.access_log,
         lifespan="on",
+        callback_notify=heartbeat,
+        timeout_notify=int(HEARTBEAT_SECONDS),
     )
     server = HubServer(config)
     tune_for_serving()  # after everything start-up makes, before the first request

@@ -25,6 +25,14 @@ WebSocket, an answer or a cancel that lands on another worker reaches it through
 - **If the supervisor itself dies**, its workers notice their pipe to it closing and stop
   themselves the same way, rather than serving on unsupervised; one still running
   :meth:`Supervisor.stop_timeout` seconds later (nobody is left to kill it) kills itself.
+- **A worker whose event loop hangs** (a task stuck in blocking code, a deadlock) is
+  killed and started again: each worker's server sends a heartbeat down a pipe of its
+  own every second from its event loop (uvicorn's ``callback_notify``), and the
+  supervisor kills one that has sent none for ``TETHER_WORKER_TIMEOUT`` seconds (60 by
+  default; 0: never). A hung worker still accepts connections on the shared socket and
+  answers none, so waiting for its leases to run out is not enough. The clock starts at
+  a worker's first heartbeat: starting up (importing the tasks, reaching Redis) is not
+  timed.
 - **Metrics** are the workers' together: the supervisor makes a fresh directory and sets
   ``PROMETHEUS_MULTIPROC_DIR`` to it before any worker starts, so each worker's
   prometheus_client keeps its values in files there and ``GET /metrics``, on whichever
@@ -35,6 +43,7 @@ WebSocket, an answer or a cancel that lands on another worker reaches it through
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -116,6 +125,8 @@ class _Slot:
     restarts: Restarts = field(default_factory=Restarts)
     process: BaseProcess | None = None
     lifeline: Connection | None = None  # our end of its pipe; it stops when this closes
+    beats: Connection | None = None  # our end of its heartbeat pipe
+    last_beat: float | None = None  # when its last heartbeat came (None: none yet)
     started_at: float = 0.0
     due: float | None = None  # when to start it again
     starts: int = 0
@@ -164,6 +175,7 @@ class Supervisor:
             while self._stop_signal is None:
                 self._wait(wake_r)
                 if self._stop_signal is None:
+                    self._kill_hung()
                     self._reap()
                     self._start_due()
             return self._stop_all()
@@ -184,27 +196,66 @@ class Supervisor:
             self._stop_signal = sig
 
     def _wait(self, wake: socket.socket) -> None:
-        """Until a worker exits, a signal comes, or a restart is due."""
+        """Until a worker exits, a signal comes, a restart is due or a worker's heartbeat
+        is overdue; heartbeats that came meanwhile are noted."""
         dues = [slot.due for slot in self._slots if slot.due is not None]
+        dues += [deadline for slot in self._slots if (deadline := self._beat_due(slot))]
         timeout = max(0.0, min(dues) - time.monotonic()) if dues else None
         sentinels = [slot.process.sentinel for slot in self._slots if slot.process is not None]
-        wait([*sentinels, wake], timeout)
+        beats = [slot.beats for slot in self._slots if slot.beats is not None]
+        ready = wait([*sentinels, *beats, wake], timeout)
+        for slot in self._slots:
+            if slot.beats is not None and slot.beats in ready:
+                self._take_beats(slot)
         try:
             while wake.recv(64):
                 pass
         except BlockingIOError:
             pass
 
+    def _beat_due(self, slot: _Slot) -> float | None:
+        """When ``slot``'s worker counts as hung unless it beats first (None: not timed)."""
+        timeout = self._settings.worker_timeout
+        if timeout <= 0 or slot.process is None or slot.last_beat is None:
+            return None
+        return slot.last_beat + timeout
+
+    def _take_beats(self, slot: _Slot) -> None:
+        assert slot.beats is not None
+        try:
+            while slot.beats.poll():
+                slot.beats.recv_bytes()
+                slot.last_beat = time.monotonic()
+        except (EOFError, OSError):  # it exited: its sentinel says so, and _reap acts
+            slot.beats.close()
+            slot.beats = None
+
+    def _kill_hung(self) -> None:
+        """Kill every worker whose heartbeat is overdue; _reap starts it again."""
+        now = time.monotonic()
+        for slot in self._slots:
+            due = self._beat_due(slot)
+            if due is None or due > now:
+                continue
+            assert slot.process is not None
+            log.error("Worker %d (hub %s, pid %s) sent no heartbeat for %.0f s (its event loop "
+                      "hangs); killing it", slot.index, slot.hub_id, slot.process.pid,
+                      now - (slot.last_beat or now))
+            slot.process.kill()
+            slot.last_beat = None  # once: its sentinel fires when it has gone
+
     def _start(self, slot: _Slot) -> None:
         settings = self._settings.with_(hub_id=slot.hub_id)
         theirs, ours = SPAWN.Pipe(duplex=False)  # (receiving end, sending end)
+        beats, beating = SPAWN.Pipe(duplex=False)
         process = SPAWN.Process(
-            target=run_worker, args=(settings, self._sock, theirs),
+            target=run_worker, args=(settings, self._sock, theirs, beating),
             name=f"tether-worker-{slot.index}",
         )
         process.start()
         theirs.close()  # only the worker holds its end now: ours closing is its EOF
-        slot.process, slot.lifeline = process, ours
+        beating.close()
+        slot.process, slot.lifeline, slot.beats, slot.last_beat = process, ours, beats, None
         slot.started_at, slot.due = time.monotonic(), None
         slot.starts += 1
         log.info("Worker %d (hub %s) started, pid %s", slot.index, slot.hub_id, process.pid)
@@ -241,6 +292,9 @@ class Supervisor:
         """The worker's process has exited: close its pipe, drop its live gauges."""
         if slot.lifeline is not None:
             slot.lifeline.close()
+        if slot.beats is not None:
+            slot.beats.close()
+        slot.beats, slot.last_beat = None, None
         if slot.process is not None and slot.process.pid is not None and self._metrics_dir:
             mark_process_dead(slot.process.pid, self._metrics_dir)  # type: ignore[no-untyped-call]
         slot.process, slot.lifeline = None, None
@@ -278,17 +332,28 @@ class Supervisor:
         return self._exit_code
 
 
-def run_worker(settings: Settings, sock: socket.socket, lifeline: Connection) -> None:
+def run_worker(
+    settings: Settings, sock: socket.socket, lifeline: Connection, beats: Connection
+) -> None:
     """A worker process: one hub (``settings.hub_id`` is its own) accepting on ``sock``.
 
     Runs in a fresh interpreter, so it loads the task modules itself and sets up its own
-    logging; ``lifeline`` is the supervisor's pipe, which closes when the supervisor goes.
+    logging; ``lifeline`` is the supervisor's pipe, which closes when the supervisor goes;
+    ``beats`` is where its event loop sends a heartbeat every second.
     """
     logs.configure(level=settings.log_level, fmt=cast(LogFormat, settings.log_format),
                    hub_id=settings.hub_id, tag_text=True)
     threading.Thread(target=_stop_with_supervisor, args=(lifeline, stop_timeout(settings)),
                      daemon=True, name="tether-lifeline").start()
-    hub_server(settings, load_hub(settings.task_specs)).run(sockets=[sock])
+    os.set_blocking(beats.fileno(), False)
+
+    async def heartbeat() -> None:
+        # Never waits: a supervisor too busy to read loses beats, not this loop's time.
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):
+            beats.send_bytes(b".")
+
+    server = hub_server(settings, load_hub(settings.task_specs), heartbeat=heartbeat)
+    server.run(sockets=[sock])
 
 
 def _stop_with_supervisor(lifeline: Connection, timeout: float) -> None:

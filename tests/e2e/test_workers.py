@@ -274,3 +274,29 @@ async def test_metrics_count_every_worker_whichever_answers_the_scrape(
                      what="every scrape counting the restarted worker, not the dead one")
     assert hub.terminate(timeout=60) == 0
     assert not shared.exists(), "the supervisor leaves its metrics directory behind"
+
+
+async def test_a_worker_whose_loop_hangs_is_killed_and_started_again(
+    hub_procs: StartHub, redis_url: str
+) -> None:
+    """SIGSTOP one worker (it keeps its socket and answers nothing, like a loop stuck in
+    blocking code): past TETHER_WORKER_TIMEOUT without a heartbeat the supervisor kills
+    it and starts it again, its sessions resume, and the other worker is left alone."""
+    hub = hub_procs(TASKS, redis_url=redis_url, hub_id="hub-w", TETHER_WORKERS="2",
+                    TETHER_WORKER_TIMEOUT="3", TETHER_LEASE_SECONDS="60")
+    await serving(hub)
+    person = await Person.sign_in(hub)
+    sessions = await start_on_both(person, hub, redis_url)
+    pids = worker_pids(hub)
+
+    os.kill(pids[1], signal.SIGSTOP)
+    await logged(hub, "", f"Worker 1 (hub hub-w-1, pid {pids[1]}) sent no heartbeat")
+    await eventually(lambda: worker_pids(hub).get(1) != pids[1], timeout_ms=START_MS,
+                     what="worker 1 started again")
+    assert gone(pids[1])
+    assert worker_pids(hub)[2] == pids[2]  # the other one went on serving
+    for session_id in sessions:
+        await finish(person, hub, redis_url, session_id)
+    assert not any(f"Worker 2 (hub hub-w-2, pid {pids[2]}) sent no heartbeat" in line
+                   for line in hub.log)
+    assert hub.terminate(timeout=60) == 0

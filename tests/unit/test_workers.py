@@ -44,3 +44,12 @@ def test_workers_are_read_from_the_environment_and_need_redis() -> None:
         Settings.from_env({"TETHER_WORKERS": "2"})
     with pytest.raises(ValueError, match="at least 1"):
         Settings(workers=0)
+
+
+def test_the_worker_timeout_is_read_from_the_environment_and_may_be_off() -> None:
+    assert Settings.from_env({}).worker_timeout == 60.0
+    assert Settings.from_env({"TETHER_WORKER_TIMEOUT": "0"}).worker_timeout == 0.0
+    assert Settings.from_env({"TETHER_WORKER_TIMEOUT": "2.5"}).worker_timeout == 2.5
+    for bad in ("-1", "nan"):
+        with pytest.raises(ValueError, match="TETHER_WORKER_TIMEOUT"):
+            Settings.from_env({"TETHER_WORKER_TIMEOUT": bad})
