@@ -24,14 +24,15 @@ import websockets
 from pydantic import BaseModel
 from starlette.routing import Route
 
+from tests.support.accounts import add_accounts
 from tests.support.redis_proc import RedisProcess
 from tests.support.server import RunningHub, run_hub
+from tests.support.sharing import share_every_way
 from tests.support.timing import until
-from tether.accounts import open_directory
 from tether.app import HubApp
 from tether.config import Settings
 from tether.context import Context
-from tether.credentials import Passwords, new_token, token_digest
+from tether.credentials import new_token, token_digest
 from tether.hub import Hub
 from tether.sharing import ShareLink
 from tether.store.redis_shares import RedisShares
@@ -106,14 +107,10 @@ def module_redis() -> Iterator[str]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def fx(module_redis: str) -> AsyncIterator[Fixture]:
     settings = Settings(redis_url=module_redis, static_dir=None)
-    directory = open_directory(settings)
-    hashed = Passwords().hash(PASSWORD)
-    for name in NAMES:
-        groups = frozenset({"finance"}) if name == "carol" else frozenset()
-        await directory.add(UserRecord(name=name, admin=name == ADMIN, groups=groups,
-                                       password_hash=hashed))
-        await directory.add_token(name, token_digest(TOKENS[name]))
-    await directory.close()
+    accounts = [UserRecord(name=name, admin=name == ADMIN,
+                           groups=frozenset({"finance"}) if name == "carol" else frozenset())
+                for name in NAMES]
+    await add_accounts(settings, accounts, password=PASSWORD, tokens=TOKENS)
     async with run_hub(settings, hub_def) as running:
         expired = "tl_expired-link-of-the-matrix"
         yield Fixture(running, expired)
@@ -140,15 +137,9 @@ async def shared_session(fx: Fixture, http: httpx.AsyncClient) -> Shared:
         return ids if len(ids) == 2 else {}
 
     ids = await until(pending)
-    base = f"/api/sessions/{session_id}"
-    for target, role in (("user:bob", "viewer"), ("group:finance", "answerer"),
-                         ("user:erin2", "viewer")):
-        added = await http.post(f"{base}/shares", headers=alice,
-                                json={"with": target, "role": role})
-        assert added.status_code == 201, added.text
-    links = [(await http.post(f"{base}/links", headers=alice, json={})).json()
-             for _ in range(3)]
-    assert (await http.delete(f"{base}/links/{links[2]['id']}", headers=alice)).status_code == 204
+    links = await share_every_way(http, session_id, alice, (
+        ("user:bob", "viewer"), ("group:finance", "answerer"), ("user:erin2", "viewer"),
+    ))
     # An expired link: links last a minute at least through the API, so this one is
     # written into the store with a moment to live, and waited out.
     shares = RedisShares(fx.hub.settings.redis_url or "")
@@ -158,7 +149,8 @@ async def shared_session(fx: Fixture, http: httpx.AsyncClient) -> Shared:
     await shares.close()
 
     async def expired() -> bool:
-        got = await http.get(base, params={"link": fx.expired + session_id})
+        got = await http.get(f"/api/sessions/{session_id}",
+                             params={"link": fx.expired + session_id})
         return got.status_code == 404
 
     await until(expired)

@@ -18,10 +18,10 @@ import pytest
 import websockets
 from pydantic import BaseModel
 
+from tests.support.accounts import accounts_settings, add_accounts
 from tests.support.server import RunningHub, run_hub
+from tests.support.sharing import share_every_way
 from tests.support.timing import until
-from tether.accounts import open_directory
-from tether.config import Settings
 from tether.context import Context
 from tether.credentials import new_token, token_digest
 from tether.hub import Hub
@@ -75,16 +75,11 @@ def bearer(name: str) -> dict[str, str]:
 
 @pytest.fixture
 async def hub(store_url: str | None, tmp_path: Path) -> AsyncIterator[RunningHub]:
-    settings = Settings(
-        redis_url=store_url, users_file=None if store_url else tmp_path / "users.toml",
-        static_dir=None,
-    )
-    directory = open_directory(settings)
-    for name in NAMES:
-        groups = frozenset({"finance"}) if name == "carol" else frozenset()
-        await directory.add(UserRecord(name=name, admin=name == "root", groups=groups))
-        await directory.add_token(name, token_digest(TOKENS[name]))
-    await directory.close()
+    settings = accounts_settings(store_url, tmp_path)
+    accounts = [UserRecord(name=name, admin=name == "root",
+                           groups=frozenset({"finance"}) if name == "carol" else frozenset())
+                for name in NAMES]
+    await add_accounts(settings, accounts, password=None, tokens=TOKENS)
     async with run_hub(settings, hub_def) as running:
         yield running
 
@@ -113,15 +108,9 @@ async def shared_session(http: httpx.AsyncClient) -> Shared:
         return session["pending"][0]["request_id"] if session["pending"] else None
 
     request_id = await until(pending)
-    base = f"/api/sessions/{session_id}"
-    for target, role in (("user:bob", "viewer"), ("group:finance", "answerer"),
-                         ("user:dave", "viewer")):
-        added = await http.post(f"{base}/shares", headers=alice,
-                                json={"with": target, "role": role})
-        assert added.status_code == 201, added.text
-    links = [(await http.post(f"{base}/links", headers=alice, json={})).json()
-             for _ in range(3)]
-    assert (await http.delete(f"{base}/links/{links[2]['id']}", headers=alice)).status_code == 204
+    links = await share_every_way(http, session_id, alice, (
+        ("user:bob", "viewer"), ("group:finance", "answerer"), ("user:dave", "viewer"),
+    ))
     return Shared(session_id, request_id, links[0]["token"], links[1]["id"], links[2]["token"])
 
 
