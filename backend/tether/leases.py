@@ -99,8 +99,9 @@ class LeaseKeeper:
             await self._store.unsubscribe(RELEASES, self)
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # asyncio.wait, not a suppressed await: a cancellation of stop() itself (a
+            # shutdown step's deadline) must reach its caller, not be taken for the loop's.
+            await asyncio.wait({self._task})
 
     async def release(self, session_ids: Collection[str]) -> None:
         """Let these leases go now, so other hubs adopt the sessions at once; with them,
@@ -123,8 +124,11 @@ class LeaseKeeper:
                 log.warning("Leases not renewed, the store is unavailable: %s", exc)
             except Exception:
                 log.exception("Lease keeping failed; trying again")
+            # Not wait_for: on Python 3.11 it returns normally when it is cancelled as the
+            # wake-up comes, so stop() would wait for a loop that never ends.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
             self._wake.clear()
 
     # --- SessionListener, for the RELEASES feed -----------------------------------

@@ -431,10 +431,10 @@ class _Relay:
 
     async def drain(self, wait: float) -> list[tuple[str, int, Message]]:
         if not self._items:
-            try:
-                await asyncio.wait_for(self._ready.wait(), wait)
-            except TimeoutError:
-                pass
+            # Not wait_for: on Python 3.11 a cancel that comes with the wake-up is lost.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._ready.wait()
         items, self._items = self._items, []
         self._ready.clear()
         return items

@@ -419,7 +419,10 @@ class RequestBook:
         try:
             if timeout is None:
                 return await future
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
+            # Not wait_for: on Python 3.11 it returns the answer when the task is cancelled
+            # as the answer comes, and the cancel (of the session) would be lost.
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(future)
         finally:
             self._blocked = None
 

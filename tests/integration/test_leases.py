@@ -340,3 +340,22 @@ async def test_a_session_made_after_the_keeper_started_is_not_reclaimed(
     made_now = await create_running(store, runner="hub-1")
     await hub.keeper._reclaim()  # the start-up round, had it come this late
     assert hub.adopted == [] and made_now not in hub.running
+
+
+async def test_a_keeper_stopped_as_a_release_wakes_it_stops() -> None:
+    """stop() in the same loop turn as a wake-up (a release heard as the hub shuts down):
+    the keeper's wait ends by the wake-up and by the cancellation at once, and the
+    cancellation must win, or stop() waits for ever."""
+    store = MemoryStore(history_cap=100, finished_ttl=3600, lease_seconds=30)
+    await store.start()
+    hub = Hub(store, "hub-1", lease_seconds=30)
+    await hub.keeper.start()
+    await eventually(lambda: hub.rounds >= 1, what="the first round")
+    for _ in range(10):  # the round's last steps: then it waits for the next
+        await asyncio.sleep(0)
+    hub.keeper.on_command("any", "released")
+    stopping = asyncio.ensure_future(hub.keeper.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    stopping.cancel()
+    await store.close()
+    assert done, "stop() waits for a keeper loop that goes on"
