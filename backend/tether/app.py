@@ -183,6 +183,7 @@ def create_app(
         finally:
             if sharing is not None:
                 sharing.cancel()
+                await asyncio.wait({sharing})
             await access.close()
             await answer_links.close()
             # Stop adopting, then stop the runners (their sessions stay resumable), then

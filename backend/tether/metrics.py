@@ -121,7 +121,6 @@ class HubMetrics:
         # The hot path's tally: a plain int, exported by _Tallies at scrape time (or, in a
         # worker, added to the shared counter by share()).
         self.events_delivered = 0
-        self._shared_delivered = 0  # how much of the tally the shared counter holds
         self._shared: _SharedTallies | None = None
         self._exported = self.registry
         registry = self.registry
@@ -281,9 +280,7 @@ class HubMetrics:
         self._counted = dict(self._census()) if self._census is not None else {}
         shared = self._shared
         if shared is not None:
-            shared.sessions_from(self._session_counts())
-            shared.delivered.inc(self.events_delivered - self._shared_delivered)
-            self._shared_delivered = self.events_delivered
+            shared.write(self._session_counts(), self.events_delivered)
             if self._listening is not None:
                 self.notifications_listening.set(1.0 if self._listening() else 0.0)
 
@@ -435,13 +432,17 @@ class _SharedTallies:
         self._sessions = Gauge("tether_sessions", _SESSIONS_DOC, ["task", "status"],
                                registry=registry, multiprocess_mode="livesum")
         self._seen: set[tuple[str, str]] = set()
+        self._delivered_written = 0  # how much of the tally the shared counter holds
 
-    def sessions_from(self, counts: Mapping[tuple[str, str], int]) -> None:
+    def write(self, counts: Mapping[tuple[str, str], int], delivered: int) -> None:
+        """The census now, and the delivered tally's growth since the last write."""
         for task, status in self._seen - counts.keys():  # none left: 0, not the last count
             self._sessions.labels(task=task, status=status).set(0)
         for (task, status), count in counts.items():
             self._sessions.labels(task=task, status=status).set(count)
         self._seen |= counts.keys()
+        self.delivered.inc(delivered - self._delivered_written)
+        self._delivered_written = delivered
 
 
 _DELIVERED_DOC = "Event frames this hub sent to WebSocket clients, live and replayed."
